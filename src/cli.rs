@@ -1,0 +1,72 @@
+//! The command line as clap sees it: raw strings and paths, validated later by [`crate::plan`].
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lsenv",
+    version,
+    about = "Fill in Litestream's $LITESTREAM_* secrets from encrypted credentials, then run litestream (or any command) with exactly those variables",
+    after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 126/127 cannot run the command; otherwise the command's own."
+)]
+pub struct Cli {
+    /// Use DIR as the project root (and run there), instead of searching upwards from here
+    #[arg(short = 'C', value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+
+    /// Credentials environment: config/credentials/ENV.yml.enc and ENV.key [default: $LSENV_ENV, then $RAILS_ENV]
+    #[arg(short, long, value_name = "ENV")]
+    pub environment: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command whose environment is exactly the resolved variables plus the pass-list
+    #[command(
+        after_help = "Every word from COMMAND on belongs to the command, so `--` is optional.\nExample: lsenv exec --pass HOME -- litestream restore -o out.db db.sqlite3"
+    )]
+    Exec(ExecArgs),
+
+    /// Run `litestream replicate -config config/litestream.yml ARGS` with the resolved variables
+    #[command(
+        after_help = "All ARGS go to litestream: lsenv replicate -exec \"bin/rails server\"\nlsenv options go before the subcommand: lsenv -e production replicate"
+    )]
+    Replicate(ReplicateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Credentials environment (overrides the one given before `exec`)
+    #[arg(short, long, value_name = "ENV")]
+    pub environment: Option<String>,
+
+    /// Also give the command this variable of lsenv's own environment (a name, or a glob such as LC_*); repeatable
+    #[arg(long = "pass", value_name = "NAME|GLOB")]
+    pub pass: Vec<String>,
+
+    /// The command and its arguments
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplicateArgs {
+    /// Arguments for `litestream replicate`
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<OsString>,
+}

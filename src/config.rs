@@ -1,0 +1,332 @@
+//! `config/lsenv.toml`: the committed, non-secret settings, and the TOML layer of variables.
+//!
+//! ```toml
+//! [credentials]
+//! section = "litestream"             # key path of the section that becomes LITESTREAM_*
+//! file = "config/credentials.yml.enc" # instead of the Rails lookup
+//!
+//! [litestream]                       # non-secret values: replica_bucket = "…" → LITESTREAM_REPLICA_BUCKET
+//! [env]                              # NAME = "key.path" anywhere in the credentials
+//! [exec]                             # pass = ["HOME", "LC_*"], allow = ["NODE_OPTIONS"]
+//! [replicate]                        # config = "config/litestream.yml", litestream = "litestream"
+//! [environments.production]          # any of the tables above, overlaid key by key
+//! ```
+//!
+//! The file is parsed by hand from a `toml::Table` so that every error names the key without
+//! quoting its value.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use toml::{Table, Value};
+
+use crate::error::{Error, Location, Position, Result};
+use crate::secret::Secret;
+use crate::tree::Node;
+
+pub const CONFIG_FILE: &str = "config/lsenv.toml";
+const DEFAULT_SECTION: &str = "litestream";
+const DEFAULT_LITESTREAM_CONFIG: &str = "config/litestream.yml";
+const DEFAULT_LITESTREAM_BIN: &str = "litestream";
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The settings after the environment's overlay has been applied.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the file is (or would be), for provenance and messages.
+    pub path: PathBuf,
+    /// The credentials section that becomes `LITESTREAM_*`, as a dotted key path.
+    pub section: String,
+    /// A credentials file chosen in TOML instead of the Rails lookup, relative to the root.
+    pub credentials_file: Option<PathBuf>,
+    /// `[litestream]` tables in overlay order, each with the table name it came from.
+    pub litestream: Vec<(String, Node)>,
+    /// `[env]`: extra variables taken from a key path of the credentials.
+    pub mappings: Vec<Mapping>,
+    pub pass: Vec<String>,
+    pub allow: Vec<String>,
+    pub litestream_config: PathBuf,
+    pub litestream_bin: OsString,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub name: String,
+    pub key_path: String,
+    /// The TOML table that declared it, e.g. `[env]` or `[environments.production.env]`.
+    pub table: String,
+}
+
+impl Config {
+    /// The settings of a project without `config/lsenv.toml`.
+    pub fn defaults(path: PathBuf) -> Self {
+        Self {
+            path,
+            section: DEFAULT_SECTION.to_owned(),
+            credentials_file: None,
+            litestream: Vec::new(),
+            mappings: Vec::new(),
+            pass: Vec::new(),
+            allow: Vec::new(),
+            litestream_config: PathBuf::from(DEFAULT_LITESTREAM_CONFIG),
+            litestream_bin: OsString::from(DEFAULT_LITESTREAM_BIN),
+        }
+    }
+
+    /// Reads `path` if it exists, then overlays `[environments.<environment>]`.
+    pub fn load(path: PathBuf, environment: Option<&str>) -> Result<Self> {
+        if !path.exists() {
+            return Ok(Self::defaults(path));
+        }
+        let bytes = crate::os::read_capped(&path, MAX_CONFIG_BYTES)?;
+        let text = std::str::from_utf8(&bytes).map_err(|err| {
+            Error::config(
+                Location::file(&path),
+                format!("not valid UTF-8 (at byte {})", err.valid_up_to()),
+            )
+        })?;
+        let mut table: Table = text.parse().map_err(|err: toml::de::Error| {
+            let position = err.span().map(|span| position_of(text, span.start));
+            Error::config(
+                Location::file(&path).at(position),
+                format!("invalid TOML: {}", err.message().trim_end()),
+            )
+        })?;
+        let environments = table.remove("environments");
+        let mut config = Self::defaults(path);
+        config.apply(table, "")?;
+        if let Some(environments) = environments {
+            let environments = config.expect_table(environments, "environments")?;
+            for (name, overlay) in environments {
+                let prefix = format!("environments.{name}.");
+                let overlay = config.expect_table(overlay, &format!("environments.{name}"))?;
+                if environment == Some(name.as_str()) {
+                    config.apply(overlay, &prefix)?;
+                } else {
+                    // Check the other environments too, so a typo fails everywhere, not only in
+                    // production.
+                    Self::defaults(config.path.clone()).apply(overlay, &prefix)?;
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    fn apply(&mut self, table: Table, prefix: &str) -> Result<()> {
+        for (name, value) in table {
+            let table_name = format!("{prefix}{name}");
+            let value = self.expect_table(value, &table_name)?;
+            match name.as_str() {
+                "credentials" => self.apply_credentials(value, &table_name)?,
+                "litestream" => self.litestream.push((table_name, table_to_node(value))),
+                "env" => self.apply_env(value, &table_name)?,
+                "exec" => self.apply_exec(value, &table_name)?,
+                "replicate" => self.apply_replicate(value, &table_name)?,
+                _ => {
+                    return Err(self.unknown(
+                        &table_name,
+                        "credentials, litestream, env, exec, replicate, environments",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_credentials(&mut self, table: Table, table_name: &str) -> Result<()> {
+        for (key, value) in table {
+            let full = format!("{table_name}.{key}");
+            match key.as_str() {
+                "section" => self.section = self.expect_string(value, &full)?,
+                "file" => self.credentials_file = Some(self.expect_string(value, &full)?.into()),
+                _ => return Err(self.unknown(&full, "section, file")),
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, table: Table, table_name: &str) -> Result<()> {
+        for (name, value) in table {
+            let key_path = self.expect_string(value, &format!("{table_name}.{name}"))?;
+            self.mappings.retain(|mapping| mapping.name != name);
+            self.mappings.push(Mapping {
+                name,
+                key_path,
+                table: table_name.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    fn apply_exec(&mut self, table: Table, table_name: &str) -> Result<()> {
+        for (key, value) in table {
+            let full = format!("{table_name}.{key}");
+            match key.as_str() {
+                "pass" => self.pass = self.expect_strings(value, &full)?,
+                "allow" => self.allow = self.expect_strings(value, &full)?,
+                _ => return Err(self.unknown(&full, "pass, allow")),
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_replicate(&mut self, table: Table, table_name: &str) -> Result<()> {
+        for (key, value) in table {
+            let full = format!("{table_name}.{key}");
+            match key.as_str() {
+                "config" => self.litestream_config = self.expect_string(value, &full)?.into(),
+                "litestream" => self.litestream_bin = self.expect_string(value, &full)?.into(),
+                _ => return Err(self.unknown(&full, "config, litestream")),
+            }
+        }
+        Ok(())
+    }
+
+    fn location(&self, key: &str) -> Location {
+        Location::file(&self.path).key(key)
+    }
+
+    fn unknown(&self, key: &str, known: &str) -> Error {
+        Error::config(self.location(key), "unknown setting")
+            .with_hint(format!("known here: {known}"))
+    }
+
+    fn type_error(&self, key: &str, expected: &str, found: &Value) -> Error {
+        Error::config(
+            self.location(key),
+            format!("expected {expected}, found {}", found.type_str()),
+        )
+    }
+
+    fn expect_table(&self, value: Value, key: &str) -> Result<Table> {
+        match value {
+            Value::Table(table) => Ok(table),
+            other => Err(self.type_error(key, "a table", &other)),
+        }
+    }
+
+    fn expect_string(&self, value: Value, key: &str) -> Result<String> {
+        match value {
+            Value::String(text) => Ok(text),
+            other => Err(self.type_error(key, "a string", &other)),
+        }
+    }
+
+    fn expect_strings(&self, value: Value, key: &str) -> Result<Vec<String>> {
+        match value {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| self.expect_string(item, key))
+                .collect(),
+            other => Err(self.type_error(key, "an array of strings", &other)),
+        }
+    }
+}
+
+pub(crate) fn table_to_node(table: Table) -> Node {
+    Node::Map(
+        table
+            .into_iter()
+            .map(|(key, value)| (key, value_to_node(value)))
+            .collect(),
+    )
+}
+
+fn value_to_node(value: Value) -> Node {
+    match value {
+        Value::String(text) => Node::Scalar(Secret::from(text)),
+        Value::Table(table) => table_to_node(table),
+        Value::Array(_) => Node::List,
+        scalar => Node::Scalar(Secret::from(scalar.to_string())),
+    }
+}
+
+/// Line and column (1-based, in characters) of a byte offset.
+pub fn position_of(text: &str, offset: usize) -> Position {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position {
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::Config;
+    use crate::error::Error;
+
+    fn load(text: &str, environment: Option<&str>) -> Result<Config, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lsenv.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(path, environment)
+    }
+
+    #[test]
+    fn environment_tables_overlay_the_base() {
+        let text = r#"
+            [credentials]
+            section = "backup.litestream"
+            [litestream]
+            replica_bucket = "dev"
+            [exec]
+            pass = ["HOME"]
+            [replicate]
+            litestream = "/opt/litestream"
+            [environments.production.litestream]
+            replica_bucket = "prod"
+            [environments.production.exec]
+            pass = ["LANG"]
+        "#;
+        let config = load(text, Some("production")).unwrap();
+        assert_eq!(config.section, "backup.litestream");
+        assert_eq!(config.litestream.len(), 2);
+        assert_eq!(config.litestream[1].0, "environments.production.litestream");
+        assert_eq!(config.pass, ["LANG"]);
+        assert_eq!(config.litestream_bin, "/opt/litestream");
+        let dev = load(text, None).unwrap();
+        assert_eq!(dev.litestream.len(), 1);
+        assert_eq!(dev.pass, ["HOME"]);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_never_the_value() {
+        let cases = [
+            (
+                "[exec]\npass = \"canary\"\n",
+                "key `exec.pass`: expected an array of strings, found string",
+            ),
+            (
+                "[replicate]\nconfg = \"canary\"\n",
+                "key `replicate.confg`: unknown setting",
+            ),
+            (
+                "[environments.prod.exec]\nallow = [1]\n",
+                "key `environments.prod.exec.allow`",
+            ),
+            (
+                "litestream = \"canary\"\n",
+                "key `litestream`: expected a table",
+            ),
+            ("[litestream]\nx = \"canary\n", "lsenv.toml:2:"),
+        ];
+        for (text, expected) in cases {
+            let shown = load(text, None).unwrap_err().to_string();
+            assert!(shown.contains(expected), "{text:?}: {shown}");
+            assert!(!shown.contains("canary"), "{text:?}: {shown}");
+        }
+    }
+
+    #[test]
+    fn missing_file_gives_defaults() {
+        let config = Config::load(PathBuf::from("/nonexistent/lsenv.toml"), Some("x")).unwrap();
+        assert_eq!(config.section, "litestream");
+        assert_eq!(
+            config.litestream_config,
+            PathBuf::from("config/litestream.yml")
+        );
+    }
+}

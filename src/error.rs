@@ -1,0 +1,202 @@
+//! The one error type of lsenv, and the exit code each kind of failure maps to (README, "Exit
+//! codes").
+//!
+//! No variant carries a value read from credentials, the environment or a key: only paths, line
+//! and column numbers, key paths, variable names, lengths and a hint. Errors coming from parsers
+//! that quote their input are rewritten before they become one of these.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Exit codes shared by every command.
+pub mod exit {
+    pub const INTERNAL: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const CONFIG: u8 = 3;
+    pub const KEY: u8 = 4;
+    pub const INTEGRITY: u8 = 5;
+    pub const CANNOT_EXECUTE: u8 = 126;
+    pub const NOT_FOUND: u8 = 127;
+}
+
+/// A place in a file, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Where a problem is: a file, and optionally a position and a key path inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub position: Option<Position>,
+    pub key: Option<String>,
+}
+
+impl Location {
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            position: None,
+            key: None,
+        }
+    }
+
+    #[must_use]
+    pub fn at(mut self, position: Option<Position>) -> Self {
+        self.position = position;
+        self
+    }
+
+    #[must_use]
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(Position { line, column }) = self.position {
+            write!(f, ":{line}:{column}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Help or version text that clap wants printed, or a clap usage error (already formatted).
+    #[error("{0}")]
+    Cli(#[from] clap::Error),
+
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// Bad `config/lsenv.toml`, bad credentials content, invalid or refused names, missing files.
+    #[error("{location}: {problem}")]
+    Config {
+        location: Location,
+        problem: String,
+        hint: Option<String>,
+    },
+
+    /// A key that is missing or malformed. `source` names where it was looked for or found.
+    #[error("{source_name}: {problem}")]
+    Key {
+        source_name: String,
+        problem: String,
+        hint: Option<String>,
+    },
+
+    /// The encrypted file is damaged, tampered with, or the key does not open it.
+    #[error("{location}: {problem}")]
+    Integrity {
+        location: Location,
+        problem: String,
+        hint: Option<String>,
+    },
+
+    #[error("{}: cannot {action}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: io::Error,
+    },
+
+    /// `searched` is `None` for a name with a `/`, which is not searched for.
+    #[error("{program}: {}", match searched {
+        Some(searched) => format!("command not found (searched {searched})"),
+        None => "no such file".to_owned(),
+    })]
+    CommandNotFound {
+        program: String,
+        searched: Option<String>,
+    },
+
+    #[error("{}: cannot execute: {reason}", path.display())]
+    CannotExecute { path: PathBuf, reason: String },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Cli(err) if !err.use_stderr() => 0,
+            Self::Cli(_) | Self::Usage { .. } => exit::USAGE,
+            Self::Config { .. } => exit::CONFIG,
+            Self::Key { .. } => exit::KEY,
+            Self::Integrity { .. } => exit::INTEGRITY,
+            Self::Io { .. } => exit::INTERNAL,
+            Self::CommandNotFound { .. } => exit::NOT_FOUND,
+            Self::CannotExecute { .. } => exit::CANNOT_EXECUTE,
+        }
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Self::Usage { hint, .. }
+            | Self::Config { hint, .. }
+            | Self::Key { hint, .. }
+            | Self::Integrity { hint, .. } => hint.as_deref(),
+            Self::CommandNotFound { .. } => {
+                Some("pass a path to the command, or fix PATH in lsenv's own environment")
+            }
+            Self::Cli(_) | Self::Io { .. } | Self::CannotExecute { .. } => None,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::Usage {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn config(location: Location, problem: impl Into<String>) -> Self {
+        Self::Config {
+            location,
+            problem: problem.into(),
+            hint: None,
+        }
+    }
+
+    pub fn integrity(location: Location, problem: impl Into<String>) -> Self {
+        Self::Integrity {
+            location,
+            problem: problem.into(),
+            hint: None,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, action: &'static str, source: io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            action,
+            source,
+        }
+    }
+
+    /// Adds (or replaces) the hint of the variants that carry one.
+    #[must_use]
+    pub fn with_hint(mut self, text: impl Into<String>) -> Self {
+        if let Self::Usage { hint, .. }
+        | Self::Config { hint, .. }
+        | Self::Key { hint, .. }
+        | Self::Integrity { hint, .. } = &mut self
+        {
+            *hint = Some(text.into());
+        }
+        self
+    }
+}

@@ -1,0 +1,115 @@
+//! What a variable may be called, which names no credentials source may set, and the
+//! `NAME`/`GLOB` patterns of the pass-list.
+
+/// Variables that hold keys. They are never passed to a child and never set from a source.
+pub const KEY_VARIABLES: &[&str] = &[
+    "LSENV_MASTER_KEY",
+    "RAILS_MASTER_KEY",
+    "LSENV_AGE_IDENTITY",
+    "LSENV_AGE_IDENTITY_FILE",
+];
+
+/// Names that change how programs load code. A credentials mapping may set them only when
+/// `[exec] allow` names them exactly.
+pub const REFUSED: &[&str] = &[
+    "PATH",
+    "LD_*",
+    "DYLD_*",
+    "BASH_ENV",
+    "ENV",
+    "PYTHONSTARTUP",
+    "PERL5OPT",
+    "NODE_OPTIONS",
+    "RUBYOPT",
+];
+
+/// The prefix of every variable made from the credentials section or `[litestream]`.
+pub const PREFIX: &str = "LITESTREAM_";
+
+pub fn is_key_variable(name: &str) -> bool {
+    KEY_VARIABLES.contains(&name)
+}
+
+pub fn is_refused(name: &str) -> bool {
+    REFUSED.iter().any(|pattern| glob_match(pattern, name))
+}
+
+/// A portable environment variable name: a letter or `_`, then letters, digits and `_`.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A pass-list entry: a name, or a name with `*` and `?` wildcards.
+pub fn is_valid_pattern(pattern: &str) -> bool {
+    !pattern.is_empty()
+        && pattern
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'*' | b'?'))
+}
+
+pub fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?'])
+}
+
+/// Shell-style matching of `*` (any run) and `?` (one character) against a whole name.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (pattern, name) = (pattern.as_bytes(), name.as_bytes());
+    let (mut p, mut n) = (0, 0);
+    // Where the last `*` was, and how much of the name it has swallowed so far.
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((star_p, star_n)) => {
+                    p = star_p + 1;
+                    n = star_n + 1;
+                    star = Some((star_p, star_n + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{glob_match, is_refused, is_valid_name, is_valid_pattern};
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("LC_*", "LC_ALL"));
+        assert!(glob_match("*", "ANYTHING"));
+        assert!(glob_match("A?C", "ABC"));
+        assert!(glob_match("*_KEY*", "MY_KEY_ID"));
+        assert!(!glob_match("LC_*", "LANG"));
+        assert!(!glob_match("A?C", "AC"));
+        assert!(glob_match("HOME", "HOME"));
+        assert!(!glob_match("HOME", "HOMEX"));
+    }
+
+    #[test]
+    fn refused_and_valid_names() {
+        assert!(is_refused("LD_PRELOAD"));
+        assert!(is_refused("PATH"));
+        assert!(!is_refused("PATHS"));
+        assert!(is_valid_name("_A1"));
+        assert!(!is_valid_name("1A"));
+        assert!(!is_valid_name("A-B"));
+        assert!(!is_valid_name(""));
+        assert!(is_valid_pattern("LC_*"));
+        assert!(!is_valid_pattern("A=B"));
+    }
+}

@@ -1,0 +1,130 @@
+//! What lsenv asks of the operating system: no core dumps while secrets are in memory, bounded
+//! reads, and atomic file replacement (temp file in the same directory, fsync, rename, fsync the
+//! directory).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use rustix::process::{
+    DumpableBehavior, Resource, Rlimit, getrlimit, set_dumpable_behavior, setrlimit,
+};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Location, Result};
+
+/// Core dumps are off while this lives. The soft core limit is restored by [`Self::restore`]
+/// just before `execve`, so the child runs with the limits it would have had without lsenv
+/// (`execve` itself makes the new program dumpable again).
+#[derive(Debug)]
+pub struct NoCoreDumps {
+    previous: Rlimit,
+}
+
+impl NoCoreDumps {
+    /// Turns core dumps off: `PR_SET_DUMPABLE` 0 (which also closes `/proc/PID/mem` and
+    /// `/proc/PID/environ` to other processes of the same user) and a soft `RLIMIT_CORE` of 0.
+    pub fn engage() -> Result<Self> {
+        let fail = |source: rustix::io::Errno| {
+            Error::io("/proc/self", "turn core dumps off", source.into())
+        };
+        set_dumpable_behavior(DumpableBehavior::NotDumpable).map_err(fail)?;
+        let previous = getrlimit(Resource::Core);
+        let off = Rlimit {
+            current: Some(0),
+            maximum: previous.maximum,
+        };
+        setrlimit(Resource::Core, off).map_err(fail)?;
+        Ok(Self { previous })
+    }
+
+    /// Puts the soft core limit back for the program about to replace this one.
+    pub fn restore(&self) {
+        // Raising a soft limit back up to the unchanged hard limit cannot fail; if it somehow
+        // does, the child merely runs without core dumps.
+        let _ = setrlimit(Resource::Core, self.previous.clone());
+    }
+}
+
+/// Reads a whole file, refusing files larger than `limit` bytes with a clear error.
+pub fn read_capped(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>> {
+    let file = File::open(path).map_err(|err| Error::io(path, "read", err))?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    let read = file
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| Error::io(path, "read", err))?;
+    if read as u64 > limit {
+        return Err(Error::config(
+            Location::file(path),
+            format!(
+                "the file is larger than {} MiB; refusing to read it",
+                limit >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Replaces `path` with `bytes` so that a crash at any moment leaves either the old or the new
+/// file, never a partial one. A file that already exists keeps its permissions.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let fail = |err: io::Error| Error::io(path, "write", err);
+    let name = path.file_name().map_or_else(
+        || "lsenv".into(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    let mode = match fs::metadata(path) {
+        Ok(meta) => meta.permissions().mode() & 0o7777,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => 0o644,
+        Err(err) => return Err(fail(err)),
+    };
+    temp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(fail)?;
+    temp.write_all(bytes).map_err(fail)?;
+    temp.as_file().sync_all().map_err(fail)?;
+    temp.persist(path).map_err(|err| fail(err.error))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use rustix::process::{DumpableBehavior, Resource, dumpable_behavior, getrlimit};
+
+    use super::{NoCoreDumps, write_atomic};
+
+    #[test]
+    fn core_dumps_are_off_until_restored() {
+        let before = getrlimit(Resource::Core);
+        let guard = NoCoreDumps::engage().unwrap();
+        assert_eq!(dumpable_behavior().unwrap(), DumpableBehavior::NotDumpable);
+        assert_eq!(getrlimit(Resource::Core).current, Some(0));
+        guard.restore();
+        assert_eq!(getrlimit(Resource::Core).current, before.current);
+    }
+
+    #[test]
+    fn atomic_write_keeps_mode_and_leaves_no_temp_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials.yml.enc");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

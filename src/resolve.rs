@@ -1,0 +1,488 @@
+//! The layers, lowest first: `config/lsenv.toml` < credentials < the environment; a higher
+//! layer wins name by name, and every variable remembers which source set it and which sources
+//! it overrode. (Built-in defaults are settings only: no variable has a value that is safe
+//! everywhere.)
+//!
+//! Naming: `key` in a section → `LITESTREAM_KEY`, nested maps join with `__`, the gem's
+//! `replica_key_id`/`replica_access_key` are aliases of `access_key_id`/`secret_access_key`,
+//! `null` is "not set", lists are an error. This module moves secrets; it never formats them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, Mapping};
+use crate::env::Env;
+use crate::error::{Error, Location, Result};
+use crate::names::{self, PREFIX};
+use crate::secret::Secret;
+use crate::tree::Node;
+
+/// The gem's key names and the keys they stand for.
+const ALIASES: [(&str, &str); 2] = [
+    ("replica_key_id", "access_key_id"),
+    ("replica_access_key", "secret_access_key"),
+];
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Toml { file: PathBuf, key: String },
+    Credentials { file: PathBuf, key: String },
+    Environment { name: String },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Toml { file, key } | Source::Credentials { file, key } => {
+                write!(f, "{} `{key}`", file.display())
+            }
+            Source::Environment { name } => write!(f, "environment ${name}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Variable {
+    pub value: Secret,
+    pub source: Source,
+    /// Lower layers that had a value for the same name, lowest first.
+    pub overridden: Vec<Source>,
+}
+
+/// The resolved variables by name.
+#[derive(Debug, Default)]
+pub struct Resolution {
+    pub variables: BTreeMap<String, Variable>,
+}
+
+impl Resolution {
+    fn apply(&mut self, layer: Vec<(String, Secret, Source)>) {
+        for (name, value, source) in layer {
+            let overridden = match self.variables.remove(&name) {
+                Some(mut lower) => {
+                    lower.overridden.push(lower.source);
+                    lower.overridden
+                }
+                None => Vec::new(),
+            };
+            self.variables.insert(
+                name,
+                Variable {
+                    value,
+                    source,
+                    overridden,
+                },
+            );
+        }
+    }
+}
+
+/// Merges the TOML tables, the decrypted credentials (if any) and the environment.
+/// `credentials` is the decrypted document and the file it came from.
+pub fn resolve(
+    config: &Config,
+    credentials: Option<(&Node, &Path)>,
+    env: &Env,
+) -> Result<Resolution> {
+    check_mappings(config)?;
+    let mut resolution = Resolution::default();
+    for (table, node) in &config.litestream {
+        let source = |key: String| Source::Toml {
+            file: config.path.clone(),
+            key,
+        };
+        resolution.apply(section_variables(node, table, &source, &config.path)?);
+    }
+    if let Some((document, file)) = credentials {
+        resolution.apply(credentials_variables(config, document, file)?);
+    }
+    resolution.apply(environment_variables(config, env));
+    Ok(resolution)
+}
+
+/// Every `[env]` name must be a valid name that no source may set unless allowed.
+fn check_mappings(config: &Config) -> Result<()> {
+    for mapping in &config.mappings {
+        let location =
+            Location::file(&config.path).key(format!("{}.{}", mapping.table, mapping.name));
+        let name = mapping.name.as_str();
+        if !names::is_valid_name(name) {
+            return Err(Error::config(
+                location,
+                "not a valid variable name (letters, digits and _, not starting with a digit)",
+            ));
+        }
+        if names::is_key_variable(name) {
+            return Err(Error::config(
+                location,
+                "key variables are never set from credentials",
+            ));
+        }
+        if names::is_refused(name) && !config.allow.iter().any(|allowed| allowed == name) {
+            return Err(Error::config(
+                location,
+                "this name changes how programs run and may not be set from credentials",
+            )
+            .with_hint(format!(
+                "if you mean it, add \"{name}\" to `allow` in the [exec] table"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The credentials layer: the configured section plus the `[env]` mappings.
+fn credentials_variables(
+    config: &Config,
+    document: &Node,
+    file: &Path,
+) -> Result<Vec<(String, Secret, Source)>> {
+    let source = |key: String| Source::Credentials {
+        file: file.to_owned(),
+        key,
+    };
+    let mut layer = match document.get(&config.section) {
+        None | Some(Node::Null) => Vec::new(),
+        Some(section) => section_variables(section, &config.section, &source, file)?,
+    };
+    for Mapping { name, key_path, .. } in &config.mappings {
+        let value = match document.get(key_path) {
+            None | Some(Node::Null) => continue,
+            Some(Node::Scalar(value)) => value.clone(),
+            Some(other) => {
+                return Err(Error::config(
+                    Location::file(file).key(key_path),
+                    format!(
+                        "{} cannot become the variable {name}; point at a single value",
+                        other.kind()
+                    ),
+                ));
+            }
+        };
+        push_unique(
+            &mut layer,
+            name.clone(),
+            value,
+            source(key_path.clone()),
+            file,
+        )?;
+    }
+    Ok(layer)
+}
+
+/// `LITESTREAM_*` and the `[env]` names from lsenv's own environment; set-but-empty counts.
+fn environment_variables(config: &Config, env: &Env) -> Vec<(String, Secret, Source)> {
+    env.iter_named()
+        .filter(|(name, _)| {
+            name.starts_with(PREFIX) || config.mappings.iter().any(|mapping| mapping.name == *name)
+        })
+        .map(|(name, value)| {
+            let source = Source::Environment {
+                name: name.to_owned(),
+            };
+            (name.to_owned(), value.clone(), source)
+        })
+        .collect()
+}
+
+/// Flattens a section into `LITESTREAM_*` variables. `path` is the section's key path, `file`
+/// the file named in errors.
+fn section_variables(
+    section: &Node,
+    path: &str,
+    source: &dyn Fn(String) -> Source,
+    file: &Path,
+) -> Result<Vec<(String, Secret, Source)>> {
+    let Node::Map(entries) = section else {
+        return Err(Error::config(
+            Location::file(file).key(path),
+            format!(
+                "the section is {}; expected a mapping of names to values",
+                section.kind()
+            ),
+        ));
+    };
+    let mut layer = Vec::new();
+    for (key, child) in entries {
+        let canonical = ALIASES
+            .iter()
+            .find(|(alias, _)| alias == key)
+            .map_or(key.as_str(), |(_, canonical)| canonical);
+        flatten(
+            child,
+            &join(path, key),
+            &upper(PREFIX, canonical),
+            source,
+            file,
+            &mut layer,
+        )?;
+    }
+    Ok(layer)
+}
+
+fn flatten(
+    node: &Node,
+    key_path: &str,
+    name: &str,
+    source: &dyn Fn(String) -> Source,
+    file: &Path,
+    layer: &mut Vec<(String, Secret, Source)>,
+) -> Result<()> {
+    let location = || Location::file(file).key(key_path);
+    let segment = key_path.rsplit('.').next().unwrap_or(key_path);
+    if segment.is_empty()
+        || !segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(Error::config(
+            location(),
+            "this key cannot become part of a variable name (use letters, digits and _)",
+        ));
+    }
+    match node {
+        Node::Null => Ok(()),
+        Node::Scalar(value) => push_unique(
+            layer,
+            name.to_owned(),
+            value.clone(),
+            source(key_path.to_owned()),
+            file,
+        ),
+        Node::Map(entries) => entries.iter().try_for_each(|(key, child)| {
+            flatten(
+                child,
+                &join(key_path, key),
+                &upper(&format!("{name}__"), key),
+                source,
+                file,
+                layer,
+            )
+        }),
+        Node::List | Node::Tagged => Err(Error::config(
+            location(),
+            format!(
+                "{} cannot become a variable; use a single value or a mapping",
+                node.kind()
+            ),
+        )),
+    }
+}
+
+/// Adds a variable unless another key of the same layer already named it (an alias and its
+/// canonical key, `Foo` and `foo`, `a__b` and `a: {b: …}`): that is an error naming both keys.
+fn push_unique(
+    layer: &mut Vec<(String, Secret, Source)>,
+    name: String,
+    value: Secret,
+    source: Source,
+    file: &Path,
+) -> Result<()> {
+    if let Some((_, _, first)) = layer.iter().find(|(existing, _, _)| *existing == name) {
+        let key_of = |source: &Source| match source {
+            Source::Toml { key, .. } | Source::Credentials { key, .. } => key.clone(),
+            Source::Environment { name } => name.clone(),
+        };
+        return Err(Error::config(
+            Location::file(file).key(key_of(&source)),
+            format!(
+                "`{}` and `{}` both set {name}",
+                key_of(first),
+                key_of(&source)
+            ),
+        )
+        .with_hint("keep only one of them"));
+    }
+    layer.push((name, value, source));
+    Ok(())
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn upper(prefix: &str, key: &str) -> String {
+    let mut name = String::with_capacity(prefix.len() + key.len());
+    name.push_str(prefix);
+    name.push_str(&key.to_ascii_uppercase());
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::{Resolution, Source, resolve};
+    use crate::config::{Config, Mapping, table_to_node};
+    use crate::env::Env;
+    use crate::tree::Node;
+    use crate::yaml;
+
+    fn config(toml_litestream: &str) -> Config {
+        let mut config = Config::defaults(PathBuf::from("config/lsenv.toml"));
+        let table: toml::Table = toml_litestream.parse().unwrap();
+        config
+            .litestream
+            .push(("litestream".into(), table_to_node(table)));
+        config
+    }
+
+    fn value(resolution: &Resolution, name: &str) -> Option<String> {
+        resolution
+            .variables
+            .get(name)
+            .map(|v| String::from_utf8(v.value.expose().to_vec()).unwrap())
+    }
+
+    fn run(
+        config: &Config,
+        yaml_text: &str,
+        env: &[(&str, &str)],
+    ) -> crate::error::Result<Resolution> {
+        let document = yaml::parse(yaml_text, Path::new("c.yml.enc")).unwrap();
+        let env: Env = env.iter().copied().collect();
+        resolve(config, Some((&document, Path::new("c.yml.enc"))), &env)
+    }
+
+    #[test]
+    fn layers_win_key_by_key_and_remember_what_they_overrode() {
+        let config = config("replica_bucket = \"toml-bucket\"\nreplica_region = \"toml-region\"");
+        let yaml = "litestream:\n  replica_bucket: cred-bucket\n  replica_key_id: AKID\n";
+        let resolution = run(
+            &config,
+            yaml,
+            &[("LITESTREAM_REPLICA_BUCKET", "env-bucket"), ("OTHER", "x")],
+        )
+        .unwrap();
+        assert_eq!(
+            value(&resolution, "LITESTREAM_REPLICA_REGION").as_deref(),
+            Some("toml-region")
+        );
+        assert_eq!(
+            value(&resolution, "LITESTREAM_ACCESS_KEY_ID").as_deref(),
+            Some("AKID")
+        );
+        assert_eq!(
+            value(&resolution, "LITESTREAM_REPLICA_BUCKET").as_deref(),
+            Some("env-bucket")
+        );
+        assert_eq!(value(&resolution, "OTHER"), None);
+        let bucket = &resolution.variables["LITESTREAM_REPLICA_BUCKET"];
+        assert_eq!(
+            bucket.source,
+            Source::Environment {
+                name: "LITESTREAM_REPLICA_BUCKET".into()
+            }
+        );
+        assert_eq!(bucket.overridden.len(), 2);
+        assert!(
+            matches!(&bucket.overridden[0], Source::Toml { key, .. } if key == "litestream.replica_bucket")
+        );
+        assert!(
+            matches!(&bucket.overridden[1], Source::Credentials { key, .. } if key == "litestream.replica_bucket")
+        );
+    }
+
+    #[test]
+    fn empty_environment_value_counts_as_set() {
+        let resolution = run(
+            &config(""),
+            "litestream:\n  replica_bucket: b\n",
+            &[("LITESTREAM_REPLICA_BUCKET", "")],
+        )
+        .unwrap();
+        assert_eq!(
+            value(&resolution, "LITESTREAM_REPLICA_BUCKET").as_deref(),
+            Some("")
+        );
+    }
+
+    #[test]
+    fn nested_keys_nulls_and_text() {
+        let yaml = "litestream:\n  azure:\n    account_key: k\n  gone: ~\n  port: 0012\n";
+        let resolution = run(&config(""), yaml, &[]).unwrap();
+        assert_eq!(
+            value(&resolution, "LITESTREAM_AZURE__ACCOUNT_KEY").as_deref(),
+            Some("k")
+        );
+        assert_eq!(value(&resolution, "LITESTREAM_GONE"), None);
+        assert_eq!(
+            value(&resolution, "LITESTREAM_PORT").as_deref(),
+            Some("0012")
+        );
+    }
+
+    #[test]
+    fn naming_errors_name_both_keys_and_no_value() {
+        let cases = [
+            (
+                "litestream:\n  replica_key_id: canary1\n  access_key_id: canary2\n",
+                "`litestream.replica_key_id` and `litestream.access_key_id` both set LITESTREAM_ACCESS_KEY_ID",
+            ),
+            (
+                "litestream:\n  bucket: canary\n  BUCKET: canary\n",
+                "both set LITESTREAM_BUCKET",
+            ),
+            (
+                "litestream:\n  hosts: [canary]\n",
+                "key `litestream.hosts`: a list cannot become a variable",
+            ),
+            (
+                "litestream:\n  replica-bucket: canary\n",
+                "key `litestream.replica-bucket`",
+            ),
+            (
+                "litestream: canary\n",
+                "key `litestream`: the section is a value",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let shown = run(&config(""), yaml, &[]).unwrap_err().to_string();
+            assert!(shown.contains(expected), "{yaml}: {shown}");
+            assert!(!shown.contains("canary"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn mappings_and_refused_names() {
+        let mut config = config("");
+        config.mappings.push(Mapping {
+            name: "GOOGLE_JSON".into(),
+            key_path: "gcp.service_account".into(),
+            table: "env".into(),
+        });
+        let resolution = run(&config, "gcp:\n  service_account: '{\"a\": 1}'\n", &[]).unwrap();
+        assert_eq!(
+            value(&resolution, "GOOGLE_JSON").as_deref(),
+            Some("{\"a\": 1}")
+        );
+
+        for name in ["PATH", "LD_PRELOAD", "RAILS_MASTER_KEY", "1BAD"] {
+            let mut refused = config.clone();
+            refused.mappings[0].name = name.into();
+            let err = run(&refused, "gcp:\n  service_account: x\n", &[]).unwrap_err();
+            assert!(
+                err.to_string().contains(&format!("key `env.{name}`")),
+                "{err}"
+            );
+        }
+        let mut allowed = config.clone();
+        allowed.mappings[0].name = "NODE_OPTIONS".into();
+        allowed.allow.push("NODE_OPTIONS".into());
+        assert!(run(&allowed, "gcp:\n  service_account: x\n", &[]).is_ok());
+    }
+
+    #[test]
+    fn missing_section_is_not_an_error() {
+        let resolution = run(&config(""), "secret_key_base: abc\n", &[]).unwrap();
+        assert!(resolution.variables.is_empty());
+        let none = resolve(&config(""), None::<(&Node, &Path)>, &Env::default()).unwrap();
+        assert!(none.variables.is_empty());
+    }
+}
