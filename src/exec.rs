@@ -184,7 +184,12 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("plain"), "").unwrap();
-        let not_exec = find_program("plain".as_ref(), Some(dir.path().as_os_str()), Path::new("")).unwrap_err();
+        let not_exec = find_program(
+            "plain".as_ref(),
+            Some(dir.path().as_os_str()),
+            Path::new(""),
+        )
+        .unwrap_err();
         assert_eq!(not_exec.exit_code(), 126);
         let no_file = find_program("./nope".as_ref(), None, Path::new("")).unwrap_err();
         assert_eq!(no_file.exit_code(), 127);

@@ -1,0 +1,304 @@
+//! Bad input of every kind: each case gets its documented exit code, a message naming the file
+//! and the problem, never a secret (a planted canary and the key itself), and no file changes.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::support::{CANARY, KEY, Project, said};
+
+const YAML: &str = "secret_key_base: canary-7f3e9a-secret\nlitestream:\n  replica_access_key: canary-7f3e9a-secret\n";
+
+/// Replaces part `index` (0 ciphertext, 1 IV, 2 tag) of the credentials file with `change(part)`.
+fn change_part(project: &Project, index: usize, change: impl Fn(&[u8]) -> Vec<u8>) {
+    let text = std::fs::read_to_string(project.path("config/credentials.yml.enc")).unwrap();
+    let mut parts: Vec<Vec<u8>> = text
+        .split("--")
+        .map(|p| STANDARD.decode(p).unwrap())
+        .collect();
+    parts[index] = change(&parts[index]);
+    let text: Vec<String> = parts.iter().map(|p| STANDARD.encode(p)).collect();
+    project.file("config/credentials.yml.enc", text.join("--"));
+}
+
+fn flip_first_byte(part: &[u8]) -> Vec<u8> {
+    let mut part = part.to_vec();
+    part[0] ^= 0x01;
+    part
+}
+
+struct Case {
+    name: &'static str,
+    setup: Box<dyn Fn(&Project)>,
+    env: &'static [(&'static str, &'static str)],
+    code: i32,
+    says: &'static str,
+}
+
+fn case(
+    name: &'static str,
+    setup: impl Fn(&Project) + 'static,
+    code: i32,
+    says: &'static str,
+) -> Case {
+    Case {
+        name,
+        setup: Box::new(setup),
+        env: &[],
+        code,
+        says,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        case(
+            "wrong key",
+            |p| {
+                p.file("config/master.key", "ffffffffffffffffffffffffffffffff");
+            },
+            5,
+            "config/credentials.yml.enc: cannot decrypt: wrong key, or the file was changed or damaged",
+        ),
+        case(
+            "tampered ciphertext",
+            |p| change_part(p, 0, flip_first_byte),
+            5,
+            "cannot decrypt",
+        ),
+        case(
+            "tampered IV",
+            |p| change_part(p, 1, flip_first_byte),
+            5,
+            "cannot decrypt",
+        ),
+        case(
+            "tampered tag",
+            |p| change_part(p, 2, flip_first_byte),
+            5,
+            "cannot decrypt",
+        ),
+        case(
+            "short IV",
+            |p| change_part(p, 1, |iv| iv[..8].to_vec()),
+            5,
+            "the IV is 8 bytes; Rails uses 12",
+        ),
+        case(
+            "short tag",
+            |p| change_part(p, 2, |tag| tag[..12].to_vec()),
+            5,
+            "the authentication tag is 12 bytes",
+        ),
+        case(
+            "truncated file",
+            |p| {
+                let text = std::fs::read(p.path("config/credentials.yml.enc")).unwrap();
+                p.file("config/credentials.yml.enc", &text[..text.len() / 2]);
+            },
+            5,
+            "config/credentials.yml.enc: not a Rails credentials file",
+        ),
+        case(
+            "truncated tag",
+            |p| {
+                let text = std::fs::read(p.path("config/credentials.yml.enc")).unwrap();
+                p.file("config/credentials.yml.enc", &text[..text.len() - 3]);
+            },
+            5,
+            "config/credentials.yml.enc: the authentication tag is not valid base64",
+        ),
+        case(
+            "bad base64",
+            |p| {
+                let text = std::fs::read_to_string(p.path("config/credentials.yml.enc")).unwrap();
+                p.file(
+                    "config/credentials.yml.enc",
+                    text.replacen(|c: char| c.is_ascii_alphanumeric(), "!", 1),
+                );
+            },
+            5,
+            "the ciphertext is not valid base64",
+        ),
+        case(
+            "empty file",
+            |p| {
+                p.file("config/credentials.yml.enc", "");
+            },
+            5,
+            "not a Rails credentials file",
+        ),
+        case(
+            "plaintext YAML in the file",
+            |p| {
+                p.file("config/credentials.yml.enc", YAML);
+            },
+            5,
+            "not a Rails credentials file",
+        ),
+        case(
+            "key too short",
+            |p| {
+                p.file("config/master.key", &KEY[..31]);
+            },
+            4,
+            "config/master.key: the key is 31 characters long; a Rails key is 32 hex characters",
+        ),
+        case(
+            "key not hex",
+            |p| {
+                p.file("config/master.key", KEY.replace('a', "g"));
+            },
+            4,
+            "config/master.key: the key has characters that are not hex digits",
+        ),
+        case(
+            "no key",
+            |p| {
+                std::fs::remove_file(p.path("config/master.key")).unwrap();
+            },
+            4,
+            "config/credentials.yml.enc: no key found to decrypt this file",
+        ),
+        Case {
+            env: &[("RAILS_MASTER_KEY", "0123456789abcdef")],
+            ..case(
+                "variable key too short",
+                |_| {},
+                4,
+                "$RAILS_MASTER_KEY: the key is 16 characters long",
+            )
+        },
+        case(
+            "invalid YAML",
+            |p| {
+                p.credentials(&format!(
+                    "litestream:\n  replica_access_key: {CANARY}\n   bad: [{CANARY}\n"
+                ));
+            },
+            3,
+            "config/credentials.yml.enc:3:",
+        ),
+        case(
+            "list where a value belongs",
+            |p| {
+                p.credentials(&format!("litestream:\n  replica_access_key: [{CANARY}]\n"));
+            },
+            3,
+            "config/credentials.yml.enc: key `litestream.replica_access_key`: a list cannot become a variable",
+        ),
+        case(
+            "section is a value",
+            |p| {
+                p.credentials(&format!("litestream: {CANARY}\n"));
+            },
+            3,
+            "key `litestream`: the section is a value",
+        ),
+        case(
+            "duplicate key",
+            |p| {
+                p.credentials(&format!("litestream:\n  a: {CANARY}\n  a: {CANARY}\n"));
+            },
+            3,
+            "duplicate key `a`",
+        ),
+        case(
+            "malformed TOML",
+            |p| {
+                p.file(
+                    "config/lsenv.toml",
+                    format!("[litestream]\nreplica_bucket = \"{CANARY}\n"),
+                );
+            },
+            3,
+            "config/lsenv.toml:2:",
+        ),
+        case(
+            "TOML value of the wrong type",
+            |p| {
+                p.file(
+                    "config/lsenv.toml",
+                    format!("[exec]\npass = \"{CANARY}\"\n"),
+                );
+            },
+            3,
+            "config/lsenv.toml: key `exec.pass`: expected an array of strings, found string",
+        ),
+        case(
+            "unknown TOML key",
+            |p| {
+                p.file(
+                    "config/lsenv.toml",
+                    format!("[replicate]\nlitestrem = \"{CANARY}\"\n"),
+                );
+            },
+            3,
+            "config/lsenv.toml: key `replicate.litestrem`: unknown setting",
+        ),
+        case(
+            "huge credentials file",
+            |p| {
+                p.file("config/credentials.yml.enc", vec![b'A'; 17 << 20]);
+            },
+            3,
+            "config/credentials.yml.enc: the file is larger than 16 MiB",
+        ),
+        case(
+            "not UTF-8 inside",
+            |p| {
+                let key = lsenv::store::rails::MasterKey::parse(KEY.as_bytes(), "k").unwrap();
+                p.file(
+                    "config/credentials.yml.enc",
+                    lsenv::store::rails::encrypt(b"a: \xff\xfe", &key),
+                );
+            },
+            5,
+            "the decrypted text is not valid UTF-8",
+        ),
+    ]
+}
+
+#[test]
+fn every_bad_input_is_refused_clearly_without_secrets_or_changes() {
+    for case in cases() {
+        let project = Project::new();
+        project.credentials(YAML);
+        (case.setup)(&project);
+        let before = project.snapshot();
+        let output = project
+            .lsenv()
+            .envs(case.env.iter().copied())
+            .args(["exec", "--", "env"])
+            .output()
+            .unwrap();
+        let text = said(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(case.code),
+            "{}: {text}",
+            case.name
+        );
+        assert!(
+            text.contains(case.says),
+            "{}: expected {:?} in {text}",
+            case.name,
+            case.says
+        );
+        assert!(
+            !text.contains(CANARY),
+            "{}: leaked the canary: {text}",
+            case.name
+        );
+        assert!(!text.contains(KEY), "{}: leaked the key: {text}", case.name);
+        assert!(output.stdout.is_empty(), "{}: no partial output", case.name);
+        assert_eq!(
+            text.lines()
+                .filter(|l| !l.starts_with("lsenv: hint:"))
+                .count(),
+            1,
+            "{}: one line: {text}",
+            case.name
+        );
+        assert_eq!(project.snapshot(), before, "{}: files changed", case.name);
+    }
+}

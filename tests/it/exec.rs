@@ -1,0 +1,240 @@
+//! `lsenv exec`: the child's environment is exactly the resolved variables plus the pass-list,
+//! the child is the same process (PID, signals, exit status), and lookups fail with 126/127.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::{CANARY, Project, child_env, map, said};
+
+fn project_with_secret() -> Project {
+    let project = Project::new();
+    project.credentials(&format!(
+        "litestream:\n  replica_key_id: AKID\n  replica_access_key: {CANARY}\n"
+    ));
+    project
+}
+
+#[test]
+fn child_env_is_exactly_resolved_plus_pass_list() {
+    let project = project_with_secret();
+    let mut command = project.lsenv();
+    command
+        .env("RAILS_MASTER_KEY", crate::support::KEY)
+        .env("AWS_SECRET_ACCESS_KEY", "decoy-aws")
+        .env("RANDOM_DECOY", "decoy")
+        .env("HOME", "/home/someone")
+        .env("LC_ALL", "C.UTF-8")
+        .env("LC_TIME", "C");
+    let env = child_env(
+        &mut command,
+        &[
+            "exec", "--pass", "HOME", "--pass", "LC_*", "--pass", "RAILS_*",
+        ],
+    );
+    assert_eq!(
+        env,
+        map(&[
+            ("HOME", "/home/someone"),
+            ("LC_ALL", "C.UTF-8"),
+            ("LC_TIME", "C"),
+            ("LITESTREAM_ACCESS_KEY_ID", "AKID"),
+            ("LITESTREAM_SECRET_ACCESS_KEY", CANARY),
+        ])
+    );
+}
+
+#[test]
+fn toml_pass_list_and_key_variables_refused_by_name() {
+    let project = project_with_secret();
+    project.file("config/lsenv.toml", "[exec]\npass = [\"LANG\"]\n");
+    let env = child_env(project.lsenv().env("LANG", "C").env("TERM", "x"), &["exec"]);
+    assert_eq!(
+        env.keys().collect::<Vec<_>>(),
+        [
+            "LANG",
+            "LITESTREAM_ACCESS_KEY_ID",
+            "LITESTREAM_SECRET_ACCESS_KEY"
+        ]
+    );
+
+    let output = project
+        .lsenv()
+        .args(["exec", "--pass", "RAILS_MASTER_KEY", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
+    assert!(said(&output).contains("never passed"), "{}", said(&output));
+    let output = project
+        .lsenv()
+        .args(["exec", "--pass", "A=B", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
+}
+
+#[test]
+fn words_after_the_command_belong_to_it() {
+    let project = project_with_secret();
+    let output = project
+        .lsenv()
+        .args(["exec", "sh", "-c", "echo \"$0 $1\"", "--pass", "-e"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", said(&output));
+    assert_eq!(output.stdout, b"--pass -e\n");
+}
+
+#[test]
+fn exit_status_is_the_childs() {
+    let project = project_with_secret();
+    let output = project
+        .lsenv()
+        .args(["exec", "--", "sh", "-c", "exit 7"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(7));
+}
+
+#[test]
+fn core_limit_is_the_one_lsenv_was_started_with() {
+    let project = project_with_secret();
+    let plain = std::process::Command::new("sh")
+        .args(["-c", "ulimit -c"])
+        .output()
+        .unwrap();
+    let through = project
+        .lsenv()
+        .args(["exec", "sh", "-c", "ulimit -c"])
+        .output()
+        .unwrap();
+    assert_eq!(through.stdout, plain.stdout);
+}
+
+/// The PID lsenv was started with is the command's: a signal sent to it reaches the command, and
+/// the secret is in the command's environment, not in its argv.
+#[test]
+fn signals_reach_the_command_and_secrets_stay_out_of_argv() {
+    let project = project_with_secret();
+    let mut command = project.process();
+    let mut child = command
+        .args([
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = [0u8; 6];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut ready).unwrap();
+    let proc_dir = format!("/proc/{}", child.id());
+    let cmdline = std::fs::read(format!("{proc_dir}/cmdline")).unwrap();
+    assert!(
+        cmdline.starts_with(b"sh\0-c\0"),
+        "{:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    assert!(!String::from_utf8_lossy(&cmdline).contains(CANARY));
+    let environ = std::fs::read(format!("{proc_dir}/environ")).unwrap();
+    assert!(String::from_utf8_lossy(&environ).contains(CANARY));
+    send_signal(child.id(), "TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+
+    let mut child = project
+        .process()
+        .args(["exec", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    wait_for_comm(child.id(), "sleep");
+    send_signal(child.id(), "TERM");
+    assert_eq!(child.wait().unwrap().signal(), Some(15));
+}
+
+fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits until `/proc/PID/comm` shows the command, i.e. lsenv has exec'd it.
+fn wait_for_comm(pid: u32, comm: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("process {pid} never became {comm}");
+}
+
+#[test]
+fn not_found_and_not_executable() {
+    let project = project_with_secret();
+    project.file("bin/plain", "#!/bin/sh\n");
+    let output = project
+        .lsenv()
+        .env("PATH", "/nonexistent-dir")
+        .args(["exec", "sh"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(127));
+    assert!(
+        said(&output).contains("searched PATH=/nonexistent-dir"),
+        "{}",
+        said(&output)
+    );
+
+    let output = project
+        .lsenv()
+        .env_remove("PATH")
+        .args(["exec", "no-such-command-x"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(127));
+    assert!(
+        said(&output).contains("PATH is not set"),
+        "{}",
+        said(&output)
+    );
+
+    let output = project
+        .lsenv()
+        .args(["exec", "./bin/plain"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(126), "{}", said(&output));
+    let output = project
+        .lsenv()
+        .env("PATH", project.path("bin"))
+        .args(["exec", "plain"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(126), "{}", said(&output));
+    let output = project
+        .lsenv()
+        .args(["exec", "./bin/missing"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(127), "{}", said(&output));
+
+    // A script whose interpreter does not exist.
+    project.file("bin/broken", "#!/nonexistent/interpreter\n");
+    std::fs::set_permissions(
+        project.path("bin/broken"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let output = project
+        .lsenv()
+        .args(["exec", "./bin/broken"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(126), "{}", said(&output));
+    assert!(said(&output).contains("interpreter"), "{}", said(&output));
+}

@@ -1,0 +1,9 @@
+//! lsenv's integration tests: the binary driven end to end, and the real tools it must agree
+//! with (Ruby's ActiveSupport, litestream, an S3 API). A missing tool fails a test; none skip.
+
+mod bad_input;
+mod exec;
+mod rails_interop;
+mod replicate;
+mod resolve;
+mod support;

@@ -1,0 +1,1 @@
+//! `lsenv replicate` with the real litestream binary.

@@ -1,0 +1,157 @@
+//! A throwaway project directory and a way to run lsenv in it with a controlled environment.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use lsenv::store::rails::{self, MasterKey};
+
+/// The key every test project uses unless a test says otherwise. Test-only.
+pub(crate) const KEY: &str = "0123456789abcdef0123456789abcdef";
+/// A value planted in credentials: it must never appear in lsenv's own output.
+pub(crate) const CANARY: &str = "canary-7f3e9a-secret";
+
+pub(crate) struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub(crate) fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
+        self.root().join(relative)
+    }
+
+    pub(crate) fn file(&self, relative: &str, contents: impl AsRef<[u8]>) -> &Self {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+        self
+    }
+
+    /// `config/credentials.yml.enc` holding `yaml`, and `config/master.key` holding [`KEY`].
+    pub(crate) fn credentials(&self, yaml: &str) -> &Self {
+        self.credentials_at("config/credentials.yml.enc", "config/master.key", yaml)
+    }
+
+    pub(crate) fn credentials_at(&self, enc: &str, key_file: &str, yaml: &str) -> &Self {
+        self.file(key_file, KEY);
+        let key = MasterKey::parse(KEY.as_bytes(), "test").unwrap();
+        self.file(enc, rails::encrypt(yaml.as_bytes(), &key))
+    }
+
+    /// lsenv, started in the project root with only `PATH` in its environment.
+    pub(crate) fn lsenv(&self) -> Command {
+        Command::from_std(self.process())
+    }
+
+    /// The same, as a plain process for tests that need its PID.
+    pub(crate) fn process(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("lsenv"));
+        command
+            .current_dir(self.root())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap());
+        command
+    }
+
+    /// Every file under the root with its bytes, to prove a failing command changed nothing.
+    pub(crate) fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.insert(path.clone(), std::fs::read(&path).unwrap());
+                }
+            }
+        }
+        let mut files = BTreeMap::new();
+        walk(self.root(), &mut files);
+        files
+    }
+}
+
+/// The environment a child printed with `env -0`.
+pub(crate) fn env_of(output: &Output) -> BTreeMap<String, String> {
+    assert!(
+        output.status.success(),
+        "lsenv failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let entry = String::from_utf8(entry.to_vec()).unwrap();
+            let (name, value) = entry.split_once('=').unwrap();
+            (name.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+/// Runs lsenv with `args` followed by `env -0`, and returns the child's environment.
+pub(crate) fn child_env(command: &mut Command, args: &[&str]) -> BTreeMap<String, String> {
+    env_of(&command.args(args).args(["env", "-0"]).output().unwrap())
+}
+
+pub(crate) fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// stdout and stderr of a run, for asserting what lsenv said (and did not say).
+pub(crate) fn said(output: &Output) -> String {
+    let mut text = OsString::from_vec(output.stdout.clone());
+    text.push(OsString::from_vec(output.stderr.clone()));
+    text.to_string_lossy().into_owned()
+}
+
+/// Runs `rails_oracle.rb SUBCOMMAND PATHS… FLAGS…` (real ActiveSupport) with `stdin`; panics on
+/// failure.
+pub(crate) fn ruby_oracle(
+    subcommand: &str,
+    paths: &[&Path],
+    flags: &[&str],
+    stdin: &[u8],
+) -> Vec<u8> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/rails_oracle.rb");
+    let output = std::process::Command::new("ruby")
+        .arg(script)
+        .arg(subcommand)
+        .args(paths)
+        .args(flags)
+        .env_remove("RAILS_MASTER_KEY")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(stdin)?;
+            child.wait_with_output()
+        })
+        .expect("ruby must be installed (apt-get install ruby ruby-activesupport)");
+    assert!(
+        output.status.success(),
+        "ruby oracle {subcommand} {paths:?} {flags:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
