@@ -17,7 +17,7 @@ pub struct Cli {
     #[arg(short = 'C', value_name = "DIR")]
     pub directory: Option<PathBuf>,
 
-    /// Credentials environment: config/credentials/ENV.yml.enc and ENV.key [default: $LSENV_ENV, then $RAILS_ENV]
+    /// Credentials environment: config/credentials/ENV.yml.enc and ENV.key [default: `$LSENV_ENV`, then `$RAILS_ENV`]
     #[arg(short, long, value_name = "ENV")]
     pub environment: Option<String>,
 

@@ -43,7 +43,7 @@ impl NoCoreDumps {
     pub fn restore(&self) {
         // Raising a soft limit back up to the unchanged hard limit cannot fail; if it somehow
         // does, the child merely runs without core dumps.
-        let _ = setrlimit(Resource::Core, self.previous.clone());
+        let _ = setrlimit(Resource::Core, self.previous);
     }
 }
 

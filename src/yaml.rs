@@ -251,6 +251,7 @@ impl<'de> Visitor<'de> for MapVisitor<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
     use std::path::Path;
 
     use super::parse;
@@ -328,7 +329,7 @@ mod tests {
         for i in 1..13 {
             let prev = i - 1;
             let entries: Vec<String> = (0..10).map(|k| format!("k{k}: *a{prev}")).collect();
-            doc.push_str(&format!("a{i}: &a{i} {{{}}}\n", entries.join(", ")));
+            writeln!(doc, "a{i}: &a{i} {{{}}}", entries.join(", ")).unwrap();
         }
         let err = parse(&doc, Path::new("bomb")).unwrap_err().to_string();
         assert!(err.contains("repetition limit"), "{err}");

@@ -52,7 +52,7 @@ impl KeySource {
             KeySource::Variable(var) => {
                 let value = env
                     .get(var)
-                    .map(|secret| secret.expose())
+                    .map(crate::secret::Secret::expose)
                     .unwrap_or_default();
                 MasterKey::parse(value, &name)
             }

@@ -155,12 +155,16 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
 }
 
 /// The text of a credentials file holding `yaml`, encrypted with a fresh random IV.
+///
+/// # Panics
+///
+/// Never in practice: AES-GCM refuses only payloads over 64 GiB, far above the size cap.
 pub fn encrypt(yaml: &[u8], key: &MasterKey) -> String {
     let mut buffer = marshal::wrap_string(yaml);
     let iv = Aes128Gcm::generate_nonce(&mut OsRng);
     let tag = key
         .cipher()
-        .encrypt_in_place_detached(&iv, b"", &mut *buffer)
+        .encrypt_in_place_detached(&iv, b"", &mut buffer)
         .expect("AES-GCM encrypts any payload under 64 GiB");
     format!(
         "{}{SEPARATOR}{}{SEPARATOR}{}",

@@ -49,6 +49,10 @@ fn case(
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one table of cases reads best as one list"
+)]
 fn cases() -> Vec<Case> {
     vec![
         case(

