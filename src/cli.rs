@@ -38,13 +38,30 @@ pub enum Command {
         after_help = "All ARGS go to litestream: lsenv replicate -exec \"bin/rails server\"\nlsenv options go before the subcommand: lsenv -e production replicate"
     )]
     Replicate(ReplicateArgs),
+
+    /// Set up a project: config/lsenv.toml, config/litestream.yml, a key and encrypted credentials
+    #[command(
+        after_help = "Never overwrites an existing file. In a Rails app without --db, the production SQLite\ndatabases of config/database.yml are used."
+    )]
+    Init(InitArgs),
+
+    /// Edit, show, diff and rotate the encrypted credentials
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+/// `-e ENV` on a subcommand, overriding the one given before it.
+#[derive(Debug, Args)]
+pub struct EnvironmentArg {
+    /// Credentials environment (overrides the one given before the subcommand)
+    #[arg(short, long, value_name = "ENV")]
+    pub environment: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// Credentials environment (overrides the one given before `exec`)
-    #[arg(short, long, value_name = "ENV")]
-    pub environment: Option<String>,
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
 
     /// Also give the command this variable of lsenv's own environment (a name, or a glob such as LC_*); repeatable
     #[arg(long = "pass", value_name = "NAME|GLOB")]
@@ -69,4 +86,54 @@ pub struct ReplicateArgs {
         allow_hyphen_values = true
     )]
     pub args: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+
+    /// A SQLite database to replicate, relative to the project root; repeatable
+    #[arg(long = "db", value_name = "PATH")]
+    pub databases: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Decrypt to a private scratch file, run $VISUAL or $EDITOR, check the YAML, re-encrypt
+    Edit(EditArgs),
+
+    /// Print the decrypted credentials
+    Show(EnvironmentArg),
+
+    /// Git textconv driver: print a credentials file decrypted when possible, else as it is
+    Diff(DiffArgs),
+
+    /// Re-encrypt with a new key; the old key stays in KEY.old until you remove it
+    RotateKey(EnvironmentArg),
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+
+    /// The file holds plaintext YAML (for example a merge wrote it): edit that text and encrypt it
+    #[arg(long)]
+    pub reencrypt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Register the driver: .gitattributes lines and `git config diff.rails_credentials.textconv`
+    #[arg(long, conflicts_with_all = ["disenroll", "path"])]
+    pub enroll: bool,
+
+    /// Remove what --enroll added
+    #[arg(long, conflicts_with = "path")]
+    pub disenroll: bool,
+
+    /// The file git asks about
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
 }

@@ -7,12 +7,16 @@
 
 pub mod cli;
 pub mod config;
+pub mod credentials;
+pub mod edit;
 pub mod env;
 pub mod error;
 pub mod exec;
+pub mod init;
 pub mod names;
 pub mod os;
 pub mod plan;
+pub mod project;
 pub mod resolve;
 pub mod secret;
 pub mod store;
@@ -23,24 +27,15 @@ use std::ffi::OsString;
 
 use clap::Parser as _;
 
+use plan::Action;
+
 pub use env::Env;
 pub use error::{Error, Result};
 
-/// Runs lsenv with `args` (including the program name) and the environment `env`. On success
-/// the process has been replaced by the command, so this only returns errors (help and version
-/// text are errors with exit code 0, printed by clap).
-pub fn run<I, T>(args: I, env: &Env) -> Error
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    match try_run(args, env) {
-        Ok(never) => match never {},
-        Err(err) => err,
-    }
-}
-
-fn try_run<I, T>(args: I, env: &Env) -> Result<std::convert::Infallible>
+/// Runs lsenv with `args` (including the program name) and the environment `env`. `exec` and
+/// `replicate` replace the process on success, so for them this only returns errors. Help and
+/// version text come back as [`Error::Cli`] with exit code 0, for clap to print.
+pub fn run<I, T>(args: I, env: &Env) -> Result<()>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -51,15 +46,24 @@ where
     let plan = plan::Plan::new(cli, env, &cwd)?;
     // Before any key is read or anything decrypted.
     let core_dumps = os::NoCoreDumps::engage()?;
-    let document = plan
-        .credentials
-        .as_ref()
-        .map(|credentials| credentials.open(env))
-        .transpose()?;
-    let credentials = document
-        .as_ref()
-        .zip(plan.credentials.as_ref())
-        .map(|(document, credentials)| (document, credentials.file.as_path()));
-    let resolution = resolve::resolve(&plan.config, credentials, env)?;
-    Err(exec::exec(&plan.command, &resolution, env, &core_dumps))
+    let project = &plan.project;
+    match plan.action {
+        Action::Exec(command) => {
+            let credentials = project.credentials(env)?;
+            let document = credentials.as_ref().map(|c| c.open(env)).transpose()?;
+            let layer = document
+                .as_ref()
+                .zip(credentials.as_ref())
+                .map(|(document, c)| (document, c.file.as_path()));
+            let resolution = resolve::resolve(&project.config, layer, env)?;
+            Err(exec::exec(&command, &resolution, env, &core_dumps))
+        }
+        Action::Init { databases } => init::run(project, &databases, env),
+        Action::Edit { reencrypt } => edit::run(project, env, reencrypt),
+        Action::Show => credentials::show(project, env),
+        Action::Diff { file } => credentials::diff(project, env, &file),
+        Action::Enroll => credentials::enroll(project),
+        Action::Disenroll => credentials::disenroll(project),
+        Action::RotateKey => credentials::rotate_key(project, env),
+    }
 }

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let env = lsenv::Env::from_process();
-    let err = lsenv::run(std::env::args_os(), &env);
+    let Err(err) = lsenv::run(std::env::args_os(), &env) else {
+        return ExitCode::SUCCESS;
+    };
     if let lsenv::Error::Cli(clap_err) = &err {
         // clap formats help, version and usage errors itself, on the right stream.
         let _ = clap_err.print();

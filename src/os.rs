@@ -95,7 +95,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     temp.write_all(bytes).map_err(fail)?;
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(path).map_err(|err| fail(err.error))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(fail)
+    sync_parent(path).map_err(fail)
+}
+
+/// Creates `path` with `bytes` and `mode`, failing if it already exists (`O_EXCL`), and syncs
+/// it and its directory. For files that must never be overwritten: keys, fresh configs.
+pub fn create_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let fail = |err: io::Error| Error::io(path, "create", err);
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(fail)?;
+    // The umask may have narrowed the mode; a key file must be exactly 0600.
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    sync_parent(path).map_err(fail)
+}
+
+fn sync_parent(path: &Path) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

@@ -71,6 +71,11 @@ impl KeySource {
     }
 }
 
+/// Writes a new key file: 32 lowercase hex characters, no newline, mode 0600. Never overwrites.
+pub fn create_key_file(path: &Path, key: &MasterKey) -> Result<()> {
+    os::create_new(path, key.to_hex().as_bytes(), 0o600)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

@@ -92,3 +92,24 @@ fn replicate_config_is_checked_or_left_to_the_user() {
         "{text}"
     );
 }
+
+/// The README's first command: the demo replicates to a file replica and restores every row.
+#[test]
+fn demo_script_replicates_and_restores() {
+    let output = Command::new("unshare")
+        .args(["-n", "--", "scripts/demo.sh"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LSENV_BIN", assert_cmd::cargo::cargo_bin!("lsenv"))
+        .output()
+        .expect("cannot run `unshare` (util-linux)");
+    let text = said(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("database rows: 200, restored from the file replica: 200"),
+        "{text}"
+    );
+    assert!(
+        text.contains("LITESTREAM_REPLICA_PATH\n== lsenv replicate"),
+        "exact env: {text}"
+    );
+}
