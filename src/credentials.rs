@@ -1,27 +1,309 @@
-//! `lsenv credentials show|diff|rotate-key` and the git textconv enrolment.
+//! `lsenv credentials show|diff|rotate-key` and the git textconv enrolment (`diff --enroll`).
+//!
+//! `show` and `diff` are the only places that print decrypted credentials, and only to stdout,
+//! because the user asked for them. `rotate-key` keeps a usable key for the file at every moment:
+//! the old key is saved next to the key file before anything changes, so a crash at any point
+//! leaves either the old pair or the new pair, and running it again finishes the job.
 
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
+use crate::os;
 use crate::project::Project;
+use crate::say;
+use crate::store::keys::{self, KeySource};
+use crate::store::rails::{self, MasterKey};
 
-pub fn show(_project: &Project, _env: &Env) -> Result<()> {
-    Err(Error::usage("not yet"))
+/// The textconv driver name, shared with `rails credentials:diff --enroll`.
+const DRIVER: &str = "rails_credentials";
+const ATTRIBUTES: [&str; 2] = [
+    "config/credentials/*.yml.enc diff=rails_credentials",
+    "config/credentials.yml.enc diff=rails_credentials",
+];
+
+pub fn show(project: &Project, env: &Env) -> Result<()> {
+    let target = project.credentials_target(env)?;
+    if !target.exists {
+        return Err(Error::config(
+            Location::file(&target.file),
+            "there is no credentials file yet",
+        )
+        .with_hint("create it with: lsenv credentials edit (or lsenv init)"));
+    }
+    let key = target
+        .key
+        .ok_or_else(|| project.missing_key(&target.file))?;
+    let text = rails::read(&target.file, &key.load(env)?)?;
+    write_stdout(text.as_bytes(), &target.file)
 }
 
-pub fn diff(_project: &Project, _env: &Env, _file: &Path) -> Result<()> {
-    Err(Error::usage("not yet"))
+/// git's textconv: the decrypted text when the key is at hand, else the file as it is; never
+/// an error for git to trip over, so `git diff` and `git log -p` always work.
+pub fn diff(project: &Project, env: &Env, file: &Path) -> Result<()> {
+    let raw = os::read_capped(file, rails::MAX_FILE_BYTES)?;
+    let decrypted = KeySource::find(env, &project.root, project.environment.as_deref())
+        .and_then(|source| source.load(env).ok())
+        .and_then(|key| rails::decrypt(&raw, &key, file).ok());
+    match decrypted {
+        Some(text) => write_stdout(text.as_bytes(), file),
+        None => write_stdout(&raw, file),
+    }
 }
 
-pub fn enroll(_project: &Project) -> Result<()> {
-    Err(Error::usage("not yet"))
+fn write_stdout(bytes: &[u8], file: &Path) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|err| Error::io(file, "print", err))
 }
 
-pub fn disenroll(_project: &Project) -> Result<()> {
-    Err(Error::usage("not yet"))
+/// Adds the `.gitattributes` lines and `git config diff.rails_credentials.textconv`, keeping a
+/// driver that someone else configured.
+pub fn enroll(project: &Project) -> Result<()> {
+    let command = textconv_command(project)?;
+    match git_config_get(project)? {
+        Some(existing) if !existing.contains("lsenv") => {
+            say(&format!(
+                "kept: diff.{DRIVER}.textconv is already set to `{existing}` (the .gitattributes lines work with it)"
+            ));
+        }
+        _ => {
+            git(
+                project,
+                &["config", &format!("diff.{DRIVER}.textconv"), &command],
+            )?;
+            say(&format!(
+                "set git config diff.{DRIVER}.textconv to `{command}`"
+            ));
+        }
+    }
+    let path = project.path(".gitattributes");
+    let existing = read_optional(&path)?;
+    let missing: Vec<&str> = ATTRIBUTES
+        .iter()
+        .copied()
+        .filter(|line| !existing.lines().any(|l| l.trim() == *line))
+        .collect();
+    if !missing.is_empty() {
+        let mut text = existing.clone();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        for line in &missing {
+            text.push_str(line);
+            text.push('\n');
+        }
+        os::write_atomic(&path, text.as_bytes())?;
+    }
+    say("git diff and git log -p now show credentials decrypted where the key is at hand");
+    Ok(())
 }
 
-pub fn rotate_key(_project: &Project, _env: &Env) -> Result<()> {
-    Err(Error::usage("not yet"))
+/// Removes what [`enroll`] added; a driver configured by someone else stays.
+pub fn disenroll(project: &Project) -> Result<()> {
+    if git_config_get(project)?.is_some_and(|existing| existing.contains("lsenv")) {
+        git(
+            project,
+            &["config", "--unset", &format!("diff.{DRIVER}.textconv")],
+        )?;
+    }
+    let path = project.path(".gitattributes");
+    let existing = read_optional(&path)?;
+    let kept: String = existing
+        .lines()
+        .filter(|line| !ATTRIBUTES.contains(&line.trim()))
+        .flat_map(|line| [line, "\n"])
+        .collect();
+    if kept != existing {
+        os::write_atomic(&path, kept.as_bytes())?;
+    }
+    say("removed the credentials diff driver");
+    Ok(())
+}
+
+/// `lsenv credentials diff`, with `-C` when the project is not the top of the git work tree
+/// (git runs textconv drivers from the top).
+fn textconv_command(project: &Project) -> Result<String> {
+    let prefix = git(project, &["rev-parse", "--show-prefix"])?;
+    let prefix = prefix.trim().trim_end_matches('/');
+    Ok(if prefix.is_empty() {
+        "lsenv credentials diff".to_owned()
+    } else {
+        format!("lsenv -C {} credentials diff", shell_words::quote(prefix))
+    })
+}
+
+fn git_config_get(project: &Project) -> Result<Option<String>> {
+    let output = git_output(
+        project,
+        &["config", "--get", &format!("diff.{DRIVER}.textconv")],
+    )?;
+    // `git config --get` exits 1 when the key is not set.
+    Ok(output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned()))
+}
+
+fn git(project: &Project, args: &[&str]) -> Result<String> {
+    let output = git_output(project, args)?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(Error::usage(format!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+        .with_hint("run this inside a git work tree"))
+    }
+}
+
+fn git_output(project: &Project, args: &[&str]) -> Result<std::process::Output> {
+    let dir = if project.root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &project.root
+    };
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|err| Error::io("git", "run", err))
+}
+
+fn read_optional(path: &Path) -> Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(err) => Err(Error::io(path, "read", err)),
+    }
+}
+
+/// Re-encrypts every credentials file that the key file opens with a new key, keeping the old
+/// key in `KEY.old`. Run again after a crash, it finishes what was started.
+pub fn rotate_key(project: &Project, env: &Env) -> Result<()> {
+    let target = project.credentials_target(env)?;
+    if !target.exists {
+        return Err(Error::config(
+            Location::file(&target.file),
+            "there is no credentials file to re-encrypt",
+        ));
+    }
+    let key_file = match target.key {
+        Some(KeySource::File(path)) => path,
+        Some(source @ KeySource::Variable(_)) => {
+            return Err(Error::Key {
+                source_name: source.to_string(),
+                problem: "the key comes from a variable; rotate-key replaces a key file".into(),
+                hint: Some(format!(
+                    "put the current key in {}, unset the variable, and run rotate-key again",
+                    target.new_key_file.display()
+                )),
+            });
+        }
+        None => return Err(project.missing_key(&target.file)),
+    };
+    let old_key_file = with_suffix(&key_file, ".old");
+    let current = KeySource::File(key_file.clone()).load(env)?;
+    let files = files_using(project, &key_file, &target.file);
+
+    if old_key_file.exists() {
+        // Either an earlier rotation finished (every file opens with the key file) and its old
+        // key was never removed, or it was interrupted: finish it with the key file's key.
+        let old = KeySource::File(old_key_file.clone()).load(env)?;
+        let pending = reencrypt_pending(&files, &old, &current)?;
+        if pending == 0 {
+            return Err(Error::config(
+                Location::file(&old_key_file),
+                "an old key from an earlier rotation is still here",
+            )
+            .with_hint("remove it once nothing needs the old key, then run rotate-key again"));
+        }
+        say(&format!(
+            "finished an interrupted key rotation ({pending} file(s) re-encrypted)"
+        ));
+        return print_key(&current, &key_file, &old_key_file);
+    }
+
+    // Decrypt everything first: nothing changes unless every file opens with the current key.
+    let texts = files
+        .iter()
+        .map(|file| rails::read(file, &current))
+        .collect::<Result<Vec<_>>>()?;
+    let new = MasterKey::generate();
+    keys::create_key_file(&old_key_file, &current)?;
+    os::write_atomic(&key_file, new.to_hex().as_bytes())?;
+    for (file, text) in files.iter().zip(&texts) {
+        rails::write(file, text.as_bytes(), &new)?;
+    }
+    for file in &files {
+        say(&format!("re-encrypted {}", file.display()));
+    }
+    print_key(&new, &key_file, &old_key_file)
+}
+
+/// Files that the old key opens and the current key does not are re-encrypted with the current
+/// key; returns how many. Files neither opens are an error.
+fn reencrypt_pending(files: &[PathBuf], old: &MasterKey, current: &MasterKey) -> Result<usize> {
+    let mut pending = 0;
+    for file in files {
+        if rails::read(file, current).is_ok() {
+            continue;
+        }
+        let text = rails::read(file, old)?;
+        rails::write(file, text.as_bytes(), current)?;
+        pending += 1;
+    }
+    Ok(pending)
+}
+
+fn print_key(key: &MasterKey, key_file: &Path, old_key_file: &Path) -> Result<()> {
+    say(&format!(
+        "the new key is in {}; the old one is in {} until you remove it. Update RAILS_MASTER_KEY (or LSENV_MASTER_KEY) wherever it is set:",
+        key_file.display(),
+        old_key_file.display()
+    ));
+    let mut line = key.to_hex();
+    line.push('\n');
+    write_stdout(line.as_bytes(), key_file)
+}
+
+/// The credentials files whose key lookup ends at `key_file`: the target, and the global or
+/// per-environment files that share the same key file.
+fn files_using(project: &Project, key_file: &Path, target: &Path) -> Vec<PathBuf> {
+    let mut files = vec![target.to_path_buf()];
+    let no_variables = Env::default();
+    let global = project.path(crate::project::GLOBAL_CREDENTIALS);
+    let per_environment = std::fs::read_dir(project.path("config/credentials"))
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter_map(|path| {
+            let name = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".yml.enc")?
+                .to_owned();
+            Some((Some(name), path))
+        });
+    for (environment, file) in [(None, global)].into_iter().chain(per_environment) {
+        let same_key = KeySource::find(&no_variables, &project.root, environment.as_deref())
+            == Some(KeySource::File(key_file.to_path_buf()));
+        if file.exists() && same_key && !files.contains(&file) {
+            files.push(file);
+        }
+    }
+    files
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }

@@ -127,6 +127,10 @@ pub enum Error {
 
     #[error("{}: cannot execute: {reason}", path.display())]
     CannotExecute { path: PathBuf, reason: String },
+
+    /// A terminating signal arrived while lsenv was working; it cleaned up and stops.
+    #[error("stopped by signal {signal}; {outcome}")]
+    Interrupted { signal: i32, outcome: String },
 }
 
 impl Error {
@@ -140,6 +144,9 @@ impl Error {
             Self::Io { .. } => exit::INTERNAL,
             Self::CommandNotFound { .. } => exit::NOT_FOUND,
             Self::CannotExecute { .. } => exit::CANNOT_EXECUTE,
+            Self::Interrupted { signal, .. } => {
+                u8::try_from(128 + signal).unwrap_or(exit::INTERNAL)
+            }
         }
     }
 
@@ -152,7 +159,10 @@ impl Error {
             Self::CommandNotFound { .. } => {
                 Some("pass a path to the command, or fix PATH in lsenv's own environment")
             }
-            Self::Cli(_) | Self::Io { .. } | Self::CannotExecute { .. } => None,
+            Self::Cli(_)
+            | Self::Io { .. }
+            | Self::CannotExecute { .. }
+            | Self::Interrupted { .. } => None,
         }
     }
 

@@ -67,3 +67,9 @@ where
         Action::RotateKey => credentials::rotate_key(project, env),
     }
 }
+
+/// A status line on stderr (`lsenv: …`); stdout stays for what the user asked to see.
+pub(crate) fn say(message: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "lsenv: {message}");
+}

@@ -108,9 +108,7 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
     // Base64 has no `-`, so splitting on it finds the two `--` separators and nothing else.
     let parts: Vec<&[u8]> = file.trim_ascii().split(|&b| b == b'-').collect();
     let [data, b"", iv, b"", tag] = parts.as_slice() else {
-        return Err(fail(
-            "not a Rails credentials file: expected BASE64--BASE64--BASE64",
-        ));
+        return Err(not_ciphertext(file, path));
     };
     let decode = |part: &[u8], what: &str| {
         BASE64
@@ -152,6 +150,34 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
             err.valid_up_to()
         ))),
     }
+}
+
+/// The error for a file that is not `BASE64--BASE64--BASE64`, saying whether a merge or an editor
+/// seems to have written plaintext into it (which lsenv can encrypt again).
+fn not_ciphertext(file: &[u8], path: &Path) -> Error {
+    let plaintext = if has_conflict_markers(file) {
+        "the file holds git conflict markers instead of ciphertext (a merge wrote decrypted text into it)"
+    } else if std::str::from_utf8(file).is_ok_and(|text| text.contains([':', '\n'])) {
+        // Base64 has neither, so this is text someone saved in place of the ciphertext.
+        "the file holds plaintext instead of ciphertext"
+    } else {
+        return Error::integrity(
+            Location::file(path),
+            "not a Rails credentials file: expected BASE64--BASE64--BASE64",
+        );
+    };
+    Error::integrity(Location::file(path), plaintext).with_hint(
+        "make the text the YAML you want, then encrypt it again: lsenv credentials edit --reencrypt",
+    )
+}
+
+/// Whether `text` has a line that git writes around a merge conflict.
+pub fn has_conflict_markers(text: &[u8]) -> bool {
+    text.split(|&b| b == b'\n').any(|line| {
+        line.starts_with(b"<<<<<<< ")
+            || line.starts_with(b">>>>>>> ")
+            || line.trim_ascii_end() == b"======="
+    })
 }
 
 /// The text of a credentials file holding `yaml`, encrypted with a fresh random IV.
