@@ -16,7 +16,7 @@ use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal as _, Read as _, Seek as _, Write as _};
 use std::os::unix::ffi::OsStrExt as _;
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::sync::Arc;
@@ -43,7 +43,7 @@ use crate::yaml;
 const QUICK_RETURN: Duration = Duration::from_secs(1);
 
 pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
-    let target = project.credentials_target(env)?;
+    let target = project.writable_credentials_target(env)?;
     let editor = editor_command(env)?;
     let lock = EditLock::acquire(&target.file)?;
     let signals = SignalWatch::start()?;
@@ -77,9 +77,7 @@ pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
         recovery: &recovery,
         signals: &signals,
     };
-    let Some(edited) = session.edit_until_valid(&editor, start, env)? else {
-        return Ok(());
-    };
+    let edited = session.edit_until_valid(&editor, start, env)?;
     if *edited == *original && !reencrypt {
         if recovery.exists() {
             remove(&recovery)?;
@@ -152,18 +150,27 @@ struct EditKey {
 
 impl EditKey {
     fn for_target(project: &Project, target: &CredentialsTarget, env: &Env) -> Result<Self> {
-        match &target.key {
-            Some(source) => Ok(Self {
+        let source = if target.exists {
+            // Rails' own mistake, not repeated: a new key for an existing file could never open it.
+            Some(
+                target
+                    .key
+                    .as_ref()
+                    .ok_or_else(|| project.missing_key(&target.file))?,
+            )
+        } else {
+            target.key_for_new_file()
+        };
+        Ok(match source {
+            Some(source) => Self {
                 key: source.load(env)?,
                 new_file: None,
-            }),
-            // Rails' own mistake, not repeated: a new key for an existing file could never open it.
-            None if target.exists => Err(project.missing_key(&target.file)),
-            None => Ok(Self {
+            },
+            None => Self {
                 key: MasterKey::generate(),
                 new_file: Some(target.new_key_file.clone()),
-            }),
-        }
+            },
+        })
     }
 
     fn persist(&self, project: &Project) -> Result<()> {
@@ -192,14 +199,14 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// Runs the editor until it leaves valid YAML. `None`: the editor failed and nothing is to be
-    /// written (the edit, if any, is kept).
+    /// Runs the editor until it leaves valid YAML, and returns that text. A failing editor or
+    /// invalid YAML that the user does not fix is an error, with the edit kept.
     fn edit_until_valid(
         &self,
         editor: &[String],
         mut text: Zeroizing<String>,
         env: &Env,
-    ) -> Result<Option<Zeroizing<String>>> {
+    ) -> Result<Zeroizing<String>> {
         let scratch = Scratch::create(&self.target.file, env)?;
         loop {
             scratch.write(text.as_bytes())?;
@@ -218,8 +225,10 @@ impl Session<'_> {
                     None => "the editor was killed by a signal".to_owned(),
                 };
                 if edited == text {
-                    say(&format!("{problem}; nothing written"));
-                    return Ok(None);
+                    return Err(Error::Failed {
+                        message: format!("{problem}; nothing written"),
+                        hint: None,
+                    });
                 }
                 if self.ask(
                     &format!("{problem}. Re-open the editor on your edit?"),
@@ -229,7 +238,7 @@ impl Session<'_> {
                     continue;
                 }
                 self.keep(&edited)?;
-                return Err(Error::Usage {
+                return Err(Error::Failed {
                     message: format!("{problem}; nothing written"),
                     hint: Some(self.kept_hint()),
                 });
@@ -240,7 +249,7 @@ impl Session<'_> {
                 );
             }
             match validate(&edited, &self.target.file) {
-                Ok(()) => return Ok(Some(edited)),
+                Ok(()) => return Ok(edited),
                 Err(err) => {
                     if self.ask("Re-open the editor on the same text?", Some(&err))? {
                         text = edited;
@@ -468,6 +477,7 @@ impl Scratch {
         let base = ram_backed_dir(env);
         let dir = tempfile::Builder::new()
             .prefix("lsenv-edit-")
+            .permissions(fs::Permissions::from_mode(0o700))
             .tempdir_in(&base)
             .map_err(|err| Error::io(&base, "create a private directory in", err))?;
         // `credentials.yml.enc` → `credentials.yml`: the suffix gives editors YAML highlighting.

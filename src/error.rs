@@ -128,6 +128,13 @@ pub enum Error {
     #[error("{}: cannot execute: {reason}", path.display())]
     CannotExecute { path: PathBuf, reason: String },
 
+    /// Something lsenv ran for the user failed (the editor), and nothing was written.
+    #[error("{message}")]
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+
     /// A terminating signal arrived while lsenv was working; it cleaned up and stops.
     #[error("stopped by signal {signal}; {outcome}")]
     Interrupted { signal: i32, outcome: String },
@@ -141,7 +148,7 @@ impl Error {
             Self::Config { .. } => exit::CONFIG,
             Self::Key { .. } => exit::KEY,
             Self::Integrity { .. } => exit::INTEGRITY,
-            Self::Io { .. } => exit::INTERNAL,
+            Self::Io { .. } | Self::Failed { .. } => exit::INTERNAL,
             Self::CommandNotFound { .. } => exit::NOT_FOUND,
             Self::CannotExecute { .. } => exit::CANNOT_EXECUTE,
             Self::Interrupted { signal, .. } => {
@@ -155,7 +162,8 @@ impl Error {
             Self::Usage { hint, .. }
             | Self::Config { hint, .. }
             | Self::Key { hint, .. }
-            | Self::Integrity { hint, .. } => hint.as_deref(),
+            | Self::Integrity { hint, .. }
+            | Self::Failed { hint, .. } => hint.as_deref(),
             Self::CommandNotFound { .. } => {
                 Some("pass a path to the command, or fix PATH in lsenv's own environment")
             }

@@ -22,6 +22,8 @@ pub struct Project {
     /// Whether `-C` named the root: commands then run there, as with `git -C`.
     pub root_given: bool,
     pub environment: Option<String>,
+    /// Whether `-e` named the environment (rather than `LSENV_ENV`/`RAILS_ENV`).
+    pub environment_given: bool,
     pub config: Config,
 }
 
@@ -36,6 +38,20 @@ pub struct CredentialsTarget {
     pub new_key_file: PathBuf,
 }
 
+impl CredentialsTarget {
+    /// The existing key a new credentials file should be encrypted with: the one that lookup
+    /// will find for it at run time, a key variable or the file's own key file. `None`: make a
+    /// new key in `new_key_file`. Another environment's key file (`config/master.key` for a new
+    /// `-e ENV` file) is not shared: as `rails credentials:edit -e ENV`, a new environment gets a
+    /// key of its own.
+    pub fn key_for_new_file(&self) -> Option<&KeySource> {
+        self.key.as_ref().filter(|source| match source {
+            KeySource::Variable(_) => true,
+            KeySource::File(path) => *path == self.new_key_file,
+        })
+    }
+}
+
 impl Project {
     /// Finds the root (or takes `-C DIR`), picks the environment and loads `config/lsenv.toml`.
     pub fn open(
@@ -45,6 +61,7 @@ impl Project {
         cwd: &Path,
     ) -> Result<Self> {
         let root_given = directory.is_some();
+        let environment_given = environment.is_some();
         let root = match directory {
             Some(dir) if dir.is_dir() => dir,
             Some(dir) => {
@@ -61,6 +78,7 @@ impl Project {
             root,
             root_given,
             environment,
+            environment_given,
             config,
         })
     }
@@ -102,6 +120,25 @@ impl Project {
         })
     }
 
+    /// The credentials file to create or edit. As `rails credentials:edit -e ENV`, an explicit
+    /// `-e ENV` means `config/credentials/ENV.yml.enc` even before it exists; an environment from
+    /// `RAILS_ENV` only chooses among existing files, so a shell's `RAILS_ENV` never makes a new file.
+    pub fn writable_credentials_target(&self, env: &Env) -> Result<CredentialsTarget> {
+        let mut target = self.credentials_target(env)?;
+        if let (true, Some(name), None) = (
+            self.environment_given,
+            &self.environment,
+            &self.config.credentials_file,
+        ) {
+            let own = self.path(format!("config/credentials/{name}.yml.enc"));
+            if target.file != own {
+                target.file = own;
+                target.exists = false;
+            }
+        }
+        Ok(target)
+    }
+
     /// The credentials to read, or `None` when the project has none (not an error for `exec`).
     /// A file that exists without a key is an error.
     pub fn credentials(&self, env: &Env) -> Result<Option<Credentials>> {
@@ -123,9 +160,13 @@ impl Project {
     }
 
     pub fn missing_key(&self, file: &Path) -> Error {
+        self.missing_key_because(file, "no key found to decrypt this file")
+    }
+
+    pub fn missing_key_because(&self, file: &Path, problem: &str) -> Error {
         Error::Key {
             source_name: file.display().to_string(),
-            problem: "no key found to decrypt this file".into(),
+            problem: problem.to_owned(),
             hint: Some(format!(
                 "set RAILS_MASTER_KEY (or LSENV_MASTER_KEY), or put the key in {}",
                 match &self.environment {

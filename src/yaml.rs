@@ -15,7 +15,7 @@ use crate::error::{Error, Location, Position, Result};
 use crate::secret::Secret;
 use crate::tree::Node;
 
-/// Parses `text`, the decrypted content of `path`. An empty document is an empty map.
+/// Parses `text`, the (decrypted) content of `path`. An empty document is an empty map.
 pub fn parse(text: &str, path: &Path) -> Result<Node> {
     let to_error = |err: serde_yaml::Error| rewrite_error(&err, path);
     let shape =
@@ -29,7 +29,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Node> {
         other => Err(Error::config(
             Location::file(path),
             format!(
-                "the decrypted YAML is {} at the top level; expected a mapping",
+                "the YAML is {} at the top level; expected a mapping",
                 other.kind()
             ),
         )),
@@ -49,7 +49,7 @@ fn rewrite_error(err: &serde_yaml::Error, path: &Path) -> Error {
         .map_or(first_line, |at| &first_line[..at]);
     Error::config(
         Location::file(path).at(position),
-        format!("invalid YAML in the decrypted credentials: {message}"),
+        format!("invalid YAML: {message}"),
     )
 }
 

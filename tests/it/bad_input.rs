@@ -137,7 +137,18 @@ fn cases() -> Vec<Case> {
                 p.file("config/credentials.yml.enc", YAML);
             },
             5,
-            "not a Rails credentials file",
+            "config/credentials.yml.enc: the file holds plaintext instead of ciphertext",
+        ),
+        case(
+            "conflict markers in the file",
+            |p| {
+                p.file(
+                    "config/credentials.yml.enc",
+                    format!("<<<<<<< HEAD\n{YAML}=======\n{YAML}>>>>>>> topic\n"),
+                );
+            },
+            5,
+            "the file holds git conflict markers instead of ciphertext",
         ),
         case(
             "key too short",

@@ -2,7 +2,9 @@
 //! with (Ruby's ActiveSupport, litestream, an S3 API). A missing tool fails a test; none skip.
 
 mod bad_input;
+mod credentials;
 mod exec;
+mod init;
 mod rails_interop;
 mod replicate;
 mod resolve;
