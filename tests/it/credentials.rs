@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{CANARY, KEY, Project, ruby_oracle, said};
+use crate::support::{CANARY, KEY, Project, ruby_oracle, said, send_signal};
 
 const ENC: &str = "config/credentials.yml.enc";
 const ORIGINAL: &str =
@@ -62,6 +62,22 @@ impl EditCase {
             .stdin(Stdio::null())
             .output()
             .unwrap()
+    }
+
+    /// lsenv editing in the background, for tests that signal it or race it.
+    fn spawn_edit(&self, editor: &Path) -> Child {
+        self.edit_command(editor, &[])
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The edit kept in the recovery file, as real Rails reads it with the project's key.
+    fn recovered(&self) -> String {
+        let recovery = self.project.path("config/credentials.yml.enc.recovery");
+        let key = self.project.path("config/master.key");
+        String::from_utf8(ruby_oracle("read", &[&recovery, &key], &[], b"")).unwrap()
     }
 
     fn bytes(&self) -> Vec<u8> {
@@ -199,14 +215,7 @@ fn invalid_yaml_keeps_the_edit_encrypted_and_the_next_edit_continues_from_it() {
     assert!(!text.contains(CANARY), "{text}");
     assert_eq!(case.bytes(), before);
     // The recovery file is ordinary Rails ciphertext: Ruby opens it with the same key.
-    let recovery = case.project.path("config/credentials.yml.enc.recovery");
-    let kept = ruby_oracle(
-        "read",
-        &[&recovery, &case.project.path("config/master.key")],
-        &[],
-        b"",
-    );
-    assert!(String::from_utf8(kept).unwrap().contains(" bad: ["));
+    assert!(case.recovered().contains(" bad: ["));
     case.assert_clean();
 
     // The next edit starts from the kept text; fixing it saves and removes the recovery file.
@@ -221,7 +230,12 @@ fn invalid_yaml_keeps_the_edit_encrypted_and_the_next_edit_continues_from_it() {
         "{}",
         said(&output)
     );
-    assert!(!recovery.exists());
+    assert!(
+        !case
+            .project
+            .path("config/credentials.yml.enc.recovery")
+            .exists()
+    );
     assert_eq!(
         case.ruby_reads("config/master.key"),
         format!("litestream:\n  replica_access_key: {CANARY}\n")
@@ -326,28 +340,15 @@ fn wait_ready(case: &EditCase, child: &mut Child) {
     }
 }
 
-fn signal(pid: u32, name: &str) {
-    let status = std::process::Command::new("kill")
-        .args([format!("-{name}"), pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn lsenv_stopped_by_a_signal_while_the_editor_is_open_cleans_up() {
     for (name, code) in [("TERM", 143), ("INT", 130), ("HUP", 129)] {
         let case = EditCase::new();
         let before = case.bytes();
         let editor = case.editor("wait", "touch \"$(dirname \"$0\")/ready\"\nexec sleep 30");
-        let mut child = case
-            .edit_command(&editor, &[])
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = case.spawn_edit(&editor);
         wait_ready(&case, &mut child);
-        signal(child.id(), name);
+        send_signal(child.id(), name);
         let status = child.wait().unwrap();
         let mut stderr = String::new();
         child
@@ -370,23 +371,11 @@ fn an_edit_in_progress_when_lsenv_is_stopped_is_kept() {
         "change-and-wait",
         "sed -i 's/original/in-progress/' \"$1\"\ntouch \"$(dirname \"$0\")/ready\"\nexec sleep 30",
     );
-    let mut child = case
-        .edit_command(&editor, &[])
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = case.spawn_edit(&editor);
     wait_ready(&case, &mut child);
-    signal(child.id(), "TERM");
+    send_signal(child.id(), "TERM");
     assert_eq!(child.wait().unwrap().code(), Some(143));
-    let recovery = case.project.path("config/credentials.yml.enc.recovery");
-    let kept = ruby_oracle(
-        "read",
-        &[&recovery, &case.project.path("config/master.key")],
-        &[],
-        b"",
-    );
-    assert!(String::from_utf8(kept).unwrap().contains("in-progress"));
+    assert!(case.recovered().contains("in-progress"));
     case.assert_clean();
 }
 
@@ -397,12 +386,7 @@ fn a_second_concurrent_edit_is_refused_and_nothing_is_lost() {
         "slow",
         "sed -i 's/original/first/' \"$1\"\ntouch \"$(dirname \"$0\")/ready\"\nwhile [ ! -e \"$(dirname \"$0\")/go\" ]; do sleep 0.05; done",
     );
-    let mut first = case
-        .edit_command(&slow, &[])
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut first = case.spawn_edit(&slow);
     wait_ready(&case, &mut first);
     let second = case.edit(&case.editor("second", "sed -i 's/original/second/' \"$1\""));
     assert_eq!(second.status.code(), Some(3), "{}", said(&second));
@@ -464,18 +448,7 @@ fn a_file_changed_on_disk_meanwhile_is_not_overwritten() {
         case.ruby_reads("config/master.key"),
         "litestream:\n  replica_bucket: theirs\n"
     );
-    let recovery = case.project.path("config/credentials.yml.enc.recovery");
-    let kept = ruby_oracle(
-        "read",
-        &[&recovery, &case.project.path("config/master.key")],
-        &[],
-        b"",
-    );
-    assert!(
-        String::from_utf8(kept)
-            .unwrap()
-            .contains("replica_bucket: ours")
-    );
+    assert!(case.recovered().contains("replica_bucket: ours"));
     case.assert_clean();
 }
 

@@ -5,7 +5,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{CANARY, Project, child_env, map, said};
+use crate::support::{CANARY, Project, child_env, map, said, send_signal};
 
 fn project_with_secret() -> Project {
     let project = Project::new();
@@ -151,14 +151,6 @@ fn signals_reach_the_command_and_secrets_stay_out_of_argv() {
     wait_for_comm(child.id(), "sleep");
     send_signal(child.id(), "TERM");
     assert_eq!(child.wait().unwrap().signal(), Some(15));
-}
-
-fn send_signal(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([format!("-{signal}"), pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Waits until `/proc/PID/comm` shows the command, i.e. lsenv has exec'd it.

@@ -155,3 +155,12 @@ pub(crate) fn ruby_oracle(
     );
     output.stdout
 }
+
+/// `kill -SIGNAL PID`.
+pub(crate) fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
