@@ -39,6 +39,19 @@ pub enum Command {
     )]
     Replicate(ReplicateArgs),
 
+    /// Print the resolved variables in a format for a shell, a CI system or a container
+    #[command(
+        after_help = "Values are shown as fingerprints (length and a short SHA-256) unless --reveal.\n`--format github` writes the values to the file named by $GITHUB_ENV and prints only ::add-mask:: lines."
+    )]
+    Env(EnvArgs),
+
+    /// Say where each variable came from, what it overrode, and what maps to nothing
+    Explain(ExplainArgs),
+
+    /// Check the whole setup: decryption, the Litestream config's variables, values that would
+    /// break it, names that look like typos, key files, litestream itself
+    Check(CheckArgs),
+
     /// Set up a project: config/lsenv.toml, config/litestream.yml, a key and encrypted credentials
     #[command(
         after_help = "Never overwrites an existing file. In a Rails app without --db, the production SQLite\ndatabases of config/database.yml are used."
@@ -67,6 +80,10 @@ pub struct ExecArgs {
     #[arg(long = "pass", value_name = "NAME|GLOB")]
     pub pass: Vec<String>,
 
+    /// Supervise the command and replace any resolved secret in its output by [redacted NAME]
+    #[arg(long)]
+    pub redact: bool,
+
     /// The command and its arguments
     #[arg(
         value_name = "COMMAND",
@@ -86,6 +103,66 @@ pub struct ReplicateArgs {
         allow_hyphen_values = true
     )]
     pub args: Vec<OsString>,
+}
+
+/// The output formats of `lsenv env`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// NAME='value' lines, as dotenv libraries read them
+    Dotenv,
+    /// export NAME='value' lines for a POSIX shell
+    Shell,
+    /// one JSON object
+    Json,
+    /// systemd EnvironmentFile= syntax
+    Systemd,
+    /// docker --env-file syntax (no newlines possible)
+    Docker,
+    /// GitHub Actions: masks, then the values appended to $GITHUB_ENV
+    Github,
+    /// GitLab CI: a dotenv report file
+    Gitlab,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+
+    #[arg(long, value_enum, default_value_t = Format::Dotenv)]
+    pub format: Format,
+
+    /// Print the values themselves instead of fingerprints
+    #[arg(long)]
+    pub reveal: bool,
+
+    /// Write to FILE (mode 0600, replaced atomically) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+
+    /// Only these variables
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// One JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+
+    /// One JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,8 @@ pub struct CommandPlan {
     pub cwd: Option<PathBuf>,
     /// Names and globs from `--pass` and `[exec] pass`, validated by the plan.
     pub pass: Vec<String>,
+    /// Supervise instead of exec, filtering secrets out of the command's output.
+    pub redact: bool,
 }
 
 /// The child's environment: pass-list matches from `env`, then the resolved variables on top.

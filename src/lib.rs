@@ -5,6 +5,7 @@
 //!
 //! [`run`] is the whole program: parse → [`plan::Plan`] → resolve → exec.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod credentials;
@@ -12,14 +13,17 @@ pub mod edit;
 pub mod env;
 pub mod error;
 pub mod exec;
+pub mod explain;
 pub mod init;
 pub mod names;
 pub mod os;
+pub mod output;
 pub mod plan;
 pub mod project;
 pub mod resolve;
 pub mod secret;
 pub mod store;
+pub mod supervise;
 pub mod tree;
 pub mod yaml;
 
@@ -49,15 +53,22 @@ where
     let project = &plan.project;
     match plan.action {
         Action::Exec(command) => {
-            let credentials = project.credentials(env)?;
-            let document = credentials.as_ref().map(|c| c.open(env)).transpose()?;
-            let layer = document
-                .as_ref()
-                .zip(credentials.as_ref())
-                .map(|(document, c)| (document, c.file.as_path()));
-            let resolution = resolve::resolve(&project.config, layer, env)?;
-            Err(exec::exec(&command, &resolution, env, &core_dumps))
+            let resolved = resolve::resolve_project(project, env)?;
+            if command.redact {
+                return supervise::run(&command, &resolved.resolution, env);
+            }
+            Err(exec::exec(&command, &resolved.resolution, env, &core_dumps))
         }
+        Action::Env {
+            format,
+            reveal,
+            output,
+        } => {
+            let resolved = resolve::resolve_project(project, env)?;
+            output::run(&resolved.resolution, env, format, reveal, output.as_deref())
+        }
+        Action::Explain { names, json } => explain::run(project, env, &names, json),
+        Action::Check { json } => check::run(project, env, json),
         Action::Init { databases } => init::run(project, &databases, env),
         Action::Edit { reencrypt } => edit::run(project, env, reencrypt),
         Action::Show => credentials::show(project, env),

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, CredentialsCommand, DiffArgs};
+use crate::cli::{Cli, Command, CredentialsCommand, DiffArgs, Format};
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
@@ -21,8 +21,20 @@ pub struct Plan {
 
 #[derive(Debug)]
 pub enum Action {
-    /// `exec` and `replicate`: resolve, then become the command.
+    /// `exec` and `replicate`: resolve, then become (or, with `--redact`, supervise) the command.
     Exec(CommandPlan),
+    Env {
+        format: Format,
+        reveal: bool,
+        output: Option<PathBuf>,
+    },
+    Explain {
+        names: Vec<String>,
+        json: bool,
+    },
+    Check {
+        json: bool,
+    },
     Init {
         databases: Vec<PathBuf>,
     },
@@ -45,7 +57,26 @@ impl Plan {
         let (environment, raw) = match cli.command {
             Command::Exec(args) => (
                 args.environment.environment.or(global),
-                Raw::Exec(args.command, args.pass),
+                Raw::Exec(args.command, args.pass, args.redact),
+            ),
+            Command::Env(args) => (
+                args.environment.environment.or(global),
+                Raw::Ready(Action::Env {
+                    format: args.format,
+                    reveal: args.reveal,
+                    output: args.output,
+                }),
+            ),
+            Command::Explain(args) => (
+                args.environment.environment.or(global),
+                Raw::Ready(Action::Explain {
+                    names: args.names,
+                    json: args.json,
+                }),
+            ),
+            Command::Check(args) => (
+                args.environment.environment.or(global),
+                Raw::Ready(Action::Check { json: args.json }),
             ),
             Command::Replicate(args) => (global, Raw::Replicate(args.args)),
             Command::Init(args) => (
@@ -73,11 +104,12 @@ impl Plan {
         let project = Project::open(cli.directory, environment, env, cwd)?;
         let action = match raw {
             Raw::Ready(action) => action,
-            Raw::Exec(words, pass) => {
+            Raw::Exec(words, pass, redact) => {
                 let (program, args) = split_command(words);
                 Action::Exec(CommandPlan {
                     program,
                     args,
+                    redact,
                     cwd: project.root_given.then(|| project.root.clone()),
                     pass: pass_list(&project.config, pass)?,
                 })
@@ -91,7 +123,7 @@ impl Plan {
 /// Actions whose arguments still need the project to be validated.
 enum Raw {
     Ready(Action),
-    Exec(Vec<OsString>, Vec<String>),
+    Exec(Vec<OsString>, Vec<String>, bool),
     Replicate(Vec<OsString>),
 }
 
@@ -175,6 +207,7 @@ fn replicate_command(project: &Project, args: Vec<OsString>) -> Result<CommandPl
     Ok(CommandPlan {
         program: config.litestream_bin.clone(),
         args: full,
+        redact: false,
         cwd: (!project.root.as_os_str().is_empty()).then(|| project.root.clone()),
         pass: pass_list(config, Vec::new())?,
     })

@@ -51,6 +51,14 @@ pub struct Variable {
     pub overridden: Vec<Source>,
 }
 
+impl Variable {
+    /// Whether the value may be a secret: anything but the committed, non-secret TOML. Masks and
+    /// output redaction cover these.
+    pub fn is_secret(&self) -> bool {
+        !matches!(self.source, Source::Toml { .. })
+    }
+}
+
 /// The resolved variables by name.
 #[derive(Debug, Default)]
 pub struct Resolution {
@@ -77,6 +85,33 @@ impl Resolution {
             );
         }
     }
+}
+
+/// The resolution of a project, with the decrypted document it came from.
+#[derive(Debug)]
+pub struct Resolved {
+    pub resolution: Resolution,
+    /// The credentials file and its decrypted document, when the project has credentials.
+    pub credentials: Option<(crate::store::Credentials, Node)>,
+}
+
+/// Decrypts the project's credentials (if any) and resolves every layer.
+pub fn resolve_project(project: &crate::project::Project, env: &Env) -> Result<Resolved> {
+    let credentials = match project.credentials(env)? {
+        Some(credentials) => {
+            let document = credentials.open(env)?;
+            Some((credentials, document))
+        }
+        None => None,
+    };
+    let layer = credentials
+        .as_ref()
+        .map(|(credentials, document)| (document, credentials.file.as_path()));
+    let resolution = resolve(&project.config, layer, env)?;
+    Ok(Resolved {
+        resolution,
+        credentials,
+    })
 }
 
 /// Merges the TOML tables, the decrypted credentials (if any) and the environment.

@@ -30,6 +30,17 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// What may be shown instead of the value: its length and the first 8 hex digits of its
+    /// SHA-256, e.g. `40 bytes, sha256 1a2b3c4d`. Equal values have equal fingerprints, so two
+    /// environments can be compared without revealing them; 32 bits of hash say nothing useful
+    /// about a key-sized secret (but a short, guessable value can be guessed: it is no secret).
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(self.expose());
+        let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{} bytes, sha256 {short}", self.len())
+    }
 }
 
 impl From<Vec<u8>> for Secret {
@@ -61,5 +72,24 @@ mod tests {
         let shown = format!("{secret:?} {:?}", vec![secret.clone()]);
         assert!(!shown.contains("canary"), "{shown}");
         assert_eq!(secret.expose(), b"canary-value-123");
+    }
+
+    #[test]
+    fn fingerprints_compare_without_revealing() {
+        let a = Secret::copy_from(b"canary-value-123");
+        assert_eq!(
+            a.fingerprint(),
+            Secret::copy_from(b"canary-value-123").fingerprint()
+        );
+        assert_ne!(
+            a.fingerprint(),
+            Secret::copy_from(b"canary-value-124").fingerprint()
+        );
+        // sha256("") = e3b0c442…
+        assert_eq!(
+            Secret::copy_from(b"").fingerprint(),
+            "0 bytes, sha256 e3b0c442"
+        );
+        assert!(!a.fingerprint().contains("canary"));
     }
 }
