@@ -1,4 +1,6 @@
 //! The command line as clap sees it: raw strings and paths, validated later by [`crate::plan`].
+// The doc comments here are the `--help` text, where Markdown backticks would show as such.
+#![allow(clippy::doc_markdown)]
 
 use std::ffi::OsString;
 use std::path::PathBuf;

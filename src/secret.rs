@@ -38,8 +38,8 @@ impl Secret {
     pub fn fingerprint(&self) -> String {
         use sha2::Digest as _;
         let digest = sha2::Sha256::digest(self.expose());
-        let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{} bytes, sha256 {short}", self.len())
+        let short = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+        format!("{} bytes, sha256 {short:08x}", self.len())
     }
 }
 
