@@ -5,7 +5,6 @@
 //! the old key is saved next to the key file before anything changes, so a crash at any point
 //! leaves either the old pair or the new pair, and running it again finishes the job.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -37,7 +36,7 @@ pub fn show(project: &Project, env: &Env) -> Result<()> {
         .key
         .ok_or_else(|| project.missing_key(&target.file))?;
     let text = rails::read(&target.file, &key.load(env)?)?;
-    write_stdout(text.as_bytes(), &target.file)
+    crate::print(text.as_bytes())
 }
 
 /// git's textconv: the decrypted text when the key is at hand, else the file as it is; never
@@ -48,17 +47,9 @@ pub fn diff(project: &Project, env: &Env, file: &Path) -> Result<()> {
         .and_then(|source| source.load(env).ok())
         .and_then(|key| rails::decrypt(&raw, &key, file).ok());
     match decrypted {
-        Some(text) => write_stdout(text.as_bytes(), file),
-        None => write_stdout(&raw, file),
+        Some(text) => crate::print(text.as_bytes()),
+        None => crate::print(&raw),
     }
-}
-
-fn write_stdout(bytes: &[u8], file: &Path) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|err| Error::io(file, "print", err))
 }
 
 /// Adds the `.gitattributes` lines and `git config diff.rails_credentials.textconv`, keeping a
@@ -271,7 +262,7 @@ fn print_key(key: &MasterKey, key_file: &Path, old_key_file: &Path) -> Result<()
     ));
     let mut line = key.to_hex();
     line.push('\n');
-    write_stdout(line.as_bytes(), key_file)
+    crate::print(line.as_bytes())
 }
 
 /// The credentials files whose key lookup ends at `key_file`: the target, and the global or

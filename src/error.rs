@@ -18,6 +18,8 @@ pub mod exit {
     pub const CONFIG: u8 = 3;
     pub const KEY: u8 = 4;
     pub const INTEGRITY: u8 = 5;
+    /// `check` found warnings and no errors.
+    pub const WARNINGS: u8 = 6;
     pub const CANNOT_EXECUTE: u8 = 126;
     pub const NOT_FOUND: u8 = 127;
 }
@@ -135,9 +137,19 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// `check` printed its findings; this carries the summary and the exit code.
+    #[error("{summary}")]
+    Findings { summary: String, code: u8 },
+
     /// A terminating signal arrived while lsenv was working; it cleaned up and stops.
     #[error("stopped by signal {signal}; {outcome}")]
     Interrupted { signal: i32, outcome: String },
+
+    /// A command that lsenv supervised (`exec --redact`) ended unsuccessfully: `code` is its exit
+    /// status, or 128 + the signal that killed it. The command has said what it had to say, so
+    /// the binary prints nothing for this and just exits with `code`.
+    #[error("the command exited with status {code}")]
+    ChildExited { code: u8 },
 }
 
 impl Error {
@@ -149,11 +161,13 @@ impl Error {
             Self::Key { .. } => exit::KEY,
             Self::Integrity { .. } => exit::INTEGRITY,
             Self::Io { .. } | Self::Failed { .. } => exit::INTERNAL,
+            Self::Findings { code, .. } => *code,
             Self::CommandNotFound { .. } => exit::NOT_FOUND,
             Self::CannotExecute { .. } => exit::CANNOT_EXECUTE,
             Self::Interrupted { signal, .. } => {
                 u8::try_from(128 + signal).unwrap_or(exit::INTERNAL)
             }
+            Self::ChildExited { code } => *code,
         }
     }
 
@@ -170,7 +184,9 @@ impl Error {
             Self::Cli(_)
             | Self::Io { .. }
             | Self::CannotExecute { .. }
-            | Self::Interrupted { .. } => None,
+            | Self::Interrupted { .. }
+            | Self::Findings { .. }
+            | Self::ChildExited { .. } => None,
         }
     }
 

