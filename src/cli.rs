@@ -63,6 +63,16 @@ pub enum Command {
     /// Edit, show, diff and rotate the encrypted credentials
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+
+    /// Create an age identity (0600) for age credentials, and print its recipient
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write it [default: $XDG_CONFIG_HOME/lsenv/identity.txt or ~/.config/lsenv/identity.txt]; `-` prints it
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `-e ENV` on a subcommand, overriding the one given before it.
@@ -175,6 +185,10 @@ pub struct InitArgs {
     /// A SQLite database to replicate, relative to the project root; repeatable
     #[arg(long = "db", value_name = "PATH")]
     pub databases: Vec<PathBuf>,
+
+    /// Encrypt the credentials with age to your identity (made if there is none) instead of a master key
+    #[arg(long)]
+    pub age: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +204,50 @@ pub enum CredentialsCommand {
 
     /// Re-encrypt with a new key; the old key stays in KEY.old until you remove it
     RotateKey(EnvironmentArg),
+
+    /// List, add or remove the age recipients of the credentials (the file is re-encrypted)
+    #[command(subcommand)]
+    Recipients(RecipientsCommand),
+
+    /// Move the credentials to age or back to a Rails master key; the content stays byte-identical
+    Convert(ConvertArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecipientsCommand {
+    /// Print each recipient and where it is listed
+    List(EnvironmentArg),
+    /// Add recipients (age1…) and re-encrypt to them
+    Add(RecipientArgs),
+    /// Remove recipients and re-encrypt without them
+    Remove(RecipientArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecipientArgs {
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+
+    #[arg(value_name = "RECIPIENT", required = true)]
+    pub recipients: Vec<String>,
+}
+
+/// The two kinds of credentials file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// age, to the recipients of the recipients file
+    Age,
+    /// Rails, with a master key
+    Rails,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+
+    #[arg(long, value_enum)]
+    pub to: StoreKind,
 }
 
 #[derive(Debug, Args)]

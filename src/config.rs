@@ -4,6 +4,8 @@
 //! [credentials]
 //! section = "litestream"             # key path of the section that becomes LITESTREAM_*
 //! file = "config/credentials.yml.enc" # instead of the Rails lookup
+//! identity = "~/.config/lsenv/identity.txt"  # age identity file(s), a string or a list
+//! recipients = ["age1…"]             # age recipients besides the recipients file
 //!
 //! [litestream]                       # non-secret values: replica_bucket = "…" → LITESTREAM_REPLICA_BUCKET
 //! [env]                              # NAME = "key.path" anywhere in the credentials
@@ -39,6 +41,10 @@ pub struct Config {
     pub section: String,
     /// A credentials file chosen in TOML instead of the Rails lookup, relative to the root.
     pub credentials_file: Option<PathBuf>,
+    /// age identity files (`[credentials] identity`), tried after `LSENV_AGE_IDENTITY[_FILE]`.
+    pub identity_files: Vec<PathBuf>,
+    /// age recipients listed in TOML, in addition to the recipients file.
+    pub recipients: Vec<String>,
     /// `[litestream]` tables in overlay order, each with the table name it came from.
     pub litestream: Vec<(String, Node)>,
     /// `[env]`: extra variables taken from a key path of the credentials.
@@ -64,6 +70,8 @@ impl Config {
             path,
             section: DEFAULT_SECTION.to_owned(),
             credentials_file: None,
+            identity_files: Vec::new(),
+            recipients: Vec::new(),
             litestream: Vec::new(),
             mappings: Vec::new(),
             pass: Vec::new(),
@@ -139,7 +147,18 @@ impl Config {
             match key.as_str() {
                 "section" => self.section = self.expect_string(value, &full)?,
                 "file" => self.credentials_file = Some(self.expect_string(value, &full)?.into()),
-                _ => return Err(self.unknown(&full, "section, file")),
+                "identity" => {
+                    self.identity_files = match value {
+                        Value::String(path) => vec![path.into()],
+                        other => self
+                            .expect_strings(other, &full)?
+                            .into_iter()
+                            .map(PathBuf::from)
+                            .collect(),
+                    };
+                }
+                "recipients" => self.recipients = self.expect_strings(value, &full)?,
+                _ => return Err(self.unknown(&full, "section, file, identity, recipients")),
             }
         }
         Ok(())

@@ -1,82 +1,108 @@
-//! `lsenv credentials show|diff|rotate-key` and the git textconv enrolment (`diff --enroll`).
+//! `lsenv credentials show|diff|rotate-key|recipients|convert` and the git textconv enrolment
+//! (`diff --enroll`).
 //!
 //! `show` and `diff` are the only places that print decrypted credentials, and only to stdout,
 //! because the user asked for them. `rotate-key` keeps a usable key for the file at every moment:
 //! the old key is saved next to the key file before anything changes, so a crash at any point
 //! leaves either the old pair or the new pair, and running it again finishes the job.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::cli::StoreKind;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::os;
+use crate::plan::Recipients;
 use crate::project::Project;
 use crate::say;
-use crate::store::keys::{self, KeySource};
+use crate::store::keys::{self, AgeKeys, KeySource};
 use crate::store::rails::{self, MasterKey};
+use crate::store::{Access, Credentials, age};
 
-/// The textconv driver name, shared with `rails credentials:diff --enroll`.
-const DRIVER: &str = "rails_credentials";
-const ATTRIBUTES: [&str; 2] = [
-    "config/credentials/*.yml.enc diff=rails_credentials",
-    "config/credentials.yml.enc diff=rails_credentials",
+/// The textconv drivers: Rails files share theirs with `rails credentials:diff --enroll`; age
+/// files get lsenv's own, which Rails' command could not read.
+const DRIVERS: [(&str, [&str; 2]); 2] = [
+    (
+        "rails_credentials",
+        [
+            "config/credentials/*.yml.enc diff=rails_credentials",
+            "config/credentials.yml.enc diff=rails_credentials",
+        ],
+    ),
+    (
+        "lsenv_credentials",
+        [
+            "config/credentials/*.yml.age diff=lsenv_credentials",
+            "config/credentials.yml.age diff=lsenv_credentials",
+        ],
+    ),
 ];
 
 pub fn show(project: &Project, env: &Env) -> Result<()> {
-    let target = project.credentials_target(env)?;
-    if !target.exists {
-        return Err(Error::config(
-            Location::file(&target.file),
-            "there is no credentials file yet",
-        )
-        .with_hint("create it with: lsenv credentials edit (or lsenv init)"));
-    }
-    let key = target
-        .key
-        .ok_or_else(|| project.missing_key(&target.file))?;
-    let text = rails::read(&target.file, &key.load(env)?)?;
-    crate::print(text.as_bytes())
+    let credentials = existing(project, env)?;
+    crate::print(credentials.read_text(env)?.as_bytes())
 }
 
-/// git's textconv: the decrypted text when the key is at hand, else the file as it is; never
-/// an error for git to trip over, so `git diff` and `git log -p` always work.
+/// The project's credentials, which must exist.
+fn existing(project: &Project, env: &Env) -> Result<Credentials> {
+    project.credentials(env)?.ok_or_else(|| {
+        Error::config(
+            Location::file(project.path(crate::project::GLOBAL_CREDENTIALS)),
+            "there is no credentials file yet",
+        )
+        .with_hint("create it with: lsenv credentials edit (or lsenv init)")
+    })
+}
+
+/// git's textconv: the decrypted text when the keys are at hand, else the file as it is; never
+/// an error for git to trip over, so `git diff` and `git log -p` always work. A passphrase file
+/// is shown as it is: git runs this without a terminal to ask on.
 pub fn diff(project: &Project, env: &Env, file: &Path) -> Result<()> {
     let raw = os::read_capped(file, rails::MAX_FILE_BYTES)?;
-    let decrypted = KeySource::find(env, &project.root, project.environment.as_deref())
-        .and_then(|source| source.load(env).ok())
-        .and_then(|key| rails::decrypt(&raw, &key, file).ok());
+    let access = if age::is_age(&raw) {
+        (!age::is_passphrase_file(&raw))
+            .then(|| Access::Age(AgeKeys::find(env, &project.root, &project.config, file)))
+    } else {
+        KeySource::find(env, &project.root, project.environment.as_deref()).map(Access::Rails)
+    };
+    let decrypted = access
+        .and_then(|access| access.load(env).ok())
+        .and_then(|keys| keys.decrypt(&raw, file).ok());
     match decrypted {
         Some(text) => crate::print(text.as_bytes()),
         None => crate::print(&raw),
     }
 }
 
-/// Adds the `.gitattributes` lines and `git config diff.rails_credentials.textconv`, keeping a
+/// Adds the `.gitattributes` lines and the git config of both textconv drivers, keeping a
 /// driver that someone else configured.
 pub fn enroll(project: &Project) -> Result<()> {
     let command = textconv_command(project)?;
-    match git_config_get(project)? {
-        Some(existing) if !existing.contains("lsenv") => {
-            say(&format!(
-                "kept: diff.{DRIVER}.textconv is already set to `{existing}` (the .gitattributes lines work with it)"
-            ));
-        }
-        _ => {
-            git(
-                project,
-                &["config", &format!("diff.{DRIVER}.textconv"), &command],
-            )?;
-            say(&format!(
-                "set git config diff.{DRIVER}.textconv to `{command}`"
-            ));
+    for (driver, _) in DRIVERS {
+        match git_config_get(project, driver)? {
+            Some(existing) if !existing.contains("lsenv") => {
+                say(&format!(
+                    "kept: diff.{driver}.textconv is already set to `{existing}` (the .gitattributes lines work with it)"
+                ));
+            }
+            _ => {
+                git(
+                    project,
+                    &["config", &format!("diff.{driver}.textconv"), &command],
+                )?;
+                say(&format!(
+                    "set git config diff.{driver}.textconv to `{command}`"
+                ));
+            }
         }
     }
     let path = project.path(".gitattributes");
     let existing = read_optional(&path)?;
-    let missing: Vec<&str> = ATTRIBUTES
+    let missing: Vec<&str> = DRIVERS
         .iter()
-        .copied()
+        .flat_map(|(_, lines)| lines.iter().copied())
         .filter(|line| !existing.lines().any(|l| l.trim() == *line))
         .collect();
     if !missing.is_empty() {
@@ -96,23 +122,30 @@ pub fn enroll(project: &Project) -> Result<()> {
 
 /// Removes what [`enroll`] added; a driver configured by someone else stays.
 pub fn disenroll(project: &Project) -> Result<()> {
-    if git_config_get(project)?.is_some_and(|existing| existing.contains("lsenv")) {
-        git(
-            project,
-            &["config", "--unset", &format!("diff.{DRIVER}.textconv")],
-        )?;
+    for (driver, _) in DRIVERS {
+        if git_config_get(project, driver)?.is_some_and(|existing| existing.contains("lsenv")) {
+            git(
+                project,
+                &["config", "--unset", &format!("diff.{driver}.textconv")],
+            )?;
+        }
     }
     let path = project.path(".gitattributes");
     let existing = read_optional(&path)?;
+    let ours = |line: &str| {
+        DRIVERS
+            .iter()
+            .any(|(_, lines)| lines.contains(&line.trim()))
+    };
     let kept: String = existing
         .lines()
-        .filter(|line| !ATTRIBUTES.contains(&line.trim()))
+        .filter(|line| !ours(line))
         .flat_map(|line| [line, "\n"])
         .collect();
     if kept != existing {
         os::write_atomic(&path, kept.as_bytes())?;
     }
-    say("removed the credentials diff driver");
+    say("removed the credentials diff drivers");
     Ok(())
 }
 
@@ -128,10 +161,10 @@ fn textconv_command(project: &Project) -> Result<String> {
     })
 }
 
-fn git_config_get(project: &Project) -> Result<Option<String>> {
+fn git_config_get(project: &Project, driver: &str) -> Result<Option<String>> {
     let output = git_output(
         project,
-        &["config", "--get", &format!("diff.{DRIVER}.textconv")],
+        &["config", "--get", &format!("diff.{driver}.textconv")],
     )?;
     // `git config --get` exits 1 when the key is not set.
     Ok(output
@@ -185,6 +218,13 @@ pub fn rotate_key(project: &Project, env: &Env) -> Result<()> {
             Location::file(&target.file),
             "there is no credentials file to re-encrypt",
         ));
+    }
+    if target.age.is_some() {
+        return Err(Error::config(
+            Location::file(&target.file),
+            "an age file has no shared key to rotate: each reader has an identity of their own",
+        )
+        .with_hint("change who can read it with: lsenv credentials recipients add|remove"));
     }
     let key_file = match target.key {
         Some(KeySource::File(path)) => path,
@@ -297,4 +337,151 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// Lists, adds or removes the age recipients of the credentials and re-encrypts them. The
+/// recipients file is written first, so an interrupted change is finished by the next write.
+pub fn recipients(project: &Project, env: &Env, change: &Recipients) -> Result<()> {
+    let credentials = existing(project, env)?;
+    let Access::Age(age_keys) = &credentials.access else {
+        return Err(Error::config(
+            Location::file(&credentials.file),
+            "this is a Rails credentials file, which has a master key, not recipients",
+        )
+        .with_hint("move it to age first: lsenv credentials convert --to age"));
+    };
+    let file_text = read_optional(&age_keys.recipients_file)?;
+    let listed = |recipient: &str| file_text.lines().any(|line| line.trim() == recipient);
+    let in_config = |recipient: &str| age_keys.config_recipients.iter().any(|r| r == recipient);
+    let new_text = match change {
+        Recipients::List => {
+            let mut out = String::new();
+            for recipient in age_keys.load_recipients()? {
+                let recipient = recipient.to_string();
+                let place = if listed(&recipient) {
+                    &age_keys.recipients_file
+                } else {
+                    &age_keys.config_path
+                };
+                let _ = writeln!(out, "{recipient}  ({})", place.display());
+            }
+            return crate::print(out.as_bytes());
+        }
+        Recipients::Add(added) => {
+            let mut text = file_text.clone();
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            for (number, recipient) in added.iter().enumerate() {
+                age::parse_recipient(recipient).map_err(|problem| {
+                    Error::usage(format!("recipient {}: {problem}", number + 1))
+                })?;
+                if !listed(recipient)
+                    && !in_config(recipient)
+                    && !text.lines().any(|l| l.trim() == recipient)
+                {
+                    text.push_str(recipient);
+                    text.push('\n');
+                }
+            }
+            text
+        }
+        Recipients::Remove(removed) => {
+            for recipient in removed {
+                if !listed(recipient) {
+                    return Err(if in_config(recipient) {
+                        Error::config(
+                            Location::file(&age_keys.config_path).key("credentials.recipients"),
+                            "this recipient is listed here; remove it from this file",
+                        )
+                    } else {
+                        Error::usage(format!(
+                            "{recipient} is not a recipient of {}",
+                            credentials.file.display()
+                        ))
+                    });
+                }
+            }
+            file_text
+                .lines()
+                .filter(|line| !removed.iter().any(|r| r == line.trim()))
+                .flat_map(|line| [line, "\n"])
+                .collect()
+        }
+    };
+    // Decrypt before anything changes: the new recipients file must not outrun a file no one can
+    // re-encrypt.
+    let keys = credentials.access.load(env)?;
+    let text = keys.read(&credentials.file)?;
+    let remaining = age::parse_recipients(&new_text, &age_keys.recipients_file)?.len()
+        + age_keys.config_recipients.len();
+    if remaining == 0 {
+        return Err(Error::usage(
+            "that would leave the credentials with no recipient at all",
+        ));
+    }
+    os::write_atomic(&age_keys.recipients_file, new_text.as_bytes())?;
+    let keys = credentials.access.load(env)?;
+    keys.write(&credentials.file, text.as_bytes())?;
+    say(&format!(
+        "re-encrypted {} to {remaining} recipient(s)",
+        credentials.file.display()
+    ));
+    if matches!(change, Recipients::Remove(_)) {
+        say(
+            "a removed recipient may still hold older copies (git history, backups): rotate the secrets themselves too",
+        );
+    }
+    Ok(())
+}
+
+/// Moves the credentials between the Rails and the age store, the text byte for byte; the old
+/// file is removed only once the new one reads back identically.
+pub fn convert(project: &Project, env: &Env, to: StoreKind) -> Result<()> {
+    let credentials = existing(project, env)?;
+    let is_age = matches!(credentials.access, Access::Age(_));
+    if is_age == (to == StoreKind::Age) {
+        return Err(Error::usage(format!(
+            "{} is already {} credentials file",
+            credentials.file.display(),
+            if is_age { "an age" } else { "a Rails" }
+        )));
+    }
+    let text = credentials.read_text(env)?;
+    let new_file =
+        credentials
+            .file
+            .with_extension(if to == StoreKind::Age { "age" } else { "enc" });
+    if new_file.exists() {
+        return Err(Error::config(
+            Location::file(&new_file),
+            "this file already exists; lsenv will not overwrite it",
+        ));
+    }
+    let target = project.target(new_file.clone(), false, env);
+    let sealing = project.sealing(&target, env)?;
+    sealing.persist(project)?;
+    sealing.keys.write(&new_file, text.as_bytes())?;
+    match sealing.keys.read(&new_file) {
+        Ok(back) if *back != *text => {
+            let _ = std::fs::remove_file(&new_file);
+            return Err(Error::integrity(
+                Location::file(&new_file),
+                "the converted file does not read back the same; nothing changed",
+            ));
+        }
+        Ok(_) => {}
+        Err(_) => say(&format!(
+            "could not read {} back: none of your own identities is among its recipients",
+            new_file.display()
+        )),
+    }
+    std::fs::remove_file(&credentials.file)
+        .map_err(|err| Error::io(&credentials.file, "remove", err))?;
+    say(&format!(
+        "moved {} to {}, the text unchanged",
+        credentials.file.display(),
+        new_file.display()
+    ));
+    Ok(())
 }

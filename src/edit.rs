@@ -33,10 +33,10 @@ use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::names;
 use crate::os;
-use crate::project::{CredentialsTarget, Project};
+use crate::project::{CredentialsTarget, Project, Sealing};
 use crate::say;
-use crate::store::keys;
-use crate::store::rails::{self, MasterKey};
+use crate::store::Keys;
+use crate::store::rails;
 use crate::yaml;
 
 /// An editor that returns this fast without a change probably did not wait for the user.
@@ -47,7 +47,7 @@ pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
     let editor = editor_command(env)?;
     let lock = EditLock::acquire(&target.file)?;
     let signals = SignalWatch::start()?;
-    let key = EditKey::for_target(project, &target, env)?;
+    let sealing = project.sealing(&target, env)?;
     let original_file = target
         .exists
         .then(|| os::read_capped(&target.file, rails::MAX_FILE_BYTES))
@@ -55,12 +55,12 @@ pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
     let original = original_text(
         &target,
         original_file.as_ref().map(|bytes| bytes.as_slice()),
-        &key.key,
+        &sealing.keys,
         reencrypt,
     )?;
     let recovery = recovery_path(&target.file);
     let start = if recovery.exists() {
-        let text = rails::read(&recovery, &key.key)?;
+        let text = sealing.keys.read(&recovery)?;
         say(&format!(
             "continuing from the edit kept in {}",
             recovery.display()
@@ -73,7 +73,7 @@ pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
     let session = Session {
         project,
         target: &target,
-        key: &key,
+        sealing: &sealing,
         recovery: &recovery,
         signals: &signals,
     };
@@ -101,8 +101,8 @@ pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
         .with_hint(session.kept_hint()));
     }
     // A signal that arrives now does not stop the save: it is atomic and takes milliseconds.
-    key.persist(project)?;
-    rails::write(&target.file, edited.as_bytes(), &key.key)?;
+    sealing.persist(project)?;
+    sealing.keys.write(&target.file, edited.as_bytes())?;
     if recovery.exists() {
         remove(&recovery)?;
     }
@@ -119,11 +119,11 @@ pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
 fn original_text(
     target: &CredentialsTarget,
     file: Option<&[u8]>,
-    key: &MasterKey,
+    keys: &Keys,
     reencrypt: bool,
 ) -> Result<Zeroizing<String>> {
     match (file, reencrypt) {
-        (Some(bytes), false) => rails::decrypt(bytes, key, &target.file),
+        (Some(bytes), false) => keys.decrypt(bytes, &target.file),
         (Some(bytes), true) => match std::str::from_utf8(bytes) {
             Ok(text) => Ok(Zeroizing::new(text.to_owned())),
             Err(_) => Err(Error::config(
@@ -141,59 +141,10 @@ fn original_text(
     }
 }
 
-/// The key that encrypts the file: the existing one, or a new one for a new file, written to
-/// its key file only when something encrypted with it is written.
-struct EditKey {
-    key: MasterKey,
-    new_file: Option<PathBuf>,
-}
-
-impl EditKey {
-    fn for_target(project: &Project, target: &CredentialsTarget, env: &Env) -> Result<Self> {
-        let source = if target.exists {
-            // Rails' own mistake, not repeated: a new key for an existing file could never open it.
-            Some(
-                target
-                    .key
-                    .as_ref()
-                    .ok_or_else(|| project.missing_key(&target.file))?,
-            )
-        } else {
-            target.key_for_new_file()
-        };
-        Ok(match source {
-            Some(source) => Self {
-                key: source.load(env)?,
-                new_file: None,
-            },
-            None => Self {
-                key: MasterKey::generate(),
-                new_file: Some(target.new_key_file.clone()),
-            },
-        })
-    }
-
-    fn persist(&self, project: &Project) -> Result<()> {
-        let Some(path) = &self.new_file else {
-            return Ok(());
-        };
-        if path.exists() {
-            return Ok(());
-        }
-        keys::create_key_file(path, &self.key)?;
-        project.ignore_in_git(path)?;
-        say(&format!(
-            "created the key {} (mode 0600, in .gitignore): keep a copy somewhere safe",
-            path.display()
-        ));
-        Ok(())
-    }
-}
-
 struct Session<'a> {
     project: &'a Project,
     target: &'a CredentialsTarget,
-    key: &'a EditKey,
+    sealing: &'a Sealing,
     recovery: &'a Path,
     signals: &'a SignalWatch,
 }
@@ -331,8 +282,8 @@ impl Session<'_> {
     /// Keeps an edit, encrypted, next to the credentials file.
     fn keep(&self, text: &str) -> Result<()> {
         // The recovery file is only useful if its key is kept too.
-        self.key.persist(self.project)?;
-        rails::write(self.recovery, text.as_bytes(), &self.key.key)
+        self.sealing.persist(self.project)?;
+        self.sealing.keys.write(self.recovery, text.as_bytes())
     }
 
     fn kept_note(&self) -> String {

@@ -161,13 +161,12 @@ impl Error {
             Self::Key { .. } => exit::KEY,
             Self::Integrity { .. } => exit::INTEGRITY,
             Self::Io { .. } | Self::Failed { .. } => exit::INTERNAL,
-            Self::Findings { code, .. } => *code,
             Self::CommandNotFound { .. } => exit::NOT_FOUND,
             Self::CannotExecute { .. } => exit::CANNOT_EXECUTE,
             Self::Interrupted { signal, .. } => {
                 u8::try_from(128 + signal).unwrap_or(exit::INTERNAL)
             }
-            Self::ChildExited { code } => *code,
+            Self::Findings { code, .. } | Self::ChildExited { code } => *code,
         }
     }
 

@@ -13,16 +13,17 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
+use crate::keygen;
 use crate::os;
-use crate::project::Project;
+use crate::project::{Project, Sealing};
 use crate::say;
-use crate::store::keys::{self, KeySource};
-use crate::store::rails::{self, MasterKey};
+use crate::store::rails::MasterKey;
+use crate::store::{Access, Keys};
 use crate::tree::Node;
 use crate::yaml;
 
@@ -45,8 +46,8 @@ const ASK_FOR_DB: &str = "name each SQLite database to replicate, relative to th
 /// Words YAML 1.1 readers take for booleans or null: never written as plain scalars.
 const YAML_WORDS: [&str; 9] = ["true", "false", "yes", "no", "on", "off", "y", "n", "null"];
 
-pub fn run(project: &Project, databases: &[PathBuf], env: &Env) -> Result<()> {
-    let setup = Setup::new(project, databases, env)?;
+pub fn run(project: &Project, databases: &[PathBuf], age: bool, env: &Env) -> Result<()> {
+    let setup = Setup::new(project, databases, age, env)?;
     setup.write(project)
 }
 
@@ -67,24 +68,17 @@ struct PlainFile {
 }
 
 enum Credentials {
-    /// The file exists and its key is at hand: nothing to do.
-    Keep { file: PathBuf, key: KeySource },
+    /// The file exists and its keys are at hand: nothing to do.
+    Keep { file: PathBuf, access: Access },
     Create {
         file: PathBuf,
         yaml: String,
-        key: MasterKey,
-        origin: KeyOrigin,
+        sealing: Sealing,
     },
 }
 
-enum KeyOrigin {
-    Existing(KeySource),
-    /// A key made by this run, and the file it goes to.
-    New(PathBuf),
-}
-
 impl Setup {
-    fn new(project: &Project, databases: &[PathBuf], env: &Env) -> Result<Self> {
+    fn new(project: &Project, databases: &[PathBuf], age: bool, env: &Env) -> Result<Self> {
         let config = PlainFile::unless_exists(project.config.path.clone(), || {
             Ok((CONFIG_TEMPLATE.to_owned(), String::new()))
         })?;
@@ -102,7 +96,7 @@ impl Setup {
         Ok(Self {
             config,
             litestream,
-            credentials: Credentials::plan(project, env)?,
+            credentials: Credentials::plan(project, env, age)?,
         })
     }
 
@@ -158,13 +152,13 @@ impl PlainFile {
 }
 
 impl Credentials {
-    fn plan(project: &Project, env: &Env) -> Result<Self> {
-        let target = project.writable_credentials_target(env)?;
+    fn plan(project: &Project, env: &Env, age: bool) -> Result<Self> {
+        let mut target = project.writable_credentials_target(env)?;
         if target.exists {
-            return match target.key {
-                Some(key) => Ok(Self::Keep {
+            return match target.access() {
+                Some(access) => Ok(Self::Keep {
                     file: target.file,
-                    key,
+                    access,
                 }),
                 // Rails makes a key here, one that can never open the file; say what to do instead.
                 None => Err(project.missing_key_because(
@@ -173,27 +167,30 @@ impl Credentials {
                 )),
             };
         }
-        let origin = match target.key_for_new_file() {
-            Some(source) => KeyOrigin::Existing(source.clone()),
-            None => KeyOrigin::New(target.new_key_file.clone()),
-        };
-        let key = match &origin {
-            KeyOrigin::Existing(source) => source.load(env)?,
-            KeyOrigin::New(_) => MasterKey::generate(),
-        };
+        if age && target.age.is_none() {
+            target = project.target(target.file.with_extension("age"), false, env);
+        }
+        if let Some(keys) = &target.age
+            && keys.identities.is_empty()
+            && !keys.recipients_file.exists()
+            && keys.config_recipients.is_empty()
+        {
+            // Nobody to encrypt to yet: the user's own identity, made now.
+            keygen::create_default(env)?;
+            target = project.target(target.file, false, env);
+        }
         Ok(Self::Create {
+            sealing: project.sealing(&target, env)?,
             file: target.file,
             yaml: credentials_yaml(&project.config.section),
-            key,
-            origin,
         })
     }
 
     fn write(self, project: &Project) -> Result<()> {
-        let (file, yaml, key, origin) = match self {
-            Self::Keep { file, key } => {
+        let (file, yaml, sealing) = match self {
+            Self::Keep { file, access } => {
                 say(&format!(
-                    "kept existing {} (its key: {key})",
+                    "kept existing {} (it opens with {access})",
                     file.display()
                 ));
                 return Ok(());
@@ -201,39 +198,25 @@ impl Credentials {
             Self::Create {
                 file,
                 yaml,
-                key,
-                origin,
-            } => (file, yaml, key, origin),
+                sealing,
+            } => (file, yaml, sealing),
         };
-        if let KeyOrigin::New(path) = &origin {
-            // Ignored before it exists, so git never sees the key file unignored.
-            project.ignore_in_git(path)?;
-            keys::create_key_file(path, &key)?;
-            say(&format!(
-                "created {} (the new key: mode 0600, listed in .gitignore)",
-                path.display()
-            ));
-        }
+        let new_key = sealing.new_key_file().map(Path::to_path_buf);
+        sealing.persist(project)?;
         if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|err| Error::io(dir, "create", err))?;
         }
-        rails::write(&file, yaml.as_bytes(), &key)?;
-        match &origin {
-            KeyOrigin::Existing(source) => say(&format!(
-                "created {} with a litestream: template, encrypted with the key from {source}",
-                file.display()
-            )),
-            KeyOrigin::New(path) => {
-                say(&format!(
-                    "created {} with a litestream: template, encrypted with the key in {}",
-                    file.display(),
-                    path.display()
-                ));
-                say(
-                    "the new key follows on stdout, shown this once only: keep it in a password manager, and give it to servers as RAILS_MASTER_KEY and to CI as a secret",
-                );
-                print_key(&key)?;
-            }
+        sealing.keys.write(&file, yaml.as_bytes())?;
+        say(&format!(
+            "created {} with a litestream: template, encrypted {}",
+            file.display(),
+            sealing.description
+        ));
+        if let (Some(_), Keys::Rails(key)) = (new_key, &sealing.keys) {
+            say(
+                "the new key follows on stdout, shown this once only: keep it in a password manager, and give it to servers as RAILS_MASTER_KEY and to CI as a secret",
+            );
+            print_key(key)?;
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod exec;
 pub mod explain;
 pub mod init;
+pub mod keygen;
 pub mod litestream;
 pub mod names;
 pub mod os;
@@ -70,7 +71,10 @@ where
         }
         Action::Explain { names, json } => explain::run(project, env, &names, json),
         Action::Check { json } => check::run(project, env, json),
-        Action::Init { databases } => init::run(project, &databases, env),
+        Action::Init { databases, age } => init::run(project, &databases, age, env),
+        Action::Keygen { output } => keygen::run(output.as_deref(), env),
+        Action::Recipients(change) => credentials::recipients(project, env, &change),
+        Action::Convert { to } => credentials::convert(project, env, to),
         Action::Edit { reencrypt } => edit::run(project, env, reencrypt),
         Action::Show => credentials::show(project, env),
         Action::Diff { file } => credentials::diff(project, env, &file),

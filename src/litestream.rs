@@ -50,7 +50,7 @@ pub fn references(text: &str) -> Vec<Reference> {
             continue;
         }
         let (name, width) = shell_name(&text[at + 1..]);
-        if !name.is_empty() {
+        if !name.is_empty() && !in_comment(text, at) {
             found.push(Reference {
                 name: name.to_owned(),
                 position: position_of(text, at),
@@ -86,6 +86,24 @@ fn shell_name(rest: &str) -> (&str, usize) {
         .position(|&b| !(b == b'_' || b.is_ascii_alphanumeric()))
         .unwrap_or(bytes.len());
     (&rest[..end], end)
+}
+
+/// Whether byte `at` is inside a YAML comment (a `#` at the start of its line or after a space,
+/// outside quotes): expanding a variable there changes nothing.
+fn in_comment(text: &str, at: usize) -> bool {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let mut quote = None;
+    let mut previous = b' ';
+    for &b in &text.as_bytes()[line_start..at] {
+        match (quote, b) {
+            (None, b'#') if previous == b' ' || previous == b'\t' => return true,
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if b == q => quote = None,
+            _ => {}
+        }
+        previous = b;
+    }
+    false
 }
 
 /// The quoting of the scalar that contains byte `at`, judged from its line: what follows the
@@ -149,7 +167,7 @@ mod tests {
 
     #[test]
     fn references_are_found_as_go_finds_them() {
-        let text = "a: $LITESTREAM_A\nb: \"${LITESTREAM_B}\"\nc: 'x$C_1y'\nd: $$ $1 ${} ${unclosed\ne: cost$\n";
+        let text = "a: $LITESTREAM_A\nb: \"${LITESTREAM_B}\"\nc: 'x$C_1y'\nd: $$ $1 ${} ${unclosed\ne: cost$\n# $IN_COMMENT\nf: x # $ALSO_COMMENT\ng: \"# $NOT_COMMENT\"\n";
         let found: Vec<(String, usize, Quoting)> = references(text)
             .into_iter()
             .map(|r| (r.name, r.position.line, r.quoting))
@@ -162,6 +180,7 @@ mod tests {
                 ("C_1y".into(), 3, Quoting::Single),
                 ("$".into(), 4, Quoting::Plain { at_start: true }),
                 ("1".into(), 4, Quoting::Plain { at_start: false }),
+                ("NOT_COMMENT".into(), 8, Quoting::Double),
             ]
         );
     }

@@ -128,6 +128,39 @@ fn sync_parent(path: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Asks for the passphrase of `file` on the controlling terminal, with echo off.
+pub fn read_passphrase(file: &Path) -> Result<age::secrecy::SecretString> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    use std::io::{BufRead as _, BufReader};
+    let no_terminal = || Error::Key {
+        source_name: file.display().to_string(),
+        problem: "the file is encrypted with a passphrase, and there is no terminal to ask for it"
+            .into(),
+        hint: Some("run this at a terminal, or encrypt the file to recipients instead".into()),
+    };
+    let mut tty = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|_| no_terminal())?;
+    let saved = tcgetattr(&tty).map_err(|_| no_terminal())?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    tcsetattr(&tty, OptionalActions::Flush, &quiet).map_err(|_| no_terminal())?;
+    let _ = write!(tty, "lsenv: passphrase for {}: ", file.display());
+    let mut line = Zeroizing::new(String::new());
+    let read = BufReader::new(&tty).read_line(&mut line);
+    let _ = tcsetattr(&tty, OptionalActions::Flush, &saved);
+    let _ = writeln!(tty);
+    read.map_err(|err| Error::io("/dev/tty", "read the passphrase from", err))?;
+    // An exact-capacity copy becomes the boxed secret without a reallocation that would leave an
+    // unwiped copy behind; `line` is wiped when dropped.
+    let passphrase = line.trim_end_matches(['\n', '\r']);
+    let mut exact = String::with_capacity(passphrase.len());
+    exact.push_str(passphrase);
+    Ok(age::secrecy::SecretString::from(exact))
+}
+
 #[cfg(test)]
 mod tests {
     use rustix::process::{DumpableBehavior, Resource, dumpable_behavior, getrlimit};

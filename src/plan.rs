@@ -5,7 +5,9 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, CredentialsCommand, DiffArgs, Format};
+use crate::cli::{
+    Cli, Command, CredentialsCommand, DiffArgs, Format, RecipientsCommand, StoreKind,
+};
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
@@ -37,6 +39,14 @@ pub enum Action {
     },
     Init {
         databases: Vec<PathBuf>,
+        age: bool,
+    },
+    Keygen {
+        output: Option<PathBuf>,
+    },
+    Recipients(Recipients),
+    Convert {
+        to: StoreKind,
     },
     Edit {
         reencrypt: bool,
@@ -51,6 +61,14 @@ pub enum Action {
     RotateKey,
 }
 
+/// `credentials recipients …`.
+#[derive(Debug)]
+pub enum Recipients {
+    List,
+    Add(Vec<String>),
+    Remove(Vec<String>),
+}
+
 impl Plan {
     pub fn new(cli: Cli, env: &Env, cwd: &Path) -> Result<Self> {
         let global = cli.environment;
@@ -58,6 +76,12 @@ impl Plan {
             Command::Exec(args) => (
                 args.environment.environment.or(global),
                 Raw::Exec(args.command, args.pass, args.redact),
+            ),
+            Command::Keygen(args) => (
+                global,
+                Raw::Ready(Action::Keygen {
+                    output: args.output,
+                }),
             ),
             Command::Env(args) => (
                 args.environment.environment.or(global),
@@ -83,6 +107,7 @@ impl Plan {
                 args.environment.environment.or(global),
                 Raw::Ready(Action::Init {
                     databases: args.databases,
+                    age: args.age,
                 }),
             ),
             Command::Credentials(command) => match command {
@@ -99,6 +124,24 @@ impl Plan {
                     (args.environment.or(global), Raw::Ready(Action::RotateKey))
                 }
                 CredentialsCommand::Diff(args) => diff_action(args, global),
+                CredentialsCommand::Recipients(command) => match command {
+                    RecipientsCommand::List(args) => (
+                        args.environment.or(global),
+                        Raw::Ready(Action::Recipients(Recipients::List)),
+                    ),
+                    RecipientsCommand::Add(args) => (
+                        args.environment.environment.or(global),
+                        Raw::Ready(Action::Recipients(Recipients::Add(args.recipients))),
+                    ),
+                    RecipientsCommand::Remove(args) => (
+                        args.environment.environment.or(global),
+                        Raw::Ready(Action::Recipients(Recipients::Remove(args.recipients))),
+                    ),
+                },
+                CredentialsCommand::Convert(args) => (
+                    args.environment.environment.or(global),
+                    Raw::Ready(Action::Convert { to: args.to }),
+                ),
             },
         };
         let project = Project::open(cli.directory, environment, env, cwd)?;
@@ -142,7 +185,10 @@ fn diff_action(args: DiffArgs, global: Option<String>) -> (Option<String>, Raw) 
     let environment = file
         .file_name()
         .and_then(|name| name.to_str())
-        .and_then(|name| name.strip_suffix(".yml.enc"))
+        .and_then(|name| {
+            name.strip_suffix(".yml.enc")
+                .or_else(|| name.strip_suffix(".yml.age"))
+        })
         .filter(|name| *name != "credentials")
         .map(str::to_owned);
     (environment.or(global), Raw::Ready(Action::Diff { file }))

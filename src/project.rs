@@ -1,6 +1,7 @@
 //! The project lsenv works on: its root, the credentials environment, its settings, and where its
 //! credentials file and key are (or would be created).
 
+use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,10 +9,13 @@ use std::path::{Path, PathBuf};
 use crate::config::{CONFIG_FILE, Config};
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
-use crate::store::Credentials;
-use crate::store::keys::KeySource;
+use crate::say;
+use crate::store::keys::{self, AgeKeys, KeySource};
+use crate::store::rails::MasterKey;
+use crate::store::{Access, Credentials, Keys};
 
 pub const GLOBAL_CREDENTIALS: &str = "config/credentials.yml.enc";
+const GLOBAL_STEM: &str = "config/credentials";
 const GLOBAL_KEY: &str = "config/master.key";
 const ENVIRONMENT_VARIABLES: [&str; 2] = ["LSENV_ENV", "RAILS_ENV"];
 
@@ -27,18 +31,28 @@ pub struct Project {
     pub config: Config,
 }
 
-/// Where the credentials file of a project is, whether it exists, and its key.
+/// Where the credentials file of a project is, whether it exists, and its keys.
 #[derive(Debug)]
 pub struct CredentialsTarget {
     pub file: PathBuf,
     pub exists: bool,
-    /// `None` when no key source is present (yet).
+    /// For a Rails file: `None` when no key source is present (yet).
     pub key: Option<KeySource>,
-    /// Where a new key goes when one has to be created.
+    /// For a Rails file: where a new key goes when one has to be created.
     pub new_key_file: PathBuf,
+    /// Set when the file is (or, new, will be) an age file: where its identities and recipients are.
+    pub age: Option<AgeKeys>,
 }
 
 impl CredentialsTarget {
+    /// How the file is opened: its age keys, or its Rails key when one is present.
+    pub fn access(&self) -> Option<Access> {
+        match &self.age {
+            Some(keys) => Some(Access::Age(keys.clone())),
+            None => self.key.clone().map(Access::Rails),
+        }
+    }
+
     /// The existing key a new credentials file should be encrypted with: the one that lookup
     /// will find for it at run time, a key variable or the file's own key file. `None`: make a
     /// new key in `new_key_file`. Another environment's key file (`config/master.key` for a new
@@ -52,7 +66,135 @@ impl CredentialsTarget {
     }
 }
 
+/// The keys that seal a credentials file, and what has to be written before anything sealed
+/// with them is: a new Rails key file, or a new age recipients file.
+pub struct Sealing {
+    pub keys: Keys,
+    /// What the file is sealed with, for messages: "the key from …", "3 age recipients".
+    pub description: String,
+    pending: Option<Pending>,
+    /// Whether `pending` has been written (it is written once).
+    written: std::cell::Cell<bool>,
+}
+
+#[derive(Debug)]
+enum Pending {
+    KeyFile(PathBuf),
+    RecipientsFile(PathBuf),
+}
+
+impl std::fmt::Debug for Sealing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealing([redacted])")
+    }
+}
+
+impl Sealing {
+    /// The key file this sealing will create, if it makes a new Rails key.
+    pub fn new_key_file(&self) -> Option<&Path> {
+        match &self.pending {
+            Some(Pending::KeyFile(path)) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// Writes the new key or recipients file, once; after this the sealed file can be opened.
+    pub fn persist(&self, project: &Project) -> Result<()> {
+        if self.written.replace(true) {
+            return Ok(());
+        }
+        match (&self.pending, &self.keys) {
+            (Some(Pending::KeyFile(path)), Keys::Rails(key)) => {
+                // Ignored before it exists, so git never sees the key unignored.
+                project.ignore_in_git(path)?;
+                keys::create_key_file(path, key)?;
+                say(&format!(
+                    "created {} (the new key: mode 0600, listed in .gitignore)",
+                    path.display()
+                ));
+            }
+            (Some(Pending::RecipientsFile(path)), Keys::Age { recipients, .. }) => {
+                let lines: String = recipients.iter().fold(String::new(), |mut lines, r| {
+                    let _ = writeln!(lines, "{r}");
+                    lines
+                });
+                let text = format!(
+                    "# age recipients of {}; manage with: lsenv credentials recipients\n{lines}",
+                    path.display()
+                );
+                crate::os::create_new(path, text.as_bytes(), 0o644)?;
+                say(&format!(
+                    "created {} with your own recipient",
+                    path.display()
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 impl Project {
+    /// The keys to seal `target` with. An existing file keeps its keys: a Rails file without its
+    /// key is an error (Rails' own mistake, not repeated: a new key could never open it). A new
+    /// Rails file takes [`CredentialsTarget::key_for_new_file`] or a new key; a new age file its
+    /// recipients, or else the recipients of the user's own identities.
+    pub fn sealing(&self, target: &CredentialsTarget, env: &Env) -> Result<Sealing> {
+        if let Some(age) = &target.age {
+            let identities = age.load_identities(env)?;
+            let mut recipients = age.load_recipients()?;
+            let mut pending = None;
+            if !target.exists && recipients.is_empty() {
+                if identities.is_empty() {
+                    return Err(Error::Key {
+                        source_name: target.file.display().to_string(),
+                        problem: "a new age file needs recipients, and there is no identity to take one from".into(),
+                        hint: Some("create an identity first: lsenv keygen".into()),
+                    });
+                }
+                recipients = identities
+                    .iter()
+                    .map(age::x25519::Identity::to_public)
+                    .collect();
+                pending = Some(Pending::RecipientsFile(age.recipients_file.clone()));
+            }
+            return Ok(Sealing {
+                description: format!("to {} age recipient(s)", recipients.len()),
+                keys: Keys::Age {
+                    identities,
+                    recipients,
+                    sources: Access::Age(age.clone()).to_string(),
+                },
+                pending,
+                written: false.into(),
+            });
+        }
+        let source = if target.exists {
+            Some(
+                target
+                    .key
+                    .as_ref()
+                    .ok_or_else(|| self.missing_key(&target.file))?,
+            )
+        } else {
+            target.key_for_new_file()
+        };
+        Ok(match source {
+            Some(source) => Sealing {
+                keys: Keys::Rails(source.load(env)?),
+                description: format!("with the key from {source}"),
+                pending: None,
+                written: false.into(),
+            },
+            None => Sealing {
+                keys: Keys::Rails(MasterKey::generate()),
+                description: format!("with the new key in {}", target.new_key_file.display()),
+                pending: Some(Pending::KeyFile(target.new_key_file.clone())),
+                written: false.into(),
+            },
+        })
+    }
+
     /// Finds the root (or takes `-C DIR`), picks the environment and loads `config/lsenv.toml`.
     pub fn open(
         directory: Option<PathBuf>,
@@ -87,8 +229,10 @@ impl Project {
         self.root.join(relative)
     }
 
-    /// Which credentials file, and where its key is. Per-environment content and key are chosen
-    /// independently, as in Rails 7.1+; a per-environment file replaces the global one.
+    /// Which credentials file, and where its keys are. Per-environment content and key are chosen
+    /// independently, as in Rails 7.1+; a per-environment file replaces the global one. Each of
+    /// `config/credentials/ENV` and `config/credentials` may be a Rails `.yml.enc` or an age
+    /// `.yml.age` file (not both); a new file is an age file when its recipients file exists.
     pub fn credentials_target(&self, env: &Env) -> Result<CredentialsTarget> {
         let environment = self.environment.as_deref();
         let (file, exists) = if let Some(file) = &self.config.credentials_file {
@@ -96,20 +240,40 @@ impl Project {
             let exists = file.exists();
             (file, exists)
         } else {
-            let per_environment =
-                environment.map(|name| self.path(format!("config/credentials/{name}.yml.enc")));
-            let global = self.path(GLOBAL_CREDENTIALS);
-            let found = per_environment
+            let per_environment = environment.map(|name| format!("config/credentials/{name}"));
+            let stems: Vec<String> = per_environment
                 .iter()
-                .chain([&global])
-                .find(|path| path.exists())
-                .cloned();
+                .cloned()
+                .chain([GLOBAL_STEM.to_owned()])
+                .collect();
+            let mut found = None;
+            for stem in &stems {
+                if let Some(file) = self.existing_credentials(stem)? {
+                    found = Some(file);
+                    break;
+                }
+            }
             match found {
                 Some(found) => (found, true),
-                None => (per_environment.unwrap_or(global), false),
+                None => (
+                    self.new_credentials(per_environment.as_deref().unwrap_or(GLOBAL_STEM)),
+                    false,
+                ),
             }
         };
-        Ok(CredentialsTarget {
+        Ok(self.target(file, exists, env))
+    }
+
+    /// The target for `file`: its kind and keys.
+    pub fn target(&self, file: PathBuf, exists: bool, env: &Env) -> CredentialsTarget {
+        let environment = self.environment.as_deref();
+        // Told by content, so a renamed file still opens; a `.age` name counts too, for a file
+        // that a merge filled with plaintext (`edit --reencrypt`).
+        let named_age = file.extension().is_some_and(|ext| ext == "age");
+        let age = named_age
+            || (exists && read_head(&file).is_some_and(|head| crate::store::age::is_age(&head)));
+        CredentialsTarget {
+            age: age.then(|| AgeKeys::find(env, &self.root, &self.config, &file)),
             file,
             exists,
             key: KeySource::find(env, &self.root, environment),
@@ -117,30 +281,59 @@ impl Project {
                 Some(name) => format!("config/credentials/{name}.key"),
                 None => GLOBAL_KEY.to_owned(),
             }),
-        })
+        }
+    }
+
+    /// `STEM.yml.enc` or `STEM.yml.age`, whichever exists; both is an error.
+    fn existing_credentials(&self, stem: &str) -> Result<Option<PathBuf>> {
+        let rails = self.path(format!("{stem}.yml.enc"));
+        let age = self.path(format!("{stem}.yml.age"));
+        match (rails.exists(), age.exists()) {
+            (true, true) => Err(Error::config(
+                Location::file(&age),
+                format!("both {} and this file exist; lsenv cannot tell which holds the credentials", rails.display()),
+            )
+            .with_hint("remove the one that is out of date, or name one with `file` in the [credentials] table of config/lsenv.toml")),
+            (true, false) => Ok(Some(rails)),
+            (false, true) => Ok(Some(age)),
+            (false, false) => Ok(None),
+        }
+    }
+
+    /// The file a new credentials file at `stem` would be: age when its recipients file exists.
+    fn new_credentials(&self, stem: &str) -> PathBuf {
+        let age = self.path(format!("{stem}.yml.age"));
+        if crate::store::keys::recipients_file(&age).exists() {
+            age
+        } else {
+            self.path(format!("{stem}.yml.enc"))
+        }
     }
 
     /// The credentials file to create or edit. As `rails credentials:edit -e ENV`, an explicit
     /// `-e ENV` means `config/credentials/ENV.yml.enc` even before it exists; an environment from
     /// `RAILS_ENV` only chooses among existing files, so a shell's `RAILS_ENV` never makes a new file.
     pub fn writable_credentials_target(&self, env: &Env) -> Result<CredentialsTarget> {
-        let mut target = self.credentials_target(env)?;
+        let target = self.credentials_target(env)?;
         if let (true, Some(name), None) = (
             self.environment_given,
             &self.environment,
             &self.config.credentials_file,
         ) {
-            let own = self.path(format!("config/credentials/{name}.yml.enc"));
+            let stem = format!("config/credentials/{name}");
+            let own = match self.existing_credentials(&stem)? {
+                Some(file) => return Ok(self.target(file, true, env)),
+                None => self.new_credentials(&stem),
+            };
             if target.file != own {
-                target.file = own;
-                target.exists = false;
+                return Ok(self.target(own, false, env));
             }
         }
         Ok(target)
     }
 
     /// The credentials to read, or `None` when the project has none (not an error for `exec`).
-    /// A file that exists without a key is an error.
+    /// A Rails file that exists without a key is an error.
     pub fn credentials(&self, env: &Env) -> Result<Option<Credentials>> {
         let target = self.credentials_target(env)?;
         if !target.exists {
@@ -152,10 +345,12 @@ impl Project {
             }
             return Ok(None);
         }
-        let key = target.key.ok_or_else(|| self.missing_key(&target.file))?;
+        let access = target
+            .access()
+            .ok_or_else(|| self.missing_key(&target.file))?;
         Ok(Some(Credentials {
             file: target.file,
-            key,
+            access,
         }))
     }
 
@@ -207,10 +402,27 @@ impl Project {
     }
 }
 
+/// The first bytes of a file, enough to tell an age file from a Rails one.
+fn read_head(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64)
+        .read_to_end(&mut head)
+        .ok()?;
+    Some(head)
+}
+
 /// The nearest ancestor of `cwd` that holds `config/lsenv.toml`, `config/credentials.yml.enc` or
 /// `config/credentials/`, as a relative path (`""`, `".."`, …); `cwd` itself when none does.
 fn find_root(cwd: &Path) -> PathBuf {
-    let markers = [CONFIG_FILE, GLOBAL_CREDENTIALS, "config/credentials"];
+    let markers = [
+        CONFIG_FILE,
+        GLOBAL_CREDENTIALS,
+        "config/credentials.yml.age",
+        "config/credentials",
+    ];
     cwd.ancestors()
         .position(|dir| markers.iter().any(|marker| dir.join(marker).exists()))
         .map_or_else(PathBuf::new, |depth| (0..depth).map(|_| "..").collect())

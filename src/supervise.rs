@@ -1,10 +1,684 @@
-//! `lsenv exec --redact`: run the command under supervision. Being written.
+//! `lsenv exec --redact`: run the command under supervision, because every byte it writes must
+//! pass through a filter that replaces each resolved secret value by `[redacted NAME]`, so lsenv
+//! cannot simply become it.
+//!
+//! * The command runs in a process group of its own, and HUP, INT, QUIT, TERM, USR1, USR2 and
+//!   WINCH sent to lsenv are forwarded to that whole group. lsenv exits with the command's exit
+//!   code, or 128 + the signal that killed it, as a shell reports it.
+//! * With lsenv's stdin and stdout on a terminal (and lsenv in the terminal's foreground), the
+//!   command gets a pseudo-terminal of its own with the same settings and window size, as its
+//!   controlling terminal, so colours, line editing, prompts and full-screen programs work. lsenv's
+//!   terminal is raw meanwhile: every key, Ctrl-C included, goes to the pty, whose own line
+//!   discipline turns it into a signal for the command. What the pty prints is filtered onto
+//!   lsenv's stdout.
+//! * Otherwise the command's stdout and stderr are pipes, each filtered onto lsenv's own. Its stdin
+//!   is lsenv's, except for a terminal that lsenv reads in the foreground: that is copied through a
+//!   pipe, because the command, in a background process group, would be stopped by SIGTTIN the
+//!   moment it read the terminal itself.
+//!
+//! Threads: the caller's waits for the command; one per output stream pumps it through a
+//! [`Filter`]; one copies the terminal's input when there is one; one forwards signals. Nothing
+//! is left running: an error or a panic after the spawn kills the command's process group.
+
+use std::io::{self, IsTerminal as _, PipeReader, PipeWriter, Read, Write};
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use aho_corasick::{AhoCorasick, Input, MatchKind};
+use pty_process::blocking::Pty;
+use rustix::process::{Pid, Signal, kill_process_group};
+use rustix::termios::{self, OptionalActions, Termios};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+use signal_hook::iterator::{Handle, Signals};
+use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Result};
-use crate::exec::CommandPlan;
+use crate::error::{Error, Result, exit};
+use crate::exec::{self, CommandPlan};
 use crate::resolve::Resolution;
+use crate::say;
+use crate::secret::Secret;
 
-pub fn run(_command: &CommandPlan, _resolution: &Resolution, _env: &Env) -> Result<()> {
-    Err(Error::usage("--redact is not implemented yet"))
+/// The signals passed on to the command's process group.
+const FORWARDED: [i32; 7] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH];
+
+/// Values shorter than this are not redacted. Every YAML spelling of a boolean (`true`, `false`,
+/// `yes`, `off`…), small numbers and words like `auto` fit below it: such a value is a setting
+/// that happens to live in the credentials, and replacing it wherever it occurs in ordinary text
+/// would garble the output, while masking would not protect a value that short anyway.
+const MIN_REDACTED: usize = 6;
+
+/// How much output is read at once.
+const CHUNK: usize = 64 * 1024;
+
+/// Runs the command with its output filtered. Returns `Ok` when it exits with 0, else
+/// [`Error::ChildExited`] with the code lsenv must exit with.
+pub fn run(command: &CommandPlan, resolution: &Resolution, env: &Env) -> Result<()> {
+    let redactor = Arc::new(redactor(resolution)?);
+    let (child_command, program) = exec::command(command, resolution, env)?;
+    // Installed before the spawn, so a signal that arrives before the forwarding starts waits
+    // for it instead of killing lsenv and leaving the command behind.
+    let signals = Signals::new(FORWARDED).map_err(|err| Error::io("signals", "watch", err))?;
+    let stdin = io::stdin();
+    // A background job must not touch the terminal: reading it or changing its mode would stop
+    // lsenv (SIGTTIN, SIGTTOU).
+    let interactive = stdin.is_terminal()
+        && termios::tcgetpgrp(&stdin).is_ok_and(|group| group == rustix::process::getpgrp());
+    let status = if interactive && io::stdout().is_terminal() {
+        in_pty(child_command, program, redactor, signals)?
+    } else {
+        with_pipes(child_command, program, redactor, signals, interactive)?
+    };
+    match exit_code(status) {
+        0 => Ok(()),
+        code => Err(Error::ChildExited { code }),
+    }
+}
+
+/// The filter for the resolved secrets: every variable that may hold one and is long enough
+/// (`MIN_REDACTED`); those too short are named on stderr, since their values are left alone.
+fn redactor(resolution: &Resolution) -> Result<Redactor> {
+    let (secrets, short): (Vec<_>, Vec<_>) = resolution
+        .variables
+        .iter()
+        .filter(|(_, variable)| variable.is_secret() && !variable.value.is_empty())
+        .map(|(name, variable)| (name.as_str(), &variable.value))
+        .partition(|(_, value)| value.len() >= MIN_REDACTED);
+    if !short.is_empty() {
+        let names: Vec<_> = short.iter().map(|(name, _)| *name).collect();
+        say(&format!(
+            "not redacting {}: values shorter than {MIN_REDACTED} bytes would match ordinary text",
+            names.join(", ")
+        ));
+    }
+    Redactor::new(secrets).map_err(|err| Error::Failed {
+        message: format!("cannot build the redaction filter: {err}"),
+        hint: None,
+    })
+}
+
+/// Pipes for stdout and stderr, each filtered onto lsenv's own.
+fn with_pipes(
+    mut command: Command,
+    program: PathBuf,
+    redactor: Arc<Redactor>,
+    signals: Signals,
+    interactive: bool,
+) -> Result<ExitStatus> {
+    command
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if interactive {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|err| exec::cannot_execute(program, &err))?;
+    let input = child.stdin.take();
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        unreachable!("stdout and stderr are piped above");
+    };
+    let child = Supervised::new(child);
+    let outputs = vec![
+        (Box::new(stdout) as Box<dyn Read + Send>, Stream::Stdout),
+        (Box::new(stderr), Stream::Stderr),
+    ];
+    let input = input.map(|stdin| Box::new(stdin) as Box<dyn Write + Send>);
+    supervise(child, redactor, outputs, input, None, signals)
+}
+
+/// A pseudo-terminal as the command's controlling terminal, stdin, stdout and stderr.
+fn in_pty(
+    command: Command,
+    program: PathBuf,
+    redactor: Arc<Redactor>,
+    signals: Signals,
+) -> Result<ExitStatus> {
+    let fail = |err: io::Error| Error::io("/dev/ptmx", "set up a pseudo-terminal", err);
+    let settings = termios::tcgetattr(io::stdin()).map_err(|err| fail(err.into()))?;
+    let (pty, pts) = pty_process::blocking::open().map_err(|err| fail(pty_error(err)))?;
+    // The user's erase and interrupt keys, UTF-8 input mode and so on, as in a shell.
+    termios::tcsetattr(&pts, OptionalActions::Now, &settings).map_err(|err| fail(err.into()))?;
+    copy_window_size(&pty);
+    let child = pty_process::blocking::Command::from(command)
+        .spawn(pts)
+        .map_err(|err| exec::cannot_execute(program, &pty_error(err)))?;
+    let child = Supervised::new(child);
+    let _raw = RawTerminal::engage(settings).map_err(|err| fail(err.into()))?;
+    let master = Master(Arc::new(pty));
+    let outputs = vec![(
+        Box::new(master.clone()) as Box<dyn Read + Send>,
+        Stream::Stdout,
+    )];
+    let input = Some(Box::new(master.clone()) as Box<dyn Write + Send>);
+    supervise(child, redactor, outputs, input, Some(master), signals)
+}
+
+/// The common part: pump the outputs, copy the input, forward signals, wait for the command and
+/// then for the end of its output (which its own children may still be writing).
+fn supervise(
+    mut child: Supervised,
+    redactor: Arc<Redactor>,
+    outputs: Vec<(Box<dyn Read + Send>, Stream)>,
+    input: Option<Box<dyn Write + Send>>,
+    pty: Option<Master>,
+    signals: Signals,
+) -> Result<ExitStatus> {
+    let thread_failed = |err| Error::io("threads", "start a thread", err);
+    let mut pumps = Vec::new();
+    for (source, stream) in outputs {
+        let redactor = Arc::clone(&redactor);
+        let group = child.group;
+        // A pty is shared with the input side and stays open when the pump stops: the command
+        // learns that its terminal is gone from a hangup, as it would from a real one.
+        let hang_up = pty.is_some();
+        let pump = std::thread::Builder::new()
+            .name(format!("lsenv {stream:?}"))
+            .spawn(move || {
+                let written = match stream {
+                    Stream::Stdout => pump(source, io::stdout(), &redactor),
+                    Stream::Stderr => pump(source, io::stderr(), &redactor),
+                };
+                if written.is_err() && hang_up {
+                    let _ = kill_process_group(group, Signal::HUP);
+                }
+                written
+            })
+            .map_err(thread_failed)?;
+        pumps.push((pump, stream));
+    }
+    // Closing `stop` ends the input copy. It is never joined: it may be blocked writing to a
+    // command that no longer reads, and it must not outlive lsenv by a single keystroke.
+    let _stop = match input {
+        Some(target) => {
+            let (stop_reader, stop) = io::pipe().map_err(|err| Error::io("pipe", "create", err))?;
+            std::thread::Builder::new()
+                .name("lsenv input".into())
+                .spawn(move || copy_input(target, &stop_reader))
+                .map_err(thread_failed)?;
+            Some(stop)
+        }
+        None => None,
+    };
+    let forwarder = Forwarder::start(signals, child.group, pty)?;
+    let status = child.wait()?;
+    for (pump, stream) in pumps {
+        match pump.join() {
+            Ok(Ok(())) => {}
+            // The reader went away, as in any pipeline: the command got EPIPE or SIGPIPE itself.
+            Ok(Err(err)) if err.kind() == io::ErrorKind::BrokenPipe => {}
+            Ok(Err(err)) => say(&format!("cannot write the command's {stream:?}: {err}")),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+    drop(forwarder);
+    Ok(status)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Copies `source` to `sink` through a [`Filter`], flushing after every read so that prompts and
+/// progress show at once. Ends at the end of the input and on the first failed write, which drops
+/// `source`: a pipe's writer then gets EPIPE, as it would writing into a closed pipeline.
+fn pump(mut source: impl Read, mut sink: impl Write, redactor: &Redactor) -> io::Result<()> {
+    let mut filter = Filter::new(redactor);
+    let mut chunk = Zeroizing::new(vec![0; CHUNK]);
+    let mut out = Vec::with_capacity(CHUNK);
+    loop {
+        let read = match source.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            // A pty master reports EIO once every process has closed the terminal: the end.
+            // From a pipe no other error can come.
+            Err(_) => break,
+        };
+        out.clear();
+        filter.feed(&chunk[..read], &mut out);
+        sink.write_all(&out)?;
+        sink.flush()?;
+    }
+    out.clear();
+    filter.finish(&mut out);
+    sink.write_all(&out)?;
+    sink.flush()
+}
+
+/// Copies lsenv's stdin to the command as it arrives, until stdin ends, a write fails, or `stop`
+/// is closed. Reads go straight to the file descriptor: a buffer in between could hold input
+/// that `poll` no longer reports.
+fn copy_input(mut target: impl Write, stop: &PipeReader) {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let stdin = io::stdin();
+    let mut buffer = Zeroizing::new(vec![0; 4096]);
+    loop {
+        let mut fds = [
+            PollFd::new(&stdin, PollFlags::IN),
+            PollFd::new(stop, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
+        }
+        if !fds[1].revents().is_empty() {
+            return;
+        }
+        match rustix::io::read(&stdin, &mut buffer[..]) {
+            Ok(0) | Err(_) => return,
+            Ok(read) => {
+                if target.write_all(&buffer[..read]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The running command. Dropped before it was reaped — lsenv is leaving on an error or a panic —
+/// it kills the command's whole process group first, so nothing is left running.
+struct Supervised {
+    child: Child,
+    /// The command leads its own process group (or session), so the group's ID is its PID.
+    group: Pid,
+    reaped: bool,
+}
+
+impl Supervised {
+    fn new(child: Child) -> Self {
+        Self {
+            group: Pid::from_child(&child),
+            child,
+            reaped: false,
+        }
+    }
+
+    fn wait(&mut self) -> Result<ExitStatus> {
+        let status = self
+            .child
+            .wait()
+            .map_err(|err| Error::io("the command", "wait for", err))?;
+        self.reaped = true;
+        Ok(status)
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = kill_process_group(self.group, Signal::KILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Forwards signals to the command's process group until dropped. With a pty, WINCH instead
+/// copies lsenv's window size onto it, and the kernel tells the command.
+struct Forwarder {
+    handle: Handle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Forwarder {
+    fn start(mut signals: Signals, group: Pid, pty: Option<Master>) -> Result<Self> {
+        let handle = signals.handle();
+        let thread = std::thread::Builder::new()
+            .name("lsenv signals".into())
+            .spawn(move || {
+                for number in signals.forever() {
+                    match (&pty, Signal::from_named_raw(number)) {
+                        (Some(pty), _) if number == SIGWINCH => copy_window_size(&pty.0),
+                        // The group may be gone already: nothing left to tell.
+                        (_, Some(signal)) => {
+                            let _ = kill_process_group(group, signal);
+                        }
+                        (_, None) => {}
+                    }
+                }
+            })
+            .map_err(|err| Error::io("threads", "start a thread", err))?;
+        Ok(Self {
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// lsenv's terminal in raw mode, so that every key reaches the command's pty untouched; the
+/// saved settings come back when this is dropped, on every way out of [`run`], panics included.
+struct RawTerminal {
+    saved: Termios,
+}
+
+impl RawTerminal {
+    fn engage(saved: Termios) -> rustix::io::Result<Self> {
+        let mut raw = saved.clone();
+        raw.make_raw();
+        termios::tcsetattr(io::stdin(), OptionalActions::Now, &raw)?;
+        Ok(Self { saved })
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(io::stdin(), OptionalActions::Now, &self.saved);
+    }
+}
+
+/// The pty's master side, shared by the output pump, the input copy and the signal thread.
+#[derive(Clone)]
+struct Master(Arc<Pty>);
+
+impl Read for Master {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for Master {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.0).flush()
+    }
+}
+
+/// Gives the pty the window size of lsenv's terminal. Best effort: a wrong size only misdraws.
+fn copy_window_size(pty: &Pty) {
+    if let Ok(size) = termios::tcgetwinsize(io::stdout()) {
+        let _ = termios::tcsetwinsize(pty, size);
+    }
+}
+
+fn pty_error(err: pty_process::Error) -> io::Error {
+    match err {
+        pty_process::Error::Io(err) => err,
+        pty_process::Error::Rustix(errno) => errno.into(),
+    }
+}
+
+/// What lsenv exits with: the command's exit code, or 128 + the signal that killed it.
+fn exit_code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(exit::INTERNAL),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(exit::INTERNAL),
+        (None, None) => exit::INTERNAL,
+    }
+}
+
+/// Finds secret values in output and says what replaces each. Holds the values as [`Secret`]s;
+/// the automaton's own tables are ordinary memory.
+struct Redactor {
+    matcher: AhoCorasick,
+    /// The values searched for, by pattern index.
+    patterns: Vec<Secret>,
+    /// `[redacted NAME]`, by pattern index.
+    replacements: Vec<Vec<u8>>,
+    /// Which bytes begin some pattern: most output bytes cannot, and one lookup rules them out.
+    starts: [bool; 256],
+    longest: usize,
+}
+
+impl Redactor {
+    /// One pattern per value; a value with line breaks also as a pty prints it, with `\r\n`
+    /// (the terminal's `onlcr` setting).
+    fn new<'a>(
+        secrets: impl IntoIterator<Item = (&'a str, &'a Secret)>,
+    ) -> Result<Self, aho_corasick::BuildError> {
+        let mut patterns = Vec::new();
+        let mut replacements = Vec::new();
+        for (name, value) in secrets {
+            let replacement = format!("[redacted {name}]").into_bytes();
+            if value.expose().contains(&b'\n') {
+                let mut printed = Vec::with_capacity(value.len() * 2);
+                for &byte in value.expose() {
+                    if byte == b'\n' {
+                        printed.push(b'\r');
+                    }
+                    printed.push(byte);
+                }
+                patterns.push(Secret::from(printed));
+                replacements.push(replacement.clone());
+            }
+            patterns.push(value.clone());
+            replacements.push(replacement);
+        }
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(patterns.iter().map(Secret::expose))?;
+        let mut starts = [false; 256];
+        for pattern in &patterns {
+            starts[usize::from(pattern.expose()[0])] = true;
+        }
+        let longest = patterns.iter().map(Secret::len).max().unwrap_or(0);
+        Ok(Self {
+            matcher,
+            patterns,
+            replacements,
+            starts,
+            longest,
+        })
+    }
+
+    /// Appends the redacted form of `text` to `out` as far as it is decided, and returns how far
+    /// that is. When `more` input may follow, the tail that could still grow into a secret is
+    /// left undecided: from the earliest position where the rest of `text` is a proper prefix of
+    /// some value. A match that starts before that position is final — neither a longer match
+    /// from the same start nor an earlier match can appear — so the result is the same as
+    /// redacting the whole stream at once, leftmost match first, the longest one on overlaps.
+    fn redact(&self, text: &[u8], more: bool, out: &mut Vec<u8>) -> usize {
+        let undecided_from = |at: usize| {
+            if !more {
+                return text.len();
+            }
+            let from = at.max(text.len().saturating_sub(self.longest.saturating_sub(1)));
+            (from..text.len())
+                .find(|&start| {
+                    let tail = &text[start..];
+                    self.starts[usize::from(tail[0])]
+                        && self.patterns.iter().any(|pattern| {
+                            pattern.len() > tail.len() && pattern.expose().starts_with(tail)
+                        })
+                })
+                .unwrap_or(text.len())
+        };
+        let mut at = 0;
+        let mut undecided = undecided_from(0);
+        loop {
+            match self.matcher.find(Input::new(text).range(at..)) {
+                Some(found) if found.start() < undecided => {
+                    out.extend_from_slice(&text[at..found.start()]);
+                    out.extend_from_slice(&self.replacements[found.pattern().as_usize()]);
+                    at = found.end();
+                    // Unchanged while `at` has not passed it: nothing before it qualified.
+                    if at > undecided {
+                        undecided = undecided_from(at);
+                    }
+                }
+                _ => {
+                    out.extend_from_slice(&text[at..undecided]);
+                    return undecided;
+                }
+            }
+        }
+    }
+}
+
+/// The filter state of one output stream: the bytes held back because they may begin a secret.
+struct Filter<'a> {
+    redactor: &'a Redactor,
+    held: Zeroizing<Vec<u8>>,
+}
+
+impl<'a> Filter<'a> {
+    fn new(redactor: &'a Redactor) -> Self {
+        Self {
+            redactor,
+            held: Zeroizing::new(Vec::new()),
+        }
+    }
+
+    /// Appends to `out` everything that `input` decides.
+    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        self.held.extend_from_slice(input);
+        let decided = self.redactor.redact(&self.held, true, out);
+        self.held.drain(..decided);
+    }
+
+    /// The end of the stream: nothing can complete a secret any more, so the rest is decided.
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.redactor.redact(&self.held, false, out);
+        self.held.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Filter, Redactor, exit_code};
+    use crate::secret::Secret;
+
+    fn redactor(secrets: &[(&str, &str)]) -> Redactor {
+        let values: Vec<_> = secrets
+            .iter()
+            .map(|(name, value)| (*name, Secret::copy_from(value.as_bytes())))
+            .collect();
+        Redactor::new(values.iter().map(|(name, value)| (*name, value))).unwrap()
+    }
+
+    /// Feeds `text` in pieces that end at `cuts`, then finishes.
+    fn streamed(redactor: &Redactor, text: &[u8], cuts: &[usize]) -> Vec<u8> {
+        let mut filter = Filter::new(redactor);
+        let mut out = Vec::new();
+        let mut start = 0;
+        for &cut in cuts.iter().chain([text.len()].iter()) {
+            filter.feed(&text[start..cut], &mut out);
+            start = cut;
+        }
+        filter.finish(&mut out);
+        out
+    }
+
+    fn whole(redactor: &Redactor, text: &str) -> String {
+        String::from_utf8(streamed(redactor, text.as_bytes(), &[])).unwrap()
+    }
+
+    #[test]
+    fn replaces_every_occurrence_and_keeps_the_rest() {
+        let r = redactor(&[("A", "abcdef"), ("B", "s3cr3t-value")]);
+        assert_eq!(
+            whole(&r, "x abcdef y abcdefabcdef\n\x1b[31ms3cr3t-value\x1b[0m"),
+            "x [redacted A] y [redacted A][redacted A]\n\x1b[31m[redacted B]\x1b[0m"
+        );
+        assert_eq!(whole(&r, "abcde"), "abcde");
+        assert_eq!(whole(&r, ""), "");
+    }
+
+    #[test]
+    fn the_longest_overlapping_secret_wins() {
+        let r = redactor(&[
+            ("SHORT", "abcdef"),
+            ("LONG", "abcdefgh"),
+            ("MID", "cdefgh-x"),
+        ]);
+        assert_eq!(whole(&r, "abcdefgh"), "[redacted LONG]");
+        assert_eq!(whole(&r, "abcdefg"), "[redacted SHORT]g");
+        // Leftmost first: LONG starts before MID.
+        assert_eq!(whole(&r, "abcdefgh-x"), "[redacted LONG]-x");
+        assert_eq!(whole(&r, "zcdefgh-x"), "z[redacted MID]");
+    }
+
+    #[test]
+    fn line_breaks_match_as_a_terminal_prints_them() {
+        let r = redactor(&[("JSON", "{\n  \"k\": 1\n}")]);
+        assert_eq!(whole(&r, "<{\n  \"k\": 1\n}>"), "<[redacted JSON]>");
+        assert_eq!(whole(&r, "<{\r\n  \"k\": 1\r\n}>"), "<[redacted JSON]>");
+    }
+
+    #[test]
+    fn holds_back_only_what_may_begin_a_secret() {
+        let r = redactor(&[("A", "abcdef")]);
+        let mut filter = Filter::new(&r);
+        let mut out = Vec::new();
+        filter.feed(b"prompt> ab", &mut out);
+        assert_eq!(out, b"prompt> ");
+        filter.feed(b"cx", &mut out);
+        assert_eq!(out, b"prompt> abcx");
+        filter.feed(b"abcab", &mut out);
+        assert_eq!(out, b"prompt> abcxabc");
+        filter.feed(b"cdef!", &mut out);
+        assert_eq!(out, b"prompt> abcxabc[redacted A]!");
+        filter.feed(b"abcde", &mut out);
+        filter.finish(&mut out);
+        assert_eq!(out, b"prompt> abcxabc[redacted A]!abcde");
+    }
+
+    /// Any split of the stream gives what redacting it whole gives.
+    #[test]
+    fn streaming_equals_redacting_at_once() {
+        let r = redactor(&[
+            ("A", "abab-ab"),
+            ("B", "ab-aba"),
+            ("C", "bab-abab"),
+            ("D", "aaaaaa"),
+        ]);
+        // A small linear congruential generator: deterministic, no dependency.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |bound: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            usize::try_from(state >> 33).unwrap() % bound
+        };
+        for _ in 0..2000 {
+            let text: Vec<u8> = (0..next(40)).map(|_| b"ab-"[next(3)]).collect();
+            let expected = streamed(&r, &text, &[]);
+            let mut cuts: Vec<usize> = (0..next(6)).map(|_| next(text.len() + 1)).collect();
+            cuts.sort_unstable();
+            assert_eq!(
+                String::from_utf8(streamed(&r, &text, &cuts)).unwrap(),
+                String::from_utf8(expected).unwrap(),
+                "{:?} cut at {cuts:?}",
+                String::from_utf8_lossy(&text)
+            );
+            let bytewise: Vec<usize> = (1..text.len()).collect();
+            assert_eq!(streamed(&r, &text, &bytewise), streamed(&r, &text, &[]));
+        }
+    }
+
+    #[test]
+    fn without_secrets_everything_passes_at_once() {
+        let r = redactor(&[]);
+        let mut filter = Filter::new(&r);
+        let mut out = Vec::new();
+        filter.feed(b"anything", &mut out);
+        assert_eq!(out, b"anything");
+    }
+
+    #[test]
+    fn exit_codes_are_the_shells() {
+        use std::os::unix::process::ExitStatusExt as _;
+        use std::process::ExitStatus;
+        assert_eq!(exit_code(ExitStatus::from_raw(7 << 8)), 7);
+        assert_eq!(exit_code(ExitStatus::from_raw(15)), 143);
+        assert_eq!(exit_code(ExitStatus::from_raw(0)), 0);
+    }
 }

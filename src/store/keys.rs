@@ -1,6 +1,10 @@
-//! Where a Rails master key comes from: `LSENV_MASTER_KEY`, `RAILS_MASTER_KEY`,
+//! Where keys come from. A Rails master key: `LSENV_MASTER_KEY`, `RAILS_MASTER_KEY`,
 //! `config/credentials/ENV.key`, then `config/master.key` (first found wins; empty variables
-//! count as unset). The lookup only decides where; the key is read when it is needed.
+//! count as unset). age identities: `LSENV_AGE_IDENTITY` (the key text, for CI),
+//! `LSENV_AGE_IDENTITY_FILE`, the files `[credentials] identity` names, and the default identity
+//! file `lsenv keygen` writes — all of them are tried. age recipients: the recipients file next to
+//! the credentials and `[credentials] recipients`. The lookup only decides where; keys are read
+//! when they are needed.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -69,6 +73,156 @@ impl KeySource {
             }
         }
     }
+}
+
+/// Where an age identity comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    Variable(&'static str),
+    File(PathBuf),
+}
+
+impl fmt::Display for IdentitySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentitySource::Variable(name) => write!(f, "${name}"),
+            IdentitySource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+const AGE_IDENTITY: &str = "LSENV_AGE_IDENTITY";
+const AGE_IDENTITY_FILE: &str = "LSENV_AGE_IDENTITY_FILE";
+
+/// Where the identities and recipients of an age credentials file are.
+#[derive(Debug, Clone)]
+pub struct AgeKeys {
+    /// Every identity source that is present, in the order they are tried.
+    pub identities: Vec<IdentitySource>,
+    /// The recipients file next to the credentials (it may not exist yet).
+    pub recipients_file: PathBuf,
+    /// Recipients listed in `config/lsenv.toml`, and that file, for errors.
+    pub config_recipients: Vec<String>,
+    pub config_path: PathBuf,
+}
+
+impl AgeKeys {
+    pub fn find(
+        env: &Env,
+        root: &Path,
+        config: &crate::config::Config,
+        credentials_file: &Path,
+    ) -> Self {
+        let mut identities = Vec::new();
+        if env.get_non_empty(AGE_IDENTITY).is_some() {
+            identities.push(IdentitySource::Variable(AGE_IDENTITY));
+        }
+        if let Some(path) = env.get_non_empty(AGE_IDENTITY_FILE) {
+            identities.push(IdentitySource::File(os_path(path.expose())));
+        }
+        let home = env.get_non_empty("HOME").map(|home| os_path(home.expose()));
+        for path in &config.identity_files {
+            let path = match (path.strip_prefix("~"), &home) {
+                (Ok(rest), Some(home)) => home.join(rest),
+                _ => root.join(path),
+            };
+            identities.push(IdentitySource::File(path));
+        }
+        if let Some(default) = default_identity_file(env).filter(|path| path.is_file())
+            && !identities.contains(&IdentitySource::File(default.clone()))
+        {
+            identities.push(IdentitySource::File(default));
+        }
+        Self {
+            identities,
+            recipients_file: recipients_file(credentials_file),
+            config_recipients: config.recipients.clone(),
+            config_path: config.path.clone(),
+        }
+    }
+
+    /// Every identity, from every source; a source that cannot be read is an error.
+    pub fn load_identities(&self, env: &Env) -> Result<Vec<age::x25519::Identity>> {
+        let mut all = Vec::new();
+        for source in &self.identities {
+            let name = source.to_string();
+            let text = match source {
+                IdentitySource::Variable(var) => zeroize::Zeroizing::new(
+                    env.get(var)
+                        .map(|v| v.expose().to_vec())
+                        .unwrap_or_default(),
+                ),
+                IdentitySource::File(path) => os::read_capped(path, MAX_KEY_FILE_BYTES * 16)
+                    .map_err(|err| Error::Key {
+                        source_name: name.clone(),
+                        problem: match err {
+                            Error::Io { source, .. } => {
+                                format!("cannot read the identity file: {source}")
+                            }
+                            _ => "the file is far too large to be an identity file".to_owned(),
+                        },
+                        hint: None,
+                    })?,
+            };
+            all.extend(crate::store::age::parse_identities(&text, &name)?);
+        }
+        Ok(all)
+    }
+
+    /// The recipients file's recipients, then those listed in TOML.
+    pub fn load_recipients(&self) -> Result<Vec<age::x25519::Recipient>> {
+        let mut recipients = match std::fs::read_to_string(&self.recipients_file) {
+            Ok(text) => crate::store::age::parse_recipients(&text, &self.recipients_file)?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(err) => return Err(Error::io(&self.recipients_file, "read", err)),
+        };
+        for text in &self.config_recipients {
+            let recipient = crate::store::age::parse_recipient(text).map_err(|problem| {
+                Error::config(
+                    crate::error::Location::file(&self.config_path).key("credentials.recipients"),
+                    problem,
+                )
+            })?;
+            if !recipients
+                .iter()
+                .any(|r| r.to_string() == recipient.to_string())
+            {
+                recipients.push(recipient);
+            }
+        }
+        Ok(recipients)
+    }
+}
+
+/// `<stem>.recipients` next to `<stem>.yml.age` (`config/credentials.recipients`).
+pub fn recipients_file(credentials_file: &Path) -> PathBuf {
+    let name = credentials_file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".yml.age")
+        .or_else(|| name.strip_suffix(".yml.enc"))
+        .unwrap_or(name);
+    credentials_file.with_file_name(format!("{stem}.recipients"))
+}
+
+/// Where `lsenv keygen` puts an identity by default: `$XDG_CONFIG_HOME/lsenv/identity.txt`, else
+/// `~/.config/lsenv/identity.txt`.
+pub fn default_identity_file(env: &Env) -> Option<PathBuf> {
+    let config_home = env
+        .get_non_empty("XDG_CONFIG_HOME")
+        .map(|dir| os_path(dir.expose()))
+        .or_else(|| {
+            env.get_non_empty("HOME")
+                .map(|home| os_path(home.expose()).join(".config"))
+        })?;
+    Some(config_home.join("lsenv/identity.txt"))
+}
+
+fn os_path(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt as _;
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
 }
 
 /// Writes a new key file: 32 lowercase hex characters, no newline, mode 0600. Never overwrites.

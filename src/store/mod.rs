@@ -1,36 +1,163 @@
-//! Encrypted credentials stores and their keys. A store turns a file and a key into the
-//! decrypted document, as a [`Node`] whose leaves are secrets.
+//! Encrypted credentials stores and their keys. A credentials file is a Rails `*.yml.enc` or an
+//! age file; [`Keys`] open and seal either, so every command works with both. Decrypted text is
+//! returned in wiped buffers and parsed into a [`Node`] whose leaves are secrets.
 
+pub mod age;
 pub mod keys;
 pub mod marshal;
 pub mod rails;
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
+use ::age::x25519;
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::Result;
+use crate::error::{Error, Location, Result};
+use crate::os;
 use crate::tree::Node;
 use crate::yaml;
 
-use keys::KeySource;
+use keys::{AgeKeys, KeySource};
 
-/// A credentials file and where its key comes from, chosen when the plan is made.
+/// How a credentials file is locked, and where its keys are; decided when the plan is made.
+#[derive(Debug, Clone)]
+pub enum Access {
+    Rails(KeySource),
+    Age(AgeKeys),
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Access::Rails(source) => write!(f, "the key from {source}"),
+            Access::Age(keys) if keys.identities.is_empty() => f.write_str("no age identity"),
+            Access::Age(keys) => {
+                let sources: Vec<String> =
+                    keys.identities.iter().map(ToString::to_string).collect();
+                write!(f, "an age identity from {}", sources.join(", "))
+            }
+        }
+    }
+}
+
+impl Access {
+    /// Loads the keys. For age, identities and recipients that are absent are not an error here
+    /// (a passphrase file needs no identity, a read needs no recipient): using them is.
+    pub fn load(&self, env: &Env) -> Result<Keys> {
+        Ok(match self {
+            Access::Rails(source) => Keys::Rails(source.load(env)?),
+            Access::Age(keys) => Keys::Age {
+                identities: keys.load_identities(env)?,
+                recipients: keys.load_recipients()?,
+                sources: self.to_string(),
+            },
+        })
+    }
+}
+
+/// The keys of a credentials file, loaded: what opens it and what seals it again.
+pub enum Keys {
+    Rails(rails::MasterKey),
+    Age {
+        identities: Vec<x25519::Identity>,
+        recipients: Vec<x25519::Recipient>,
+        /// Where the identities came from, for errors.
+        sources: String,
+    },
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Keys([redacted])")
+    }
+}
+
+impl Keys {
+    /// Reads and decrypts `path`.
+    pub fn read(&self, path: &Path) -> Result<Zeroizing<String>> {
+        self.decrypt(&os::read_capped(path, rails::MAX_FILE_BYTES)?, path)
+    }
+
+    /// Decrypts the bytes of a credentials file, whichever kind they are.
+    pub fn decrypt(&self, bytes: &[u8], path: &Path) -> Result<Zeroizing<String>> {
+        match self {
+            Keys::Rails(key) if !age::is_age(bytes) => rails::decrypt(bytes, key, path),
+            Keys::Age {
+                identities,
+                sources,
+                ..
+            } if age::is_age(bytes) => {
+                let no_identity = || {
+                    Error::Key {
+                    source_name: path.display().to_string(),
+                    problem: "no age identity to decrypt this file with".into(),
+                    hint: Some(
+                        "set LSENV_AGE_IDENTITY or LSENV_AGE_IDENTITY_FILE, or create one: lsenv keygen".into(),
+                    ),
+                }
+                };
+                let unlock = age::Unlock {
+                    identities,
+                    passphrase: &|| os::read_passphrase(path),
+                };
+                if identities.is_empty() && !age::is_passphrase_file(bytes) {
+                    return Err(no_identity());
+                }
+                age::decrypt(bytes, &unlock, path).map_err(|err| match err {
+                    Error::Integrity {
+                        location,
+                        problem,
+                        hint,
+                    } if problem.starts_with("none of") => Error::Integrity {
+                        location,
+                        problem: format!("{problem}; tried {sources}"),
+                        hint,
+                    },
+                    other => other,
+                })
+            }
+            Keys::Rails(_) => Err(Error::integrity(
+                Location::file(path),
+                "this is an age file, but a Rails key was chosen for it",
+            )),
+            Keys::Age { .. } => Err(Error::integrity(
+                Location::file(path),
+                "this is not an age file, but it is named like one",
+            )),
+        }
+    }
+
+    /// Encrypts `text` into `path` atomically. An age file keeps its form (armored or binary);
+    /// a new one is armored.
+    pub fn write(&self, path: &Path, text: &[u8]) -> Result<()> {
+        match self {
+            Keys::Rails(key) => rails::write(path, text, key),
+            Keys::Age { recipients, .. } => {
+                let armored =
+                    std::fs::read(path).map_or(true, |existing| age::is_armored(&existing));
+                age::write(path, text, recipients, armored)
+            }
+        }
+    }
+}
+
+/// A credentials file and how it is locked, chosen when the plan is made.
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub file: PathBuf,
-    pub key: KeySource,
+    pub access: Access,
 }
 
 impl Credentials {
-    /// Loads the key, decrypts the file and parses the YAML; every buffer along the way is wiped.
+    /// Loads the keys, decrypts the file and parses the YAML; every buffer along the way is wiped.
     pub fn open(&self, env: &Env) -> Result<Node> {
         yaml::parse(&self.read_text(env)?, &self.file)
     }
 
     /// The decrypted YAML text.
     pub fn read_text(&self, env: &Env) -> Result<Zeroizing<String>> {
-        rails::read(&self.file, &self.key.load(env)?)
+        self.access.load(env)?.read(&self.file)
     }
 }

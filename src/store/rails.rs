@@ -84,7 +84,7 @@ impl MasterKey {
     }
 
     fn cipher(&self) -> Aes128Gcm {
-        Aes128Gcm::new(self.0.as_ref().into())
+        Aes128Gcm::new(aes_gcm::Key::<Aes128Gcm>::from_slice(self.0.as_ref()))
     }
 }
 

@@ -219,9 +219,19 @@ dbs:
 """
 
 
-def write_credentials(config_dir, creds):
-    """Encrypt the credentials with real ActiveSupport via the Ruby oracle."""
+def write_credentials(config_dir, creds, store):
+    """Encrypt the credentials with the real tool of the store: ActiveSupport via the Ruby
+    oracle, or the age CLI (to a fresh identity made by age-keygen). Returns the environment
+    lsenv needs to open them (none for Rails: config/master.key is found by itself)."""
     yaml = "litestream:\n" + "".join(f"  {k}: {json.dumps(v)}\n" for k, v in creds.items())
+    if store == "age":
+        identity = config_dir.parent / "identity.txt"  # outside config/, as a user's would be
+        subprocess.run(["age-keygen", "-o", str(identity)], check=True, capture_output=True, timeout=10)
+        recipient = subprocess.run(["age-keygen", "-y", str(identity)], check=True,
+                                   capture_output=True, text=True, timeout=10).stdout.strip()
+        subprocess.run(["age", "-a", "-r", recipient, "-o", str(config_dir / "credentials.yml.age")],
+                       input=yaml, text=True, check=True, capture_output=True, timeout=10)
+        return {"LSENV_AGE_IDENTITY_FILE": str(identity)}
     enc, key = config_dir / "credentials.yml.enc", config_dir / "master.key"
     if not ORACLE.exists():
         raise Failure(f"missing {ORACLE.relative_to(REPO)}")
@@ -230,10 +240,11 @@ def write_credentials(config_dir, creds):
                          text=True, env=env, capture_output=True, timeout=20)
     if res.returncode != 0 or not enc.exists() or not key.exists():
         raise Failure(f"rails_oracle.rb write failed: {res.stderr.strip()}")
+    return {}
 
 
 class Project:
-    def __init__(self, root, name, creds, litestream):
+    def __init__(self, root, name, creds, litestream, store):
         self.root = root / name
         self.name = name
         self.replica_prefix = f"{name}/app"
@@ -246,7 +257,7 @@ class Project:
         (config / "lsenv.toml").write_text(
             f"[replicate]\nlitestream = {json.dumps(str(litestream))}\n")
         self.creds = creds
-        write_credentials(config, creds)
+        self.key_env = write_credentials(config, creds, store)
         with closing(sqlite3.connect(self.db)) as db, db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
@@ -290,7 +301,8 @@ class Runner:
         # lsenv gets no LITESTREAM_*/AWS_* at all: the credentials file is the only
         # source. It runs from elsewhere, so -C has to do the work.
         # The canary must not reach litestream (see check_exec).
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LSENV_E2E_CANARY": "leaked"}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LSENV_E2E_CANARY": "leaked",
+               **project.key_env}
         return [str(self.lsenv), "-C", str(project.root), *lsenv_args], env, self.workdir
 
     def start_replicate(self, project):
@@ -462,6 +474,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--direct", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--store", choices=["rails", "age"], default="rails",
+                        help="encrypt the credentials with ActiveSupport (rails) or the age CLI")
     args = parser.parse_args()
     # SIGTERM (e.g. from a test timeout) -> normal failure path -> cleanup.
     def on_sigterm(*_):
@@ -469,7 +483,8 @@ def main():
 
     signal.signal(signal.SIGTERM, on_sigterm)
 
-    summary = {"ok": False, "passed": [], "mode": "direct" if args.direct else "lsenv"}
+    summary = {"ok": False, "passed": [], "mode": "direct" if args.direct else "lsenv",
+               "store": args.store}
     moto = None
     runner = None
     tmp = Path(tempfile.mkdtemp(prefix="lsenv-e2e-"))
@@ -501,8 +516,9 @@ def main():
 
         base = {"replica_bucket": BUCKET, "replica_key_id": key_id,
                 "replica_endpoint": endpoint, "replica_region": REGION}
-        good = Project(tmp, "good", {**base, "replica_access_key": secret}, litestream)
-        bad = Project(tmp, "wrong_secret", {**base, "replica_access_key": wrong(secret)}, litestream)
+        good = Project(tmp, "good", {**base, "replica_access_key": secret}, litestream, args.store)
+        bad = Project(tmp, "wrong_secret", {**base, "replica_access_key": wrong(secret)}, litestream,
+                      args.store)
         runner = Runner(args, litestream, tmp)
 
         summary["cases"] = {}

@@ -230,7 +230,7 @@ fn second_run_changes_no_byte_and_prints_no_key() {
     for kept in [
         "kept existing config/lsenv.toml",
         "kept existing config/litestream.yml (the --db paths were not added to it)",
-        "kept existing config/credentials.yml.enc (its key: config/master.key)",
+        "kept existing config/credentials.yml.enc (it opens with the key from config/master.key)",
     ] {
         assert!(text.contains(kept), "{kept}: {text}");
     }

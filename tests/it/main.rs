@@ -1,11 +1,13 @@
 //! lsenv's integration tests: the binary driven end to end, and the real tools it must agree
 //! with (Ruby's ActiveSupport, litestream, an S3 API). A missing tool fails a test; none skip.
 
+mod age;
 mod bad_input;
 mod credentials;
 mod exec;
 mod init;
 mod observe;
+mod output;
 mod rails_interop;
 mod replicate;
 mod resolve;

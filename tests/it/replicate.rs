@@ -9,12 +9,17 @@ use std::process::Command;
 
 use crate::support::{Project, litestream, said};
 
-/// Rows written to SQLite reach the bucket through `lsenv replicate` and come back with
-/// `lsenv exec -- litestream restore`; with a wrong secret in the credentials nothing does.
-#[test]
-fn replicate_reaches_loopback_s3_and_a_wrong_secret_does_not() {
+/// Runs the end-to-end driver with credentials of `store` and checks its verdict.
+fn replicate_end_to_end(store: &str) {
     let output = Command::new("unshare")
-        .args(["-n", "--", "python3", "tests/e2e/replicate.py"])
+        .args([
+            "-n",
+            "--",
+            "python3",
+            "tests/e2e/replicate.py",
+            "--store",
+            store,
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("LSENV_BIN", assert_cmd::cargo::cargo_bin!("lsenv"))
         .env("LITESTREAM_BIN", litestream())
@@ -29,9 +34,23 @@ fn replicate_reaches_loopback_s3_and_a_wrong_secret_does_not() {
     assert!(output.status.success(), "e2e driver failed\n{report}");
     let summary = stdout.lines().last().unwrap_or_default();
     assert!(
-        summary.starts_with(r#"{"ok":true,"passed":["good","wrong_secret"]"#),
+        summary.starts_with(r#"{"ok":true,"passed":["good","wrong_secret"]"#)
+            && summary.contains(&format!(r#""store":"{store}""#)),
         "unexpected summary: {summary}\n{report}"
     );
+}
+
+/// Rows written to SQLite reach the bucket through `lsenv replicate` and come back with
+/// `lsenv exec -- litestream restore`; with a wrong secret in the credentials nothing does.
+#[test]
+fn replicate_reaches_loopback_s3_and_a_wrong_secret_does_not() {
+    replicate_end_to_end("rails");
+}
+
+/// The same with an age credentials file written by the real `age` CLI.
+#[test]
+fn replicate_with_age_credentials() {
+    replicate_end_to_end("age");
 }
 
 /// Without a Litestream config lsenv says so (exit 3); a `-config` of the user's own is passed

@@ -1,0 +1,538 @@
+//! The age store against the real `age` and `age-keygen` (Debian's Go reference implementation):
+//! files age wrote are read by lsenv with each identity and from each identity source; files
+//! lsenv writes open with `age -d` for every recipient and for nobody else; recipients come and
+//! go; bad input is refused clearly.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::support::{CANARY, Project, child_env, map, said};
+
+const ENC: &str = "config/credentials.yml.age";
+const YAML: &str =
+    "litestream:\n  replica_bucket: age-bucket\n  replica_access_key: canary-7f3e9a-secret\n";
+
+/// An identity made by `age-keygen`: its file and its recipient.
+struct Identity {
+    file: PathBuf,
+    recipient: String,
+}
+
+impl Identity {
+    fn new(dir: &Path, name: &str) -> Self {
+        let file = dir.join(format!("{name}.txt"));
+        run(Command::new("age-keygen").arg("-o").arg(&file), b"");
+        let recipient =
+            String::from_utf8(run(Command::new("age-keygen").arg("-y").arg(&file), b"").stdout)
+                .unwrap();
+        Self {
+            file,
+            recipient: recipient.trim().to_owned(),
+        }
+    }
+
+    fn secret(&self) -> String {
+        std::fs::read_to_string(&self.file).unwrap()
+    }
+
+    /// What `age -d -i` makes of `file`: the text, or `None` when it cannot open it.
+    fn decrypts(&self, file: &Path) -> Option<String> {
+        let output = Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&self.file)
+            .arg(file)
+            .output()
+            .unwrap();
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8(output.stdout).unwrap())
+    }
+}
+
+fn run(command: &mut Command, stdin: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("age must be installed (apt-get install age)");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// `age -r … -r …` (armored with `-a`) writes the credentials of `project`.
+fn age_encrypt(project: &Project, recipients: &[&Identity], armored: bool) {
+    let mut command = Command::new("age");
+    if armored {
+        command.arg("-a");
+    }
+    for identity in recipients {
+        command.arg("-r").arg(&identity.recipient);
+    }
+    std::fs::create_dir_all(project.path("config")).unwrap();
+    command.arg("-o").arg(project.path(ENC));
+    run(&mut command, YAML.as_bytes());
+}
+
+struct Keys {
+    dir: tempfile::TempDir,
+    alice: Identity,
+    bob: Identity,
+    stranger: Identity,
+}
+
+fn keys() -> Keys {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = Identity::new(dir.path(), "alice");
+    let bob = Identity::new(dir.path(), "bob");
+    let stranger = Identity::new(dir.path(), "stranger");
+    Keys {
+        dir,
+        alice,
+        bob,
+        stranger,
+    }
+}
+
+#[test]
+fn files_age_wrote_are_read_with_each_identity_from_each_source() {
+    let keys = keys();
+    for armored in [false, true] {
+        let project = Project::new();
+        age_encrypt(&project, &[&keys.alice, &keys.bob], armored);
+        let expected = map(&[
+            ("LITESTREAM_REPLICA_BUCKET", "age-bucket"),
+            ("LITESTREAM_SECRET_ACCESS_KEY", CANARY),
+        ]);
+        for identity in [&keys.alice, &keys.bob] {
+            let by_text = child_env(
+                project.lsenv().env("LSENV_AGE_IDENTITY", identity.secret()),
+                &["exec"],
+            );
+            assert_eq!(by_text, expected, "armored {armored}: LSENV_AGE_IDENTITY");
+            let by_file = child_env(
+                project
+                    .lsenv()
+                    .env("LSENV_AGE_IDENTITY_FILE", &identity.file),
+                &["exec"],
+            );
+            assert_eq!(
+                by_file, expected,
+                "armored {armored}: LSENV_AGE_IDENTITY_FILE"
+            );
+        }
+        // A configured identity file (several allowed: the first that opens it wins), and the
+        // default one that `lsenv keygen` writes.
+        project.file(
+            "config/lsenv.toml",
+            format!(
+                "[credentials]\nidentity = [{:?}, {:?}]\n",
+                keys.stranger.file, keys.bob.file
+            ),
+        );
+        assert_eq!(child_env(&mut project.lsenv(), &["exec"]), expected);
+        std::fs::remove_file(project.path("config/lsenv.toml")).unwrap();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".config/lsenv")).unwrap();
+        std::fs::copy(
+            &keys.alice.file,
+            home.path().join(".config/lsenv/identity.txt"),
+        )
+        .unwrap();
+        assert_eq!(
+            child_env(project.lsenv().env("HOME", home.path()), &["exec"]),
+            expected
+        );
+    }
+}
+
+/// An editor script that replaces the bucket.
+fn editor(project: &Project, bucket: &str) -> PathBuf {
+    let path = project.path("editor.sh");
+    project.file(
+        "editor.sh",
+        format!("#!/bin/sh\nsed -i 's/replica_bucket: .*/replica_bucket: {bucket}/' \"$1\"\n"),
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn files_lsenv_writes_open_for_every_recipient_and_nobody_else() {
+    let keys = keys();
+    let project = Project::new();
+    age_encrypt(&project, &[&keys.alice], true);
+    project.file(
+        "config/credentials.recipients",
+        format!(
+            "# the team\n{}\n{}\n",
+            keys.alice.recipient, keys.bob.recipient
+        ),
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let output = project
+        .lsenv()
+        .env("LSENV_AGE_IDENTITY_FILE", &keys.alice.file)
+        .env("EDITOR", editor(&project, "edited-by-lsenv"))
+        .env("XDG_RUNTIME_DIR", scratch.path())
+        .args(["credentials", "edit"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", said(&output));
+    let expected = YAML.replace("age-bucket", "edited-by-lsenv");
+    let file = project.path(ENC);
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("-----BEGIN AGE ENCRYPTED FILE-----")
+    );
+    assert_eq!(
+        keys.alice.decrypts(&file).as_deref(),
+        Some(expected.as_str())
+    );
+    assert_eq!(keys.bob.decrypts(&file).as_deref(), Some(expected.as_str()));
+    assert_eq!(keys.stranger.decrypts(&file), None);
+    assert!(!said(&output).contains(CANARY));
+}
+
+#[test]
+fn recipients_come_and_go() {
+    let keys = keys();
+    let project = Project::new();
+    age_encrypt(&project, &[&keys.alice], false);
+    project.file(
+        "config/credentials.recipients",
+        format!("{}\n", keys.alice.recipient),
+    );
+    let lsenv = |args: &[&str]| {
+        project
+            .lsenv()
+            .env("LSENV_AGE_IDENTITY_FILE", &keys.alice.file)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let file = project.path(ENC);
+
+    let output = lsenv(&["credentials", "recipients", "add", &keys.bob.recipient]);
+    assert!(output.status.success(), "{}", said(&output));
+    assert_eq!(keys.bob.decrypts(&file).as_deref(), Some(YAML));
+    let listed = String::from_utf8(lsenv(&["credentials", "recipients", "list"]).stdout).unwrap();
+    assert_eq!(
+        listed,
+        format!(
+            "{}  (config/credentials.recipients)\n{}  (config/credentials.recipients)\n",
+            keys.alice.recipient, keys.bob.recipient
+        )
+    );
+    // A binary file stays binary.
+    assert!(
+        std::fs::read(&file)
+            .unwrap()
+            .starts_with(b"age-encryption.org/v1\n")
+    );
+
+    let output = lsenv(&["credentials", "recipients", "remove", &keys.bob.recipient]);
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output).contains("may still hold older copies"),
+        "{}",
+        said(&output)
+    );
+    assert_eq!(
+        keys.bob.decrypts(&file),
+        None,
+        "a removed recipient can no longer decrypt"
+    );
+    assert_eq!(keys.alice.decrypts(&file).as_deref(), Some(YAML));
+
+    // The last recipient stays; a bad one is refused by position, not echoed.
+    let before = project.snapshot();
+    let output = lsenv(&["credentials", "recipients", "remove", &keys.alice.recipient]);
+    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
+    let output = lsenv(&["credentials", "recipients", "add", "age1notarecipient"]);
+    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
+    assert!(
+        said(&output).contains("recipient 1: not an age X25519 recipient"),
+        "{}",
+        said(&output)
+    );
+    assert_eq!(project.snapshot(), before);
+}
+
+#[test]
+fn bad_input_is_refused_clearly_without_secrets_or_changes() {
+    let keys = keys();
+    let cases: Vec<(&str, Box<dyn Fn(&Project)>, i32, &str)> = vec![
+        (
+            "wrong identity",
+            Box::new(|p: &Project| {
+                p.file("identity.txt", keys.stranger.secret());
+            }),
+            5,
+            "config/credentials.yml.age: none of the age identities opens this file",
+        ),
+        (
+            "corrupted header MAC",
+            Box::new(|p: &Project| {
+                let mut bytes = std::fs::read(p.path(ENC)).unwrap();
+                let mac_line = bytes.windows(4).position(|w| w == b"\n---").unwrap() + 5;
+                bytes[mac_line] = if bytes[mac_line] == b'A' { b'B' } else { b'A' };
+                p.file(ENC, bytes);
+            }),
+            5,
+            "the age header's MAC is wrong",
+        ),
+        (
+            "truncated payload",
+            Box::new(|p: &Project| {
+                let bytes = std::fs::read(p.path(ENC)).unwrap();
+                p.file(ENC, &bytes[..bytes.len() - 20]);
+            }),
+            5,
+            "the payload is damaged or truncated",
+        ),
+        (
+            "malformed identity file",
+            Box::new(|p: &Project| {
+                p.file(
+                    "identity.txt",
+                    format!("# mine\n{}AGE-SECRET-KEY-1BROKEN\n", keys.alice.secret()),
+                );
+            }),
+            4,
+            "identity.txt: line 5 is not an age X25519 identity",
+        ),
+        (
+            "malformed recipient line",
+            Box::new(|p: &Project| {
+                p.file("config/credentials.recipients", "age1broken\n");
+            }),
+            3,
+            "config/credentials.recipients:1:1: not an age X25519 recipient",
+        ),
+        (
+            "no identity at all",
+            Box::new(|p: &Project| {
+                std::fs::remove_file(p.path("identity.txt")).unwrap();
+                p.file("config/lsenv.toml", "");
+            }),
+            4,
+            "no age identity to decrypt this file with",
+        ),
+    ];
+    for (name, setup, code, says) in cases {
+        let project = Project::new();
+        age_encrypt(&project, &[&keys.alice], false);
+        project.file("identity.txt", keys.alice.secret());
+        project.file(
+            "config/lsenv.toml",
+            "[credentials]\nidentity = \"identity.txt\"\n",
+        );
+        project.file(
+            "config/credentials.recipients",
+            format!("{}\n", keys.alice.recipient),
+        );
+        setup(&project);
+        let before = project.snapshot();
+        // `recipients add` reads the recipients too, so every case meets the bad input.
+        for args in [
+            &["exec", "env"][..],
+            &["credentials", "recipients", "add", &keys.bob.recipient][..],
+        ] {
+            let output = project.lsenv().args(args).output().unwrap();
+            let text = said(&output);
+            if name == "malformed recipient line" && args[0] == "exec" {
+                assert!(
+                    output.status.success(),
+                    "reading needs no recipient: {text}"
+                );
+                continue;
+            }
+            assert_eq!(output.status.code(), Some(code), "{name} {args:?}: {text}");
+            assert!(text.contains(says), "{name}: expected {says:?} in {text}");
+            assert!(
+                !text.contains(CANARY) && !text.contains("AGE-SECRET-KEY"),
+                "{name}: leaked: {text}"
+            );
+            assert!(output.stdout.is_empty(), "{name}");
+        }
+        assert_eq!(project.snapshot(), before, "{name}: files changed");
+    }
+}
+
+#[test]
+fn convert_to_age_and_back_keeps_the_text_byte_identical() {
+    let keys = keys();
+    let project = Project::new();
+    let text = "# comment kept\nlitestream:\n  replica_bucket: \"bück\"\n  port: 0012\n";
+    project.credentials(text);
+    project.file(
+        "config/credentials.recipients",
+        format!("{}\n", keys.bob.recipient),
+    );
+    let output = project
+        .lsenv()
+        .env("LSENV_AGE_IDENTITY_FILE", &keys.bob.file)
+        .args(["credentials", "convert", "--to", "age"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(!project.path("config/credentials.yml.enc").exists());
+    assert_eq!(keys.bob.decrypts(&project.path(ENC)).as_deref(), Some(text));
+
+    let output = project
+        .lsenv()
+        .env("LSENV_AGE_IDENTITY_FILE", &keys.bob.file)
+        .args(["credentials", "convert", "--to", "rails"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(!project.path(ENC).exists());
+    let enc = project.path("config/credentials.yml.enc");
+    let back = crate::support::ruby_oracle(
+        "read",
+        &[&enc, &project.path("config/master.key")],
+        &[],
+        b"",
+    );
+    assert_eq!(back, text.as_bytes(), "real Rails reads the converted file");
+}
+
+#[test]
+fn keygen_and_init_age() {
+    let home = tempfile::tempdir().unwrap();
+    let project = Project::new();
+    let output = project
+        .lsenv()
+        .env("HOME", home.path())
+        .arg("keygen")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", said(&output));
+    let identity = home.path().join(".config/lsenv/identity.txt");
+    assert_eq!(
+        std::fs::metadata(&identity).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let recipient = String::from_utf8(output.stdout).unwrap();
+    let by_age = run(Command::new("age-keygen").arg("-y").arg(&identity), b"").stdout;
+    assert_eq!(
+        recipient.as_bytes(),
+        by_age,
+        "age-keygen reads lsenv's identity file"
+    );
+    let again = project
+        .lsenv()
+        .env("HOME", home.path())
+        .arg("keygen")
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(3),
+        "never overwrites: {}",
+        said(&again)
+    );
+
+    let output = project
+        .lsenv()
+        .env("HOME", home.path())
+        .args(["init", "--age", "--db", "storage/app.sqlite3"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        !project.path("config/master.key").exists(),
+        "an age setup has no master key"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.path("config/credentials.recipients"))
+            .unwrap()
+            .lines()
+            .last(),
+        Some(recipient.trim())
+    );
+    let opened = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&identity)
+        .arg(project.path(ENC))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8(opened.stdout)
+            .unwrap()
+            .contains("litestream:")
+    );
+}
+
+#[test]
+fn a_passphrase_file_needs_a_terminal() {
+    let project = Project::new();
+    std::fs::create_dir_all(project.path("config")).unwrap();
+    // `age -p` only reads a passphrase from a terminal: the file is made with age's library
+    // format by lsenv's own dependency instead, which the age CLI reads the same way.
+    let file = age_passphrase_file(YAML.as_bytes(), "correct horse");
+    project.file(ENC, file);
+    let before = project.snapshot();
+    // `setsid`: no controlling terminal, even when the tests run in one.
+    let output = Command::new("setsid")
+        .arg("-w")
+        .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
+        .args(["exec", "env"])
+        .current_dir(project.root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
+    assert!(
+        said(&output)
+            .contains("encrypted with a passphrase, and there is no terminal to ask for it"),
+        "{}",
+        said(&output)
+    );
+    assert_eq!(project.snapshot(), before);
+}
+
+fn age_passphrase_file(plaintext: &[u8], passphrase: &str) -> Vec<u8> {
+    let encryptor = age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from(
+        passphrase.to_owned(),
+    ));
+    let mut out = Vec::new();
+    let mut writer = encryptor.wrap_output(&mut out).unwrap();
+    std::io::Write::write_all(&mut writer, plaintext).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+#[test]
+fn check_and_explain_name_the_identity_source() {
+    let keys = keys();
+    let project = Project::new();
+    age_encrypt(&project, &[&keys.alice], true);
+    let output = project
+        .offline()
+        .env("LSENV_AGE_IDENTITY", keys.alice.secret())
+        .arg("check")
+        .output()
+        .unwrap();
+    let text = said(&output);
+    assert!(text.contains("ok       config/credentials.yml.age: decrypts with an age identity from $LSENV_AGE_IDENTITY"), "{text}");
+    assert!(
+        !text.contains("AGE-SECRET-KEY") && !text.contains(CANARY),
+        "{text}"
+    );
+    drop(keys.dir);
+}

@@ -1,0 +1,1066 @@
+//! `lsenv env`: golden files for every format, and round trips that prove each consumer reads
+//! back the exact bytes: the real `sh`, `dash` and `bash`, python-dotenv, Ruby's dotenv and
+//! Python's `json`, and, where the consumer cannot run here, parsers that follow its own source
+//! line by line (systemd's `env-file.c`, the docker CLI's `parseKeyValueFile`, the GitHub
+//! runner's `SetEnvFileCommand` and `ActionCommand`, GitLab's `ParseDotenvArtifactService`).
+//! Then the refusals, the files written, and the canary.
+//!
+//! The golden files are `tests/golden/*`, compared byte for byte. After a deliberate change of
+//! output, regenerate them with `LSENV_BLESS=1 cargo test --test it output` and review the diff.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::support::{CANARY, Project, said};
+
+/// Values as the tests expect them: name → bytes.
+type Values = BTreeMap<String, Vec<u8>>;
+
+/// One credentials key per awkward character: (key, YAML double-quoted text whose escapes make
+/// the bytes exact, the value lsenv must write).
+const AWKWARD: &[(&str, &str, &str)] = &[
+    ("newline", r"line one\nline two", "line one\nline two"),
+    ("carriage_return", r"carriage\rreturn", "carriage\rreturn"),
+    ("tab", r"tab\there", "tab\there"),
+    ("single_quote", "it's", "it's"),
+    ("double_quote", r#"say \"hi\""#, "say \"hi\""),
+    ("dollar", "$HOME $(id) $", "$HOME $(id) $"),
+    ("backtick", "`id`", "`id`"),
+    ("backslash", r"C:\\dir\\new", r"C:\dir\new"),
+    ("equals", "a=b==", "a=b=="),
+    ("hash", "not # a comment", "not # a comment"),
+    ("spaces", "  padded  ", "  padded  "),
+    ("unicode", r"h\u00e9llo \u2603 \U0001D11E", "héllo ☃ 𝄞"),
+    ("empty", "", ""),
+];
+
+/// Everything at once, for the formats that carry any value.
+const KITCHEN_SINK: (&str, &str, &str) = (
+    "kitchen_sink",
+    r#" a'b\"c`d$HOME${HOME}$(id)\\e\\\\f=g#h\ni\r\nj\tk \u00e9 %0A \\"#,
+    " a'b\"c`d$HOME${HOME}$(id)\\e\\\\f=g#h\ni\r\nj\tk é %0A \\",
+);
+
+/// The committed, non-secret variable every fixture also has.
+const REGION: (&str, &str) = ("LITESTREAM_REPLICA_REGION", "eu-west-3");
+
+/// A project whose credentials hold `entries` (`litestream.KEY`), with [`REGION`] in TOML.
+fn project_with(entries: &[(&str, &str, &str)]) -> Project {
+    let project = Project::new();
+    let mut yaml = String::from("litestream:\n");
+    for (key, escaped, _) in entries {
+        writeln!(yaml, "  {key}: \"{escaped}\"").unwrap();
+    }
+    project
+        .file(
+            "config/lsenv.toml",
+            format!("[litestream]\nreplica_region = \"{}\"\n", REGION.1),
+        )
+        .credentials(&yaml);
+    project
+}
+
+/// What the project of `entries` resolves to.
+fn values(entries: &[(&str, &str, &str)]) -> Values {
+    entries
+        .iter()
+        .map(|(key, _, value)| (name(key), value.as_bytes().to_vec()))
+        .chain([(REGION.0.to_owned(), REGION.1.as_bytes().to_vec())])
+        .collect()
+}
+
+fn name(key: &str) -> String {
+    format!("LITESTREAM_{}", key.to_ascii_uppercase())
+}
+
+/// [`AWKWARD`] without the keys a format must refuse, plus [`KITCHEN_SINK`] if it carries it.
+fn fixture(
+    refused: &[&str],
+    kitchen_sink: bool,
+) -> Vec<(&'static str, &'static str, &'static str)> {
+    AWKWARD
+        .iter()
+        .copied()
+        .filter(|(key, _, _)| !refused.contains(key))
+        .chain(kitchen_sink.then_some(KITCHEN_SINK))
+        .collect()
+}
+
+fn env(project: &Project, args: &[&str]) -> Output {
+    project.lsenv().arg("env").args(args).output().unwrap()
+}
+
+fn success(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "lsenv failed: {}\n{}",
+        output.status,
+        said(&output)
+    );
+    output
+}
+
+/// Compares `actual` with `tests/golden/NAME` byte for byte, or rewrites it under `LSENV_BLESS`.
+fn golden(name: &str, actual: &[u8]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("LSENV_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|err| {
+        panic!(
+            "{}: {err}; create it with LSENV_BLESS=1 cargo test --test it output",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "{} differs (LSENV_BLESS=1 regenerates it):\n--- expected\n{}\n--- actual\n{}",
+        path.display(),
+        expected.escape_ascii(),
+        actual.escape_ascii()
+    );
+}
+
+/// `NAME\0VALUE\0…`, as the helper scripts below print what their consumer read.
+fn nul_pairs(bytes: &[u8]) -> Values {
+    let mut fields = bytes.split(|&byte| byte == 0);
+    let mut pairs = Values::new();
+    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+        pairs.insert(String::from_utf8(name.to_vec()).unwrap(), value.to_vec());
+    }
+    pairs
+}
+
+/// Runs a consumer with a clean environment (so no variable of ours can leak into what it
+/// reads) and returns its stdout.
+fn consume(program: &str, args: &[&OsStr]) -> Vec<u8> {
+    let output = Command::new(program)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .output()
+        .unwrap_or_else(|err| panic!("{program} must be installed: {err}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+fn assert_values(consumer: &str, read: &Values, expected: &Values) {
+    for (name, value) in expected {
+        assert_eq!(
+            read.get(name).map(|read| read.escape_ascii().to_string()),
+            Some(value.escape_ascii().to_string()),
+            "{consumer} read {name} differently"
+        );
+    }
+    assert_eq!(
+        read.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "{consumer} read other variables"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Golden files
+
+#[test]
+fn golden_files_for_every_format() {
+    let line_formats: [(&str, &[&str], bool); 5] = [
+        ("dotenv", &["newline", "carriage_return"], false),
+        ("shell", &[], true),
+        ("json", &[], true),
+        ("systemd", &[], true),
+        ("docker", &["newline"], false),
+    ];
+    for (format, refused, kitchen_sink) in line_formats {
+        let project = project_with(&fixture(refused, kitchen_sink));
+        let shown = success(env(&project, &["--format", format]));
+        golden(&format!("{format}.redacted"), &shown.stdout);
+        assert!(shown.stderr.is_empty(), "{}", said(&shown));
+        let revealed = success(env(&project, &["--format", format, "--reveal"]));
+        golden(&format!("{format}.revealed"), &revealed.stdout);
+    }
+
+    let project = project_with(&fixture(&[], true));
+    let github_env = project.path("github_env");
+    let output = success(
+        project
+            .lsenv()
+            .args(["env", "--format", "github"])
+            .env("GITHUB_ENV", &github_env)
+            .output()
+            .unwrap(),
+    );
+    golden("github.stdout", &output.stdout);
+    // The delimiters are random: the golden file has them as `ghadelimiter_RANDOM`.
+    let written = String::from_utf8(std::fs::read(&github_env).unwrap()).unwrap();
+    let mut normalized = String::new();
+    let mut rest = written.as_str();
+    while let Some(at) = rest.find("ghadelimiter_") {
+        let (before, after) = rest.split_at(at + "ghadelimiter_".len());
+        normalized.push_str(before);
+        normalized.push_str("RANDOM");
+        rest = &after[32..];
+    }
+    normalized.push_str(rest);
+    golden("github.github_env", normalized.as_bytes());
+
+    let project = project_with(&fixture(&["newline", "spaces"], false));
+    let output = success(env(&project, &["--format", "gitlab", "-o", "report.env"]));
+    assert!(output.stdout.is_empty());
+    golden(
+        "gitlab.report",
+        &std::fs::read(project.path("report.env")).unwrap(),
+    );
+    golden("gitlab.stderr", &output.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round trips through the real consumers
+
+#[test]
+fn sh_dash_and_bash_source_shell_output_exactly() {
+    let entries = fixture(&[], true);
+    let project = project_with(&entries);
+    // Any byte but NUL, even one that is not UTF-8, from the environment.
+    let latin1 = OsStr::from_bytes(b"caf\xe9 \xff");
+    let output = project
+        .lsenv()
+        .args(["env", "--format", "shell", "--reveal", "-o", "vars.sh"])
+        .env("LITESTREAM_LATIN1", latin1)
+        .output()
+        .unwrap();
+    success(output);
+    let mut expected = values(&entries);
+    expected.insert("LITESTREAM_LATIN1".into(), latin1.as_bytes().to_vec());
+    let file = project.path("vars.sh");
+    for shell in ["sh", "dash", "bash"] {
+        for (name, value) in &expected {
+            let script = format!(". \"$1\" && printf %s \"${name}\"");
+            let read = consume(
+                shell,
+                &[
+                    OsStr::new("-c"),
+                    script.as_ref(),
+                    shell.as_ref(),
+                    file.as_ref(),
+                ],
+            );
+            assert_eq!(
+                read.escape_ascii().to_string(),
+                value.escape_ascii().to_string(),
+                "{shell} read {name} differently"
+            );
+        }
+        // `export` reached the environment of what the shell runs.
+        let env0 = consume(
+            shell,
+            &[
+                OsStr::new("-c"),
+                OsStr::new(". \"$1\" && env -0"),
+                shell.as_ref(),
+                file.as_ref(),
+            ],
+        );
+        let exported: Values = env0
+            .split(|&byte| byte == 0)
+            .filter_map(|entry| {
+                let at = entry.iter().position(|&byte| byte == b'=')?;
+                let name = String::from_utf8(entry[..at].to_vec()).ok()?;
+                name.starts_with("LITESTREAM_")
+                    .then(|| (name, entry[at + 1..].to_vec()))
+            })
+            .collect();
+        assert_values(&format!("{shell} (exported)"), &exported, &expected);
+    }
+}
+
+#[test]
+fn python_dotenv_and_ruby_dotenv_read_dotenv_output_exactly() {
+    let entries = fixture(&["newline", "carriage_return"], false);
+    let project = project_with(&entries);
+    success(env(
+        &project,
+        &["--format", "dotenv", "--reveal", "-o", ".env"],
+    ));
+    let file = project.path(".env");
+    let expected = values(&entries);
+
+    // With interpolation on, as `load_dotenv` and `dotenv_values` have it by default.
+    let python = "import sys\nfrom dotenv import dotenv_values\n\
+        for k, v in sorted(dotenv_values(sys.argv[1]).items()):\n\
+        \x20   sys.stdout.buffer.write(k.encode() + b'\\0' + v.encode() + b'\\0')\n";
+    let read = consume(
+        "python3",
+        &[OsStr::new("-c"), python.as_ref(), file.as_ref()],
+    );
+    assert_values("python-dotenv", &nul_pairs(&read), &expected);
+
+    // `Dotenv.load` into ENV, as an app does (Debian's ruby-dotenv, the 2.x parser).
+    let ruby = "require 'dotenv'\nDotenv.load(ARGV[0])\n$stdout.binmode\n\
+        ENV.select { |k, _| k.start_with?('LITESTREAM_') }.sort.each { |k, v| $stdout.write(k, \"\\0\", v, \"\\0\") }\n";
+    let read = consume(
+        "ruby",
+        &[
+            OsStr::new("-E"),
+            OsStr::new("UTF-8"),
+            OsStr::new("-e"),
+            ruby.as_ref(),
+            file.as_ref(),
+        ],
+    );
+    assert_values("Ruby's dotenv", &nul_pairs(&read), &expected);
+}
+
+#[test]
+fn python_json_reads_json_output_exactly() {
+    let entries = fixture(&[], true);
+    let project = project_with(&entries);
+    success(env(
+        &project,
+        &["--format", "json", "--reveal", "-o", "vars.json"],
+    ));
+    let python = "import json, sys\n\
+        for k, v in sorted(json.load(open(sys.argv[1], encoding='utf-8')).items()):\n\
+        \x20   sys.stdout.buffer.write(k.encode() + b'\\0' + v.encode() + b'\\0')\n";
+    let read = consume(
+        "python3",
+        &[
+            OsStr::new("-c"),
+            python.as_ref(),
+            project.path("vars.json").as_ref(),
+        ],
+    );
+    assert_values("Python's json", &nul_pairs(&read), &values(&entries));
+
+    // Redacted, the same object with fingerprints for values.
+    let shown = success(env(&project, &["--format", "json"]));
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        text.contains("\"LITESTREAM_EMPTY\": \"0 bytes, sha256 e3b0c442\""),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round trips through parsers that follow the consumer's source
+
+/// systemd's `EnvironmentFile=` reader: `parse_env_file_internal` of systemd's
+/// `src/basic/env-file.c` (v254 and later), state for state, then `load_env_file_push`, which
+/// ignores a key or value that is not UTF-8 and lets a later assignment win.
+fn systemd_environment_file(text: &[u8]) -> Values {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        PreKey,
+        Key,
+        PreValue,
+        Value,
+        ValueEscape,
+        SingleQuoteValue,
+        DoubleQuoteValue,
+        DoubleQuoteValueEscape,
+        Comment,
+        CommentEscape,
+    }
+    const NEWLINE: &[u8] = b"\n\r";
+    const WHITESPACE: &[u8] = b" \t\n\r";
+    const COMMENTS: &[u8] = b"#;";
+    const SHELL_NEED_ESCAPE: &[u8] = b"\"\\`$";
+
+    let mut result = Values::new();
+    let mut push = |key: &[u8], value: &[u8]| {
+        if let (Ok(key), Ok(_)) = (std::str::from_utf8(key), std::str::from_utf8(value)) {
+            result.insert(key.to_owned(), value.to_vec());
+        }
+    };
+    let (mut key, mut value) = (Vec::new(), Vec::new());
+    let (mut last_key_whitespace, mut last_value_whitespace) = (None, None);
+    let mut state = State::PreKey;
+    for &c in text {
+        match state {
+            State::PreKey => {
+                if COMMENTS.contains(&c) {
+                    state = State::Comment;
+                } else if !WHITESPACE.contains(&c) {
+                    state = State::Key;
+                    last_key_whitespace = None;
+                    key.push(c);
+                }
+            }
+            State::Key => {
+                if NEWLINE.contains(&c) {
+                    state = State::PreKey;
+                    key.clear();
+                } else if c == b'=' {
+                    state = State::PreValue;
+                    last_value_whitespace = None;
+                } else {
+                    if !WHITESPACE.contains(&c) {
+                        last_key_whitespace = None;
+                    } else if last_key_whitespace.is_none() {
+                        last_key_whitespace = Some(key.len());
+                    }
+                    key.push(c);
+                }
+            }
+            State::PreValue => {
+                if NEWLINE.contains(&c) {
+                    state = State::PreKey;
+                    if let Some(at) = last_key_whitespace {
+                        key.truncate(at);
+                    }
+                    push(&key, &value);
+                    key.clear();
+                    value.clear();
+                } else if c == b'\'' {
+                    state = State::SingleQuoteValue;
+                } else if c == b'"' {
+                    state = State::DoubleQuoteValue;
+                } else if c == b'\\' {
+                    state = State::ValueEscape;
+                } else if !WHITESPACE.contains(&c) {
+                    state = State::Value;
+                    value.push(c);
+                }
+            }
+            State::Value => {
+                if NEWLINE.contains(&c) {
+                    state = State::PreKey;
+                    if let Some(at) = last_value_whitespace {
+                        value.truncate(at);
+                    }
+                    if let Some(at) = last_key_whitespace {
+                        key.truncate(at);
+                    }
+                    push(&key, &value);
+                    key.clear();
+                    value.clear();
+                } else if c == b'\\' {
+                    state = State::ValueEscape;
+                    last_value_whitespace = None;
+                } else {
+                    if !WHITESPACE.contains(&c) {
+                        last_value_whitespace = None;
+                    } else if last_value_whitespace.is_none() {
+                        last_value_whitespace = Some(value.len());
+                    }
+                    value.push(c);
+                }
+            }
+            State::ValueEscape => {
+                state = State::Value;
+                if !NEWLINE.contains(&c) {
+                    value.push(c);
+                }
+            }
+            State::SingleQuoteValue => {
+                if c == b'\'' {
+                    state = State::PreValue;
+                } else {
+                    value.push(c);
+                }
+            }
+            State::DoubleQuoteValue => {
+                if c == b'"' {
+                    state = State::PreValue;
+                } else if c == b'\\' {
+                    state = State::DoubleQuoteValueEscape;
+                } else {
+                    value.push(c);
+                }
+            }
+            State::DoubleQuoteValueEscape => {
+                state = State::DoubleQuoteValue;
+                if SHELL_NEED_ESCAPE.contains(&c) {
+                    value.push(c);
+                } else if c != b'\n' {
+                    value.extend_from_slice(&[b'\\', c]);
+                }
+            }
+            State::Comment => {
+                if c == b'\\' {
+                    state = State::CommentEscape;
+                } else if NEWLINE.contains(&c) {
+                    state = State::PreKey;
+                }
+            }
+            State::CommentEscape => {
+                state = if NEWLINE.contains(&c) {
+                    State::PreKey
+                } else {
+                    State::Comment
+                };
+            }
+        }
+    }
+    let unfinished = [
+        State::PreValue,
+        State::Value,
+        State::ValueEscape,
+        State::SingleQuoteValue,
+        State::DoubleQuoteValue,
+        State::DoubleQuoteValueEscape,
+    ];
+    if unfinished.contains(&state) {
+        if state == State::Value
+            && let Some(at) = last_value_whitespace
+        {
+            value.truncate(at);
+        }
+        if let Some(at) = last_key_whitespace {
+            key.truncate(at);
+        }
+        push(&key, &value);
+    }
+    result
+}
+
+#[test]
+fn systemd_environment_file_rules_read_systemd_output_exactly() {
+    let entries = fixture(&[], true);
+    let project = project_with(&entries);
+    success(env(
+        &project,
+        &["--format", "systemd", "--reveal", "-o", "lsenv.env"],
+    ));
+    let text = std::fs::read(project.path("lsenv.env")).unwrap();
+    let expected = values(&entries);
+    assert_values("systemd", &systemd_environment_file(&text), &expected);
+
+    // The parser is systemd's, not ours: its quirks are there.
+    let quirks = systemd_environment_file(
+        b"# c\nA = x y  \nB=\"a\\qb\\\"\"\n; c\nC='it''s'\nD=a\\\nb\nE=\"multi\nline\"",
+    );
+    let expected_quirks: Values = [
+        ("A", "x y"),
+        ("B", "a\\qb\""),
+        ("C", "its"),
+        ("D", "ab"),
+        ("E", "multi\nline"),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.as_bytes().to_vec()))
+    .collect();
+    assert_values("systemd", &quirks, &expected_quirks);
+
+    // sh reads the same file to the same values.
+    for (name, value) in &expected {
+        let script = format!("set -a; . \"$1\" && printf %s \"${name}\"");
+        let read = consume(
+            "sh",
+            &[
+                OsStr::new("-c"),
+                script.as_ref(),
+                OsStr::new("sh"),
+                project.path("lsenv.env").as_ref(),
+            ],
+        );
+        assert_eq!(read, *value, "sh read {name} differently from systemd");
+    }
+}
+
+/// `docker run --env-file`: `parseKeyValueFile` of the docker CLI's `opts/file.go`, reading lines
+/// with Go's `bufio.Scanner` (split at `\n`, one trailing `\r` dropped, 64 KiB at most).
+fn docker_env_file(text: &[u8]) -> Result<Values, String> {
+    let mut lines: Vec<&[u8]> = text.split(|&byte| byte == b'\n').collect();
+    if text.ends_with(b"\n") {
+        lines.pop();
+    }
+    let mut result = Values::new();
+    for (index, line) in lines.into_iter().enumerate() {
+        if line.len() >= 64 * 1024 {
+            return Err("bufio.Scanner: token too long".into());
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut line = std::str::from_utf8(line)
+            .map_err(|_| format!("invalid utf8 bytes at line {}", index + 1))?;
+        if index == 0 {
+            line = line.strip_prefix('\u{feff}').unwrap_or(line);
+        }
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (variable, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("{line}: no value (taken from docker's own environment)"))?;
+        let variable = variable.trim_start_matches([' ', '\t']);
+        if variable.contains([' ', '\t']) || variable.is_empty() {
+            return Err(format!("poorly formatted environment: {variable}"));
+        }
+        result.insert(variable.to_owned(), value.as_bytes().to_vec());
+    }
+    Ok(result)
+}
+
+#[test]
+fn docker_env_file_rules_read_docker_output_exactly() {
+    let entries = fixture(&["newline"], false);
+    let project = project_with(&entries);
+    success(env(
+        &project,
+        &["--format", "docker", "--reveal", "-o", "docker.env"],
+    ));
+    let text = std::fs::read(project.path("docker.env")).unwrap();
+    assert_values(
+        "docker",
+        &docker_env_file(&text).unwrap(),
+        &values(&entries),
+    );
+}
+
+/// The GitHub runner on Linux reading `$GITHUB_ENV`: `SetEnvFileCommand.ProcessCommand` of
+/// actions/runner's `src/Runner.Worker/FileCommandManager.cs` (`NAME=VALUE` lines and
+/// `NAME<<DELIMITER` blocks, lines split at `\n`).
+fn github_env_file(text: &str) -> Result<BTreeMap<String, String>, String> {
+    fn read_line<'a>(text: &'a str, index: &mut usize) -> Option<(&'a str, usize)> {
+        if *index >= text.len() {
+            return None;
+        }
+        let start = *index;
+        match text[start..].find('\n') {
+            Some(at) => {
+                *index = start + at + 1;
+                Some((&text[start..start + at], 1))
+            }
+            None => {
+                *index = text.len();
+                Some((&text[start..], 0))
+            }
+        }
+    }
+    let mut result = BTreeMap::new();
+    let mut index = 0;
+    while let Some((line, _)) = read_line(text, &mut index) {
+        if line.is_empty() {
+            continue;
+        }
+        let equals = line.find('=');
+        let heredoc = line.find("<<");
+        match (equals, heredoc) {
+            (Some(e), h) if h.is_none_or(|h| e < h) => {
+                result.insert(line[..e].to_owned(), line[e + 1..].to_owned());
+            }
+            (_, Some(h)) => {
+                let (name, delimiter) = (&line[..h], &line[h + 2..]);
+                if name.is_empty() || delimiter.is_empty() {
+                    return Err(format!("Invalid environment variable format '{line}'"));
+                }
+                let start = index;
+                let mut end = index;
+                loop {
+                    let Some((next, newline)) = read_line(text, &mut index) else {
+                        return Err(format!("Matching delimiter not found '{delimiter}'"));
+                    };
+                    if next == delimiter {
+                        break;
+                    }
+                    end = index - newline;
+                }
+                let value = if end > start { &text[start..end] } else { "" };
+                result.insert(name.to_owned(), value.to_owned());
+            }
+            _ => return Err(format!("Invalid environment variable format '{line}'")),
+        }
+    }
+    Ok(result)
+}
+
+/// The masks a runner registers from a step's output: `ActionCommand.TryParseV2` of actions/
+/// runner's `src/Runner.Common/ActionCommand.cs` for `::add-mask::`, data unescaped as
+/// `UnescapeData` does (`%0D`, `%0A`, then `%25`). Every line must be such a command.
+fn github_masks(stdout: &[u8]) -> Vec<String> {
+    let text = std::str::from_utf8(stdout).unwrap();
+    text.lines()
+        .map(|line| {
+            let message = line.trim_start();
+            let data = message
+                .strip_prefix("::add-mask::")
+                .unwrap_or_else(|| panic!("stdout has a line that is not a mask: {line:?}"));
+            data.replace("%0D", "\r")
+                .replace("%0A", "\n")
+                .replace("%25", "%")
+        })
+        .collect()
+}
+
+#[test]
+fn github_runner_reads_back_every_value_and_masks_every_secret_line() {
+    let entries = fixture(&[], true);
+    let project = project_with(&entries);
+    // The runner's file may already hold a line without its line feed.
+    project.file("github_env", "EARLIER=1");
+    let output = success(
+        project
+            .lsenv()
+            .args(["env", "--format", "github"])
+            .env("GITHUB_ENV", project.path("github_env"))
+            .output()
+            .unwrap(),
+    );
+    assert!(output.stderr.is_empty(), "{}", said(&output));
+
+    let written = String::from_utf8(std::fs::read(project.path("github_env")).unwrap()).unwrap();
+    let read = github_env_file(&written).unwrap();
+    let read: Values = read
+        .into_iter()
+        .map(|(name, value)| (name, value.into_bytes()))
+        .collect();
+    let mut expected = values(&entries);
+    expected.insert("EARLIER".into(), b"1".to_vec());
+    assert_values("the GitHub runner", &read, &expected);
+
+    let masks = github_masks(&output.stdout);
+    for (key, _, value) in &entries {
+        let pieces = std::iter::once(*value).chain(value.split(['\r', '\n']));
+        for piece in pieces.filter(|piece| !piece.trim().is_empty()) {
+            assert!(
+                masks.iter().any(|mask| mask == piece),
+                "no mask for {} (or one of its lines)",
+                name(key)
+            );
+        }
+    }
+    // The committed TOML value is no secret; blank values cannot be masked and are not tried.
+    assert!(
+        !masks
+            .iter()
+            .any(|mask| mask == REGION.1 || mask.trim().is_empty())
+    );
+}
+
+#[test]
+fn github_masks_are_out_before_github_env_is_opened() {
+    let project = project_with(&fixture(&[], true));
+    let fifo = project.path("github_env");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let stdout_path = project.path("stdout");
+    let mut child = project
+        .process()
+        .args(["env", "--format", "github"])
+        .env("GITHUB_ENV", &fifo)
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Opening a FIFO for reading waits for the writer: when lsenv opens $GITHUB_ENV, every mask
+    // must already be on its stdout. (A thread, so that a failing lsenv cannot hang the test.)
+    let reader = {
+        let (fifo, stdout_path) = (fifo.clone(), stdout_path.clone());
+        std::thread::spawn(move || {
+            let mut file = std::fs::File::open(&fifo).unwrap();
+            let at_open = std::fs::read(&stdout_path).unwrap();
+            let mut written = Vec::new();
+            file.read_to_end(&mut written).unwrap();
+            (at_open, written)
+        })
+    };
+    assert!(child.wait().unwrap().success());
+    let (at_open, written) = reader.join().unwrap();
+    assert!(!at_open.is_empty());
+    assert_eq!(at_open, std::fs::read(&stdout_path).unwrap());
+    assert!(github_env_file(&String::from_utf8(written).unwrap()).is_ok());
+}
+
+/// GitLab reading an `artifacts:reports:dotenv` file: `Ci::ParseDotenvArtifactService` of
+/// GitLab's `app/services/ci/parse_dotenv_artifact_service.rb`: each line must match
+/// `/^(.*?)=(.*)$/`, and both parts are stripped as Ruby's `String#strip` does.
+fn gitlab_dotenv_report(text: &str) -> Result<Values, String> {
+    const STRIP: [char; 7] = ['\0', '\t', '\n', '\x0b', '\x0c', '\r', ' '];
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut result = Values::new();
+    for line in text.split_inclusive('\n') {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let (key, value) = line.split_once('=').ok_or("Invalid Format")?;
+        result.insert(
+            key.trim_matches(STRIP).to_owned(),
+            value.trim_matches(STRIP).as_bytes().to_vec(),
+        );
+    }
+    Ok(result)
+}
+
+#[test]
+fn gitlab_reads_back_the_report_and_warnings_name_only_the_variable() {
+    let mut entries = fixture(&["newline", "spaces"], false);
+    entries.push(("token", "AKIA+/=-_@:.~0123", "AKIA+/=-_@:.~0123"));
+    let project = project_with(&entries);
+    let output = success(env(&project, &["--format", "gitlab", "-o", "build.env"]));
+    let text = String::from_utf8(std::fs::read(project.path("build.env")).unwrap()).unwrap();
+    assert_values(
+        "GitLab",
+        &gitlab_dotenv_report(&text).unwrap(),
+        &values(&entries),
+    );
+
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    // Only the token meets GitLab's masking rule; the TOML value is no secret.
+    for (key, _, value) in &entries {
+        let warned = stderr.lines().any(|line| {
+            line.starts_with(&format!(
+                "lsenv: warning: {}: GitLab cannot mask",
+                name(key)
+            ))
+        });
+        assert_eq!(warned, *key != "token", "{key}: {stderr}");
+        if value.len() > 2 {
+            assert!(!stderr.contains(value), "a value in the warnings: {stderr}");
+        }
+    }
+    assert!(stderr.contains("lsenv: warning: LITESTREAM_DOLLAR: the value holds `$`"));
+    assert!(!stderr.contains(REGION.0), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refusals
+
+/// A refusal: exit 3, one error naming `needle`, nothing on stdout and no file.
+fn assert_refused(output: &Output, needle: &str) {
+    assert_eq!(output.status.code(), Some(3), "{}", said(output));
+    assert!(output.stdout.is_empty(), "{}", said(output));
+    let said = said(output);
+    assert!(said.contains(needle), "{said}");
+}
+
+#[test]
+fn docker_refuses_line_breaks_naming_the_variable() {
+    let project = project_with(AWKWARD);
+    let output = env(
+        &project,
+        &["--format", "docker", "--reveal", "-o", "docker.env"],
+    );
+    assert_refused(
+        &output,
+        "config/credentials.yml.enc: key `litestream.newline`: LITESTREAM_NEWLINE holds a line break, which docker --env-file cannot carry",
+    );
+    assert!(said(&output).contains("hint: "), "{}", said(&output));
+    assert!(!project.path("docker.env").exists());
+
+    let output = project
+        .lsenv()
+        .args(["env", "--format", "docker", "--reveal"])
+        .env("LITESTREAM_CR", "ends\r")
+        .env("LITESTREAM_BIG", "x".repeat(70_000))
+        .output()
+        .unwrap();
+    assert_refused(&output, "environment: LITESTREAM_BIG is too long");
+    let output = project
+        .lsenv()
+        .args(["env", "--format", "docker", "--reveal"])
+        .env("LITESTREAM_CR", "ends\r")
+        .output()
+        .unwrap();
+    assert_refused(&output, "LITESTREAM_CR ends with a carriage return");
+
+    // Redacted, the listing still works: a fingerprint fits every format.
+    success(env(&project, &["--format", "docker"]));
+}
+
+#[test]
+fn dotenv_refuses_what_the_three_libraries_would_read_differently() {
+    let project = project_with(AWKWARD);
+    let output = env(&project, &["--format", "dotenv", "--reveal"]);
+    assert_refused(
+        &output,
+        "key `litestream.carriage_return`: LITESTREAM_CARRIAGE_RETURN holds a line break, which dotenv libraries do not read alike",
+    );
+    let project = project_with(&[]);
+    for (value, problem) in [
+        ("${HOME}", "holds `${…}`, which python-dotenv expands"),
+        (
+            "it's \"quoted\"",
+            "holds quotes, backslashes or `$` in a combination",
+        ),
+        (
+            "it's $HOME",
+            "holds quotes, backslashes or `$` in a combination",
+        ),
+        (
+            "it's C:\\",
+            "holds quotes, backslashes or `$` in a combination",
+        ),
+    ] {
+        let output = project
+            .lsenv()
+            .args(["env", "--format", "dotenv", "--reveal"])
+            .env("LITESTREAM_ODD", value)
+            .output()
+            .unwrap();
+        assert_refused(&output, &format!("environment: LITESTREAM_ODD {problem}"));
+    }
+}
+
+#[test]
+fn values_a_format_cannot_hold_are_refused_by_name() {
+    let project = project_with(&[("nul", r"a\0b", "a\0b")]);
+    for format in ["dotenv", "shell", "json", "systemd", "docker"] {
+        let output = env(&project, &["--format", format, "--reveal"]);
+        assert_refused(&output, "LITESTREAM_NUL holds a NUL byte");
+    }
+
+    let project = project_with(&[]);
+    let not_utf8 = OsStr::from_bytes(b"caf\xe9");
+    for (format, consumer) in [
+        ("json", "a JSON string"),
+        ("dotenv", "a dotenv file"),
+        ("systemd", "systemd"),
+        ("docker", "docker --env-file"),
+    ] {
+        let output = project
+            .lsenv()
+            .args(["env", "--format", format, "--reveal"])
+            .env("LITESTREAM_LATIN1", not_utf8)
+            .output()
+            .unwrap();
+        assert_refused(
+            &output,
+            &format!(
+                "environment: LITESTREAM_LATIN1 is not valid UTF-8, which {consumer} requires"
+            ),
+        );
+    }
+}
+
+#[test]
+fn github_needs_github_env_and_takes_no_reveal_or_output() {
+    let project = project_with(&fixture(&[], false));
+    let output = env(&project, &["--format", "github"]);
+    assert_refused(&output, "GITHUB_ENV is not set");
+
+    for extra in [&["--reveal"][..], &["-o", "x.env"]] {
+        let output = project
+            .lsenv()
+            .args(["env", "--format", "github"])
+            .args(extra)
+            .env("GITHUB_ENV", project.path("github_env"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{}", said(&output));
+        assert!(!project.path("github_env").exists());
+    }
+}
+
+#[test]
+fn gitlab_needs_a_file_and_refuses_what_its_report_cannot_carry() {
+    let project = project_with(AWKWARD);
+    let output = env(&project, &["--format", "gitlab"]);
+    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
+    assert!(said(&output).contains("-o FILE"), "{}", said(&output));
+
+    let output = env(&project, &["--format", "gitlab", "-o", "build.env"]);
+    assert_refused(
+        &output,
+        "key `litestream.newline`: LITESTREAM_NEWLINE holds a line break, which a GitLab dotenv report cannot carry",
+    );
+    assert!(!project.path("build.env").exists());
+
+    let project = project_with(&fixture(&["newline"], false));
+    let output = env(&project, &["--format", "gitlab", "-o", "build.env"]);
+    assert_refused(&output, "LITESTREAM_SPACES starts or ends with whitespace");
+    assert!(!project.path("build.env").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+#[test]
+fn output_files_are_private_and_replaced_whole() {
+    let project = project_with(&fixture(&[], false));
+    let output = success(env(
+        &project,
+        &["--format", "shell", "--reveal", "-o", "vars.sh"],
+    ));
+    assert!(output.stdout.is_empty());
+    let path = project.path("vars.sh");
+    let mode = |path: &PathBuf| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    let printed = success(env(&project, &["--format", "shell", "--reveal"])).stdout;
+    assert_eq!(std::fs::read(&path).unwrap(), printed);
+
+    // An existing file is replaced atomically and keeps the mode its owner gave it.
+    std::fs::write(&path, "old").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    success(env(&project, &["--format", "dotenv", "-o", "vars.sh"]));
+    assert_eq!(mode(&path), 0o640);
+    let printed = success(env(&project, &["--format", "dotenv"])).stdout;
+    assert_eq!(std::fs::read(&path).unwrap(), printed);
+    let names: Vec<_> = std::fs::read_dir(project.root())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|name| name.to_string_lossy().ends_with(".tmp")),
+        "{names:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The canary
+
+#[test]
+fn without_reveal_no_format_prints_a_secret() {
+    let multi_line = format!("first line\n{CANARY}\nlast line");
+    let project = Project::new();
+    project.credentials(&format!(
+        "litestream:\n  secret_access_key: {CANARY}\n  certificate: \"{}\"\n",
+        multi_line.replace('\n', "\\n")
+    ));
+    let formats = [
+        "dotenv", "shell", "json", "systemd", "docker", "github", "gitlab",
+    ];
+    for format in formats {
+        let output = project
+            .lsenv()
+            .args(["env", "--format", format])
+            .args(if format == "gitlab" {
+                &["-o", "build.env"][..]
+            } else {
+                &[]
+            })
+            .env("GITHUB_ENV", project.path("github_env"))
+            .output()
+            .unwrap();
+        let mut stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if format == "github" {
+            // The masks are how the runner learns the secrets; it swallows these lines.
+            assert!(output.status.success(), "{}", said(&output));
+            stdout = stdout
+                .lines()
+                .filter(|line| !line.starts_with("::add-mask::"))
+                .collect();
+        } else if format == "gitlab" {
+            // The multi-line value cannot go into a report: refused, by name only.
+            assert_eq!(output.status.code(), Some(3), "{}", said(&output));
+        } else {
+            assert!(output.status.success(), "{}", said(&output));
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for text in [&stdout, &*stderr] {
+            assert!(
+                !text.contains(CANARY),
+                "--format {format} printed the canary: {text}"
+            );
+        }
+    }
+
+    // Refusals of real values name the variable, never the value.
+    let output = env(&project, &["--format", "docker", "--reveal"]);
+    assert_refused(&output, "LITESTREAM_CERTIFICATE holds a line break");
+    assert!(!said(&output).contains(CANARY), "{}", said(&output));
+}
