@@ -361,6 +361,10 @@ fn python_json_reads_json_output_exactly() {
 /// systemd's `EnvironmentFile=` reader: `parse_env_file_internal` of systemd's
 /// `src/basic/env-file.c` (v254 and later), state for state, then `load_env_file_push`, which
 /// ignores a key or value that is not UTF-8 and lets a later assignment win.
+#[expect(
+    clippy::too_many_lines,
+    reason = "systemd's state machine, kept state for state to compare with env-file.c"
+)]
 fn systemd_environment_file(text: &[u8]) -> Values {
     #[derive(Clone, Copy, PartialEq)]
     enum State {
@@ -631,15 +635,12 @@ fn github_env_file(text: &str) -> Result<BTreeMap<String, String>, String> {
             return None;
         }
         let start = *index;
-        match text[start..].find('\n') {
-            Some(at) => {
-                *index = start + at + 1;
-                Some((&text[start..start + at], 1))
-            }
-            None => {
-                *index = text.len();
-                Some((&text[start..], 0))
-            }
+        if let Some(at) = text[start..].find('\n') {
+            *index = start + at + 1;
+            Some((&text[start..start + at], 1))
+        } else {
+            *index = text.len();
+            Some((&text[start..], 0))
         }
     }
     let mut result = BTreeMap::new();
