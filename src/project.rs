@@ -113,7 +113,13 @@ impl Sealing {
                     path.display()
                 ));
             }
-            (Some(Pending::RecipientsFile(path)), Keys::Age { recipients, .. }) => {
+            (
+                Some(Pending::RecipientsFile(path)),
+                Keys::Age {
+                    recipients: Some(recipients),
+                    ..
+                },
+            ) => {
                 let lines: String = recipients.iter().fold(String::new(), |mut lines, r| {
                     let _ = writeln!(lines, "{r}");
                     lines
@@ -162,7 +168,8 @@ impl Project {
                 description: format!("to {} age recipient(s)", recipients.len()),
                 keys: Keys::Age {
                     identities,
-                    recipients,
+                    recipients: Some(recipients),
+                    keys: age.clone(),
                     sources: Access::Age(age.clone()).to_string(),
                 },
                 pending,

@@ -20,14 +20,14 @@
 //! [`Filter`]; one copies the terminal's input when there is one; one forwards signals. Nothing
 //! is left running: an error or a panic after the spawn kills the command's process group.
 
-use std::io::{self, IsTerminal as _, PipeReader, PipeWriter, Read, Write};
+use std::io::{self, IsTerminal as _, PipeReader, Read, Write};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 use pty_process::blocking::Pty;
 use rustix::process::{Pid, Signal, kill_process_group};
 use rustix::termios::{self, OptionalActions, Termios};
@@ -57,8 +57,8 @@ const CHUNK: usize = 64 * 1024;
 /// Runs the command with its output filtered. Returns `Ok` when it exits with 0, else
 /// [`Error::ChildExited`] with the code lsenv must exit with.
 pub fn run(command: &CommandPlan, resolution: &Resolution, env: &Env) -> Result<()> {
-    let redactor = Arc::new(redactor(resolution)?);
     let (child_command, program) = exec::command(command, resolution, env)?;
+    let redactor = Arc::new(redactor(resolution)?);
     // Installed before the spawn, so a signal that arrives before the forwarding starts waits
     // for it instead of killing lsenv and leaving the command behind.
     let signals = Signals::new(FORWARDED).map_err(|err| Error::io("signals", "watch", err))?;
@@ -68,9 +68,9 @@ pub fn run(command: &CommandPlan, resolution: &Resolution, env: &Env) -> Result<
     let interactive = stdin.is_terminal()
         && termios::tcgetpgrp(&stdin).is_ok_and(|group| group == rustix::process::getpgrp());
     let status = if interactive && io::stdout().is_terminal() {
-        in_pty(child_command, program, redactor, signals)?
+        in_pty(child_command, program, &redactor, signals)?
     } else {
-        with_pipes(child_command, program, redactor, signals, interactive)?
+        with_pipes(child_command, program, &redactor, signals, interactive)?
     };
     match exit_code(status) {
         0 => Ok(()),
@@ -104,7 +104,7 @@ fn redactor(resolution: &Resolution) -> Result<Redactor> {
 fn with_pipes(
     mut command: Command,
     program: PathBuf,
-    redactor: Arc<Redactor>,
+    redactor: &Arc<Redactor>,
     signals: Signals,
     interactive: bool,
 ) -> Result<ExitStatus> {
@@ -135,7 +135,7 @@ fn with_pipes(
 fn in_pty(
     command: Command,
     program: PathBuf,
-    redactor: Arc<Redactor>,
+    redactor: &Arc<Redactor>,
     signals: Signals,
 ) -> Result<ExitStatus> {
     let fail = |err: io::Error| Error::io("/dev/ptmx", "set up a pseudo-terminal", err);
@@ -162,7 +162,7 @@ fn in_pty(
 /// then for the end of its output (which its own children may still be writing).
 fn supervise(
     mut child: Supervised,
-    redactor: Arc<Redactor>,
+    redactor: &Arc<Redactor>,
     outputs: Vec<(Box<dyn Read + Send>, Stream)>,
     input: Option<Box<dyn Write + Send>>,
     pty: Option<Master>,
@@ -171,13 +171,13 @@ fn supervise(
     let thread_failed = |err| Error::io("threads", "start a thread", err);
     let mut pumps = Vec::new();
     for (source, stream) in outputs {
-        let redactor = Arc::clone(&redactor);
+        let redactor = Arc::clone(redactor);
         let group = child.group;
         // A pty is shared with the input side and stays open when the pump stops: the command
         // learns that its terminal is gone from a hangup, as it would from a real one.
         let hang_up = pty.is_some();
         let pump = std::thread::Builder::new()
-            .name(format!("lsenv {stream:?}"))
+            .name(format!("lsenv {}", stream.name()))
             .spawn(move || {
                 let written = match stream {
                     Stream::Stdout => pump(source, io::stdout(), &redactor),
@@ -191,8 +191,9 @@ fn supervise(
             .map_err(thread_failed)?;
         pumps.push((pump, stream));
     }
-    // Closing `stop` ends the input copy. It is never joined: it may be blocked writing to a
-    // command that no longer reads, and it must not outlive lsenv by a single keystroke.
+    // Dropping `stop` on the way out ends the input copy, so that it does not swallow keys typed
+    // after the command is gone. It is not joined: it may be blocked writing to a command that
+    // no longer reads.
     let _stop = match input {
         Some(target) => {
             let (stop_reader, stop) = io::pipe().map_err(|err| Error::io("pipe", "create", err))?;
@@ -211,7 +212,10 @@ fn supervise(
             Ok(Ok(())) => {}
             // The reader went away, as in any pipeline: the command got EPIPE or SIGPIPE itself.
             Ok(Err(err)) if err.kind() == io::ErrorKind::BrokenPipe => {}
-            Ok(Err(err)) => say(&format!("cannot write the command's {stream:?}: {err}")),
+            Ok(Err(err)) => say(&format!(
+                "cannot write the command's {}: {err}",
+                stream.name()
+            )),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     }
@@ -219,10 +223,19 @@ fn supervise(
     Ok(status)
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 enum Stream {
     Stdout,
     Stderr,
+}
+
+impl Stream {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        }
+    }
 }
 
 /// Copies `source` to `sink` through a [`Filter`], flushing after every read so that prompts and
@@ -314,6 +327,7 @@ impl Supervised {
 impl Drop for Supervised {
     fn drop(&mut self) {
         if !self.reaped {
+            // KILL: lsenv is failing and cannot wait to see whether a gentler signal worked.
             let _ = kill_process_group(self.group, Signal::KILL);
             let _ = self.child.wait();
         }
@@ -503,23 +517,20 @@ impl Redactor {
         };
         let mut at = 0;
         let mut undecided = undecided_from(0);
-        loop {
-            match self.matcher.find(Input::new(text).range(at..)) {
-                Some(found) if found.start() < undecided => {
-                    out.extend_from_slice(&text[at..found.start()]);
-                    out.extend_from_slice(&self.replacements[found.pattern().as_usize()]);
-                    at = found.end();
-                    // Unchanged while `at` has not passed it: nothing before it qualified.
-                    if at > undecided {
-                        undecided = undecided_from(at);
-                    }
-                }
-                _ => {
-                    out.extend_from_slice(&text[at..undecided]);
-                    return undecided;
-                }
+        for found in self.matcher.find_iter(text) {
+            if found.start() >= undecided {
+                break;
+            }
+            out.extend_from_slice(&text[at..found.start()]);
+            out.extend_from_slice(&self.replacements[found.pattern().as_usize()]);
+            at = found.end();
+            // Unchanged while `at` has not passed it: nothing before it qualified.
+            if at > undecided {
+                undecided = undecided_from(at);
             }
         }
+        out.extend_from_slice(&text[at..undecided]);
+        undecided
     }
 }
 
@@ -553,7 +564,7 @@ impl<'a> Filter<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Filter, Redactor, exit_code};
+    use super::{Filter, Redactor, Supervised, exit_code};
     use crate::secret::Secret;
 
     fn redactor(secrets: &[(&str, &str)]) -> Redactor {
@@ -671,6 +682,21 @@ mod tests {
         let mut out = Vec::new();
         filter.feed(b"anything", &mut out);
         assert_eq!(out, b"anything");
+    }
+
+    /// An error or a panic after the spawn drops the command unreaped: its group is killed (or
+    /// this drop would wait for the `sleep`).
+    #[test]
+    fn an_abandoned_command_is_killed() {
+        use std::os::unix::process::CommandExt as _;
+        let started = std::time::Instant::now();
+        let child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        drop(Supervised::new(child));
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]

@@ -43,14 +43,16 @@ impl fmt::Display for Access {
 }
 
 impl Access {
-    /// Loads the keys. For age, identities and recipients that are absent are not an error here
-    /// (a passphrase file needs no identity, a read needs no recipient): using them is.
+    /// Loads the keys. For age, identities that are absent are not an error here (a passphrase
+    /// file needs none) and recipients are read only when something is written: a read needs
+    /// none.
     pub fn load(&self, env: &Env) -> Result<Keys> {
         Ok(match self {
             Access::Rails(source) => Keys::Rails(source.load(env)?),
             Access::Age(keys) => Keys::Age {
                 identities: keys.load_identities(env)?,
-                recipients: keys.load_recipients()?,
+                recipients: None,
+                keys: keys.clone(),
                 sources: self.to_string(),
             },
         })
@@ -62,7 +64,9 @@ pub enum Keys {
     Rails(rails::MasterKey),
     Age {
         identities: Vec<x25519::Identity>,
-        recipients: Vec<x25519::Recipient>,
+        /// `None`: the recipients file and TOML, read when writing.
+        recipients: Option<Vec<x25519::Recipient>>,
+        keys: AgeKeys,
         /// Where the identities came from, for errors.
         sources: String,
     },
@@ -134,9 +138,19 @@ impl Keys {
     pub fn write(&self, path: &Path, text: &[u8]) -> Result<()> {
         match self {
             Keys::Rails(key) => rails::write(path, text, key),
-            Keys::Age { recipients, .. } => {
+            Keys::Age {
+                recipients, keys, ..
+            } => {
                 let armored =
                     std::fs::read(path).map_or(true, |existing| age::is_armored(&existing));
+                let loaded;
+                let recipients = match recipients {
+                    Some(recipients) => recipients,
+                    None => {
+                        loaded = keys.load_recipients()?;
+                        &loaded
+                    }
+                };
                 age::write(path, text, recipients, armored)
             }
         }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{CANARY, KEY, Project, ruby_oracle, said, send_signal};
+use crate::support::{CANARY, KEY, Project, Terminal, ruby_oracle, said, send_signal};
 
 const ENC: &str = "config/credentials.yml.enc";
 const ORIGINAL: &str =
@@ -888,92 +888,20 @@ fn rotate_key_refuses_a_key_from_a_variable() {
     assert_eq!(case.project.snapshot(), before);
 }
 
-/// A terminal for a real interactive session: tmux runs `command` in a detached session.
-struct Terminal {
-    name: String,
-    /// The editor's HOME: it must stay empty (no viminfo, swap or backup with plaintext).
-    home: tempfile::TempDir,
-}
-
-impl Terminal {
-    fn start(case: &EditCase, editor: &str) -> Self {
-        // tmux reads `.` and `:` in a target as window and pane separators.
-        let unique = case
-            .project
-            .root()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .replace(['.', ':'], "_");
-        let name = format!("lsenv-test-{}-{unique}", std::process::id());
-        let home = tempfile::tempdir().unwrap();
-        let script = format!(
-            "cd {root} && env -i PATH=\"$PATH\" TERM=xterm HOME={home} XDG_RUNTIME_DIR={scratch} TMPDIR={temp} EDITOR={editor} {lsenv} credentials edit; echo LSENV-EXIT=$?; sleep 60",
-            root = shell_words::quote(&case.project.root().to_string_lossy()),
-            home = shell_words::quote(&home.path().to_string_lossy()),
-            scratch = shell_words::quote(&case.scratch.path().to_string_lossy()),
-            temp = shell_words::quote(&case.temp.path().to_string_lossy()),
-            editor = shell_words::quote(editor),
-            lsenv = shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
-        );
-        let status = std::process::Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "100",
-                "-y",
-                "30",
-                &script,
-            ])
-            .status()
-            .expect("tmux must be installed (apt-get install tmux)");
-        assert!(status.success());
-        Self { name, home }
-    }
-
-    fn assert_home_untouched(&self) {
-        assert_eq!(walk(self.home.path()), Vec::<PathBuf>::new());
-    }
-
-    fn screen(&self) -> String {
-        let output = std::process::Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    fn wait_for(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !self.screen().contains(text) {
-            assert!(
-                Instant::now() < deadline,
-                "never saw {text:?} on the screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let status = std::process::Command::new("tmux")
-            .args(["send-keys", "-t", &self.name])
-            .args(keys)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .status();
-    }
+/// `lsenv credentials edit` with `editor` in a real terminal, and the editor's HOME, which must
+/// stay empty (no viminfo, swap or backup with plaintext).
+fn edit_in_terminal(case: &EditCase, editor: &str) -> (Terminal, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let script = format!(
+        "cd {root} && env -i PATH=\"$PATH\" TERM=xterm HOME={home} XDG_RUNTIME_DIR={scratch} TMPDIR={temp} EDITOR={editor} {lsenv} credentials edit; echo LSENV-EXIT=$?; sleep 60",
+        root = shell_words::quote(&case.project.root().to_string_lossy()),
+        home = shell_words::quote(&home.path().to_string_lossy()),
+        scratch = shell_words::quote(&case.scratch.path().to_string_lossy()),
+        temp = shell_words::quote(&case.temp.path().to_string_lossy()),
+        editor = shell_words::quote(editor),
+        lsenv = shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
+    );
+    (Terminal::start(&case.project, &script), home)
 }
 
 /// A real terminal editor (Debian's vi) under tmux: type an edit, save, and Rails reads it.
@@ -981,7 +909,7 @@ impl Drop for Terminal {
 fn a_real_vi_in_a_terminal_edits_and_saves() {
     let case = EditCase::new();
     // No vimrc, no viminfo, no swap file: nothing of the plaintext outside the scratch directory.
-    let terminal = Terminal::start(&case, "vi -u NONE -i NONE -n");
+    let (terminal, home) = edit_in_terminal(&case, "vi -u NONE -i NONE -n");
     terminal.wait_for("replica_bucket: original");
     terminal.keys(&[
         "/original",
@@ -998,7 +926,7 @@ fn a_real_vi_in_a_terminal_edits_and_saves() {
             .contains("replica_bucket: typed-in-vi")
     );
     case.assert_clean();
-    terminal.assert_home_untouched();
+    assert_eq!(walk(home.path()), Vec::<PathBuf>::new());
 }
 
 /// At a terminal, invalid YAML offers to re-open the editor on the same text.
@@ -1009,7 +937,7 @@ fn at_a_terminal_invalid_yaml_reopens_the_editor() {
         "twice",
         "if [ ! -e \"$(dirname \"$0\")/once\" ]; then touch \"$(dirname \"$0\")/once\"; echo 'a: [' >> \"$1\"; else grep -q 'a: \\[' \"$1\" && sed -i 's/a: \\[/a: fixed/' \"$1\"; fi",
     );
-    let terminal = Terminal::start(&case, &editor.to_string_lossy());
+    let (terminal, _home) = edit_in_terminal(&case, &editor.to_string_lossy());
     terminal.wait_for("Re-open the editor on the same text? [Y/n]");
     terminal.keys(&["y", "Enter"]);
     terminal.wait_for("LSENV-EXIT=0");

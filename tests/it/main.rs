@@ -9,6 +9,7 @@ mod init;
 mod observe;
 mod output;
 mod rails_interop;
+mod redact;
 mod replicate;
 mod resolve;
 mod support;

@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use lsenv::store::rails::{self, MasterKey};
@@ -194,4 +195,99 @@ pub(crate) fn litestream() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A real terminal of 100×30: tmux runs a shell `script` in a detached session, where keys can be
+/// typed and the screen read. The session ends when this is dropped.
+pub(crate) struct Terminal {
+    name: String,
+}
+
+impl Terminal {
+    /// `project` names the session, so that tests running at the same time never share one.
+    pub(crate) fn start(project: &Project, script: &str) -> Self {
+        // tmux reads `.` and `:` in a target as window and pane separators.
+        let unique = project
+            .root()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(['.', ':'], "_");
+        let name = format!("lsenv-test-{}-{unique}", std::process::id());
+        let status = std::process::Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "100",
+                "-y",
+                "30",
+                script,
+            ])
+            .status()
+            .expect("tmux must be installed (apt-get install tmux)");
+        assert!(status.success());
+        Self { name }
+    }
+
+    /// The text on the screen.
+    pub(crate) fn screen(&self) -> String {
+        self.capture(&[])
+    }
+
+    /// The screen with colours and other attributes as escape sequences.
+    pub(crate) fn styled_screen(&self) -> String {
+        self.capture(&["-e"])
+    }
+
+    fn capture(&self, flags: &[&str]) -> String {
+        let output = std::process::Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .args(flags)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    pub(crate) fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !self.screen().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "never saw {text:?} on the screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// tmux `send-keys`: text, or key names such as `Enter`, `BSpace`, `C-c`.
+    pub(crate) fn keys(&self, keys: &[&str]) {
+        let status = std::process::Command::new("tmux")
+            .args(["send-keys", "-t", &self.name])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// tmux `resize-window`: the terminal gets a new size, as when a user drags its window.
+    pub(crate) fn resize(&self, columns: u16, rows: u16) {
+        let status = std::process::Command::new("tmux")
+            .args(["resize-window", "-t", &self.name])
+            .args(["-x", &columns.to_string(), "-y", &rows.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .status();
+    }
 }
