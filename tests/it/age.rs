@@ -547,3 +547,31 @@ fn check_and_explain_name_the_identity_source() {
     );
     drop(keys.dir);
 }
+
+/// git's textconv on an age file: decrypted with the identity at hand, raw without one.
+#[test]
+fn diff_shows_an_age_file_decrypted_when_an_identity_opens_it() {
+    let keys = keys();
+    let project = Project::new();
+    age_encrypt(&project, &[&keys.alice], true);
+    let blob = project.path("production.yml.age");
+    std::fs::copy(project.path(ENC), &blob).unwrap();
+    let output = project
+        .lsenv()
+        .env("LSENV_AGE_IDENTITY_FILE", &keys.alice.file)
+        .args(["credentials", "diff"])
+        .arg(&blob)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(output.stdout, YAML.as_bytes());
+    let output = project
+        .lsenv()
+        .env("LSENV_AGE_IDENTITY_FILE", &keys.stranger.file)
+        .args(["credentials", "diff"])
+        .arg(&blob)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git must never see the driver fail");
+    assert_eq!(output.stdout, std::fs::read(&blob).unwrap());
+}
