@@ -23,7 +23,7 @@ use crate::explain;
 use crate::litestream;
 use crate::project::Project;
 use crate::resolve::{self, Resolution};
-use crate::store::keys::{AgeKeys, IdentitySource};
+use crate::store::keys::{AgeKeys, KeySource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
@@ -442,8 +442,8 @@ fn check_key_files(project: &Project, env: &Env, findings: &mut Findings) {
         age.identities
             .into_iter()
             .filter_map(|source| match source {
-                IdentitySource::File(path) => Some(path),
-                IdentitySource::Variable(_) => None,
+                KeySource::File(path) => Some(path),
+                KeySource::Variable(_) => None,
             }),
     );
     let git = GitView::open(project);

@@ -148,7 +148,7 @@ pub struct EnvArgs {
     #[arg(long)]
     pub reveal: bool,
 
-    /// Write to FILE (mode 0600, replaced atomically) instead of stdout
+    /// Write to FILE instead of stdout (replaced atomically; a new file is mode 0600, an existing one keeps its mode)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

@@ -57,7 +57,7 @@ where
         Action::Exec(command) => {
             let resolved = resolve::resolve_project(project, env)?;
             if command.redact {
-                return supervise::run(&command, &resolved.resolution, env);
+                return supervise::run(&command, &resolved.resolution, env, &core_dumps);
             }
             Err(exec::exec(&command, &resolved.resolution, env, &core_dumps))
         }

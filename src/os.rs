@@ -39,6 +39,21 @@ impl NoCoreDumps {
         Ok(Self { previous })
     }
 
+    /// Runs `spawn` with the soft core limit lsenv started with, so that a command it starts
+    /// (and supervises) inherits it, then lowers lsenv's own to 0 again. Meanwhile lsenv stays
+    /// undumpable (`PR_SET_DUMPABLE` 0).
+    pub fn around_spawn<T>(&self, spawn: impl FnOnce() -> T) -> T {
+        self.restore();
+        let spawned = spawn();
+        let off = Rlimit {
+            current: Some(0),
+            maximum: self.previous.maximum,
+        };
+        // Lowering a soft limit cannot fail.
+        let _ = setrlimit(Resource::Core, off);
+        spawned
+    }
+
     /// Puts the soft core limit back for the program about to replace this one.
     pub fn restore(&self) {
         // Raising a soft limit back up to the unchanged hard limit cannot fail; if it somehow
@@ -68,8 +83,14 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>> {
 }
 
 /// Replaces `path` with `bytes` so that a crash at any moment leaves either the old or the new
-/// file, never a partial one. A file that already exists keeps its permissions.
+/// file, never a partial one. A file that already exists keeps its permissions; a new one is
+/// 0644.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with_mode(path, bytes, 0o644)
+}
+
+/// [`write_atomic`], giving a new file `new_mode` (0600 for files that hold secrets).
+pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -86,7 +107,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(fail)?;
     let mode = match fs::metadata(path) {
         Ok(meta) => meta.permissions().mode() & 0o7777,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => 0o644,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => new_mode,
         Err(err) => return Err(fail(err)),
     };
     temp.as_file()

@@ -63,6 +63,9 @@ use crate::resolve::{Resolution, Source, Variable};
 /// `docker run --env-file` reads lines with Go's `bufio.Scanner`, whose token limit is 64 KiB.
 const DOCKER_MAX_LINE: usize = 64 * 1024 - 1;
 
+/// Where to turn when a format cannot hold a value.
+const ANY_VALUE: &str = "--format shell writes any value exactly";
+
 /// How one variable becomes one entry of a line-based format, or why it cannot.
 type Entry = fn(&mut Vec<u8>, &str, &[u8]) -> Result<(), String>;
 
@@ -115,7 +118,7 @@ pub fn run(
                 "docker takes a variable from its own environment with `-e NAME` alone: \
                  lsenv exec -- docker run -e NAME …"
             } else {
-                "--format shell writes any value exactly"
+                ANY_VALUE
             })
         })?;
     }
@@ -123,13 +126,14 @@ pub fn run(
 }
 
 /// A buffer for text that holds values, wiped on drop. Its capacity covers the worst case of
-/// every format (JSON's `\u00XX` is 6 bytes for one; a `github` mask line for every line of a
-/// value is less than 10), so it never reallocates and leaves no unwiped copy behind.
+/// every format (JSON writes at most 6 bytes for a byte of a value; `github`'s masks, the whole
+/// value and then each of its lines, `%`-escaped, less than 12), so it never reallocates and
+/// leaves no unwiped copy behind.
 fn buffer(resolution: &Resolution) -> Zeroizing<Vec<u8>> {
     let worst = resolution
         .variables
         .iter()
-        .map(|(name, variable)| name.len() + 10 * variable.value.len() + 160)
+        .map(|(name, variable)| name.len() + 12 * variable.value.len() + 160)
         .sum();
     Zeroizing::new(Vec::with_capacity(worst))
 }
@@ -145,6 +149,12 @@ fn checked<'a>(name: &str, variable: &'a Variable) -> Result<&'a [u8]> {
         ));
     }
     Ok(value)
+}
+
+/// The value of a variable about to be written to a consumer that reads UTF-8 only.
+fn checked_text<'a>(name: &str, variable: &'a Variable, consumer: &str) -> Result<&'a str> {
+    utf8(checked(name, variable)?, consumer)
+        .map_err(|problem| refusal(name, variable, &problem).with_hint(ANY_VALUE))
 }
 
 /// The value as text, for consumers that read UTF-8 only.
@@ -168,12 +178,8 @@ fn emit(bytes: &[u8], output: Option<&Path>) -> Result<()> {
     let Some(path) = output else {
         return crate::print(bytes);
     };
-    // `write_atomic` keeps the mode of an existing file and makes new ones 0644: a new file is
-    // created 0600 first, so the values are never readable by others.
-    if !path.exists() {
-        os::create_new(path, b"", 0o600)?;
-    }
-    os::write_atomic(path, bytes)
+    // A new file is 0600 from the start, so the values are never readable by others.
+    os::write_atomic_with_mode(path, bytes, 0o600)
 }
 
 fn shell(out: &mut Vec<u8>, name: &str, value: &[u8]) {
@@ -263,9 +269,7 @@ fn json(resolution: &Resolution, reveal: bool) -> Result<Zeroizing<Vec<u8>>> {
     let mut object = BTreeMap::new();
     for (name, variable) in &resolution.variables {
         let text = if reveal {
-            let value = utf8(checked(name, variable)?, "a JSON string")
-                .map_err(|problem| refusal(name, variable, &problem))?;
-            Cow::Borrowed(value)
+            Cow::Borrowed(checked_text(name, variable, "a JSON string")?)
         } else {
             Cow::Owned(variable.value.fingerprint())
         };
@@ -295,8 +299,7 @@ fn github(resolution: &Resolution, env: &Env) -> Result<()> {
     let mut masks = buffer(resolution);
     let mut blocks = buffer(resolution);
     for (name, variable) in &resolution.variables {
-        let value = utf8(checked(name, variable)?, "the GitHub Actions runner")
-            .map_err(|problem| refusal(name, variable, &problem))?;
+        let value = checked_text(name, variable, "the GitHub Actions runner")?;
         if variable.is_secret() {
             add_masks(&mut masks, value);
         }
@@ -390,8 +393,7 @@ fn gitlab(resolution: &Resolution, path: &Path) -> Result<()> {
     let mut out = buffer(resolution);
     let mut warnings = Vec::new();
     for (name, variable) in &resolution.variables {
-        let value = utf8(checked(name, variable)?, "GitLab")
-            .map_err(|problem| refusal(name, variable, &problem))?;
+        let value = checked_text(name, variable, "GitLab")?;
         if value.contains('\n') {
             let problem = "holds a line break, which a GitLab dotenv report cannot carry";
             return Err(refusal(name, variable, problem));
@@ -432,4 +434,36 @@ fn gitlab_maskable(value: &str) -> bool {
         && value
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b"_+=/@:.~-".contains(&byte))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{add_masks, buffer, json, shell, systemd};
+    use crate::resolve::{Resolution, Source, Variable};
+    use crate::secret::Secret;
+
+    #[test]
+    fn the_worst_values_fit_the_buffer_without_a_reallocation() {
+        let worst = ["%\n".repeat(500), "\u{1}".repeat(1000), "'$".repeat(500)];
+        for value in worst {
+            let mut resolution = Resolution::default();
+            let variable = Variable {
+                value: Secret::copy_from(value.as_bytes()),
+                source: Source::Environment {
+                    name: "LITESTREAM_X".into(),
+                },
+                overridden: Vec::new(),
+            };
+            resolution.variables.insert("LITESTREAM_X".into(), variable);
+            let capacity = buffer(&resolution).capacity();
+
+            let mut masks = buffer(&resolution);
+            add_masks(&mut masks, &value);
+            assert_eq!(json(&resolution, true).unwrap().capacity(), capacity);
+            let mut lines = buffer(&resolution);
+            shell(&mut lines, "LITESTREAM_X", value.as_bytes());
+            systemd(&mut lines, "LITESTREAM_X", value.as_bytes()).unwrap();
+            assert_eq!((masks.capacity(), lines.capacity()), (capacity, capacity));
+        }
+    }
 }

@@ -38,6 +38,7 @@ use zeroize::Zeroizing;
 use crate::env::Env;
 use crate::error::{Error, Result, exit};
 use crate::exec::{self, CommandPlan};
+use crate::os::NoCoreDumps;
 use crate::resolve::Resolution;
 use crate::say;
 use crate::secret::Secret;
@@ -56,7 +57,12 @@ const CHUNK: usize = 64 * 1024;
 
 /// Runs the command with its output filtered. Returns `Ok` when it exits with 0, else
 /// [`Error::ChildExited`] with the code lsenv must exit with.
-pub fn run(command: &CommandPlan, resolution: &Resolution, env: &Env) -> Result<()> {
+pub fn run(
+    command: &CommandPlan,
+    resolution: &Resolution,
+    env: &Env,
+    core_dumps: &NoCoreDumps,
+) -> Result<()> {
     let (child_command, program) = exec::command(command, resolution, env)?;
     let redactor = Arc::new(redactor(resolution)?);
     // Installed before the spawn, so a signal that arrives before the forwarding starts waits
@@ -68,9 +74,16 @@ pub fn run(command: &CommandPlan, resolution: &Resolution, env: &Env) -> Result<
     let interactive = stdin.is_terminal()
         && termios::tcgetpgrp(&stdin).is_ok_and(|group| group == rustix::process::getpgrp());
     let status = if interactive && io::stdout().is_terminal() {
-        in_pty(child_command, program, &redactor, signals)?
+        in_pty(child_command, program, &redactor, signals, core_dumps)?
     } else {
-        with_pipes(child_command, program, &redactor, signals, interactive)?
+        with_pipes(
+            child_command,
+            program,
+            &redactor,
+            signals,
+            interactive,
+            core_dumps,
+        )?
     };
     match exit_code(status) {
         0 => Ok(()),
@@ -107,6 +120,7 @@ fn with_pipes(
     redactor: &Arc<Redactor>,
     signals: Signals,
     interactive: bool,
+    core_dumps: &NoCoreDumps,
 ) -> Result<ExitStatus> {
     command
         .process_group(0)
@@ -115,8 +129,8 @@ fn with_pipes(
     if interactive {
         command.stdin(Stdio::piped());
     }
-    let mut child = command
-        .spawn()
+    let mut child = core_dumps
+        .around_spawn(|| command.spawn())
         .map_err(|err| exec::cannot_execute(program, &err))?;
     let input = child.stdin.take();
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
@@ -137,6 +151,7 @@ fn in_pty(
     program: PathBuf,
     redactor: &Arc<Redactor>,
     signals: Signals,
+    core_dumps: &NoCoreDumps,
 ) -> Result<ExitStatus> {
     let fail = |err: io::Error| Error::io("/dev/ptmx", "set up a pseudo-terminal", err);
     let settings = termios::tcgetattr(io::stdin()).map_err(|err| fail(err.into()))?;
@@ -144,8 +159,8 @@ fn in_pty(
     // The user's erase and interrupt keys, UTF-8 input mode and so on, as in a shell.
     termios::tcsetattr(&pts, OptionalActions::Now, &settings).map_err(|err| fail(err.into()))?;
     copy_window_size(&pty);
-    let child = pty_process::blocking::Command::from(command)
-        .spawn(pts)
+    let child = core_dumps
+        .around_spawn(|| pty_process::blocking::Command::from(command).spawn(pts))
         .map_err(|err| exec::cannot_execute(program, &pty_error(err)))?;
     let child = Supervised::new(child);
     let _raw = RawTerminal::engage(settings).map_err(|err| fail(err.into()))?;

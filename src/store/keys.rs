@@ -9,15 +9,20 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::os;
 use crate::store::rails::MasterKey;
 
 const KEY_VARIABLES: [&str; 2] = ["LSENV_MASTER_KEY", "RAILS_MASTER_KEY"];
-/// A key file is 32 characters; anything far larger is not a key and is not read whole.
+/// A key file is 32 characters, an identity file a few lines; anything far larger is not read
+/// whole.
 const MAX_KEY_FILE_BYTES: u64 = 4096;
+const MAX_IDENTITY_FILE_BYTES: u64 = 64 * 1024;
 
+/// Where a key (a Rails master key, or age identities) comes from: a variable or a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     Variable(&'static str),
@@ -51,42 +56,25 @@ impl KeySource {
     }
 
     pub fn load(&self, env: &Env) -> Result<MasterKey> {
-        let name = self.to_string();
-        match self {
-            KeySource::Variable(var) => {
-                let value = env
-                    .get(var)
-                    .map(crate::secret::Secret::expose)
-                    .unwrap_or_default();
-                MasterKey::parse(value, &name)
-            }
-            KeySource::File(path) => {
-                let text = os::read_capped(path, MAX_KEY_FILE_BYTES).map_err(|err| Error::Key {
-                    source_name: name.clone(),
-                    problem: match err {
-                        Error::Io { source, .. } => format!("cannot read the key file: {source}"),
-                        _ => "the file is far too large to be a key".to_owned(),
-                    },
-                    hint: None,
-                })?;
-                MasterKey::parse(&text, &name)
-            }
-        }
+        MasterKey::parse(&self.read(env, MAX_KEY_FILE_BYTES)?, &self.to_string())
     }
-}
 
-/// Where an age identity comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdentitySource {
-    Variable(&'static str),
-    File(PathBuf),
-}
-
-impl fmt::Display for IdentitySource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The text of the variable or the file (at most `limit` bytes), in a wiped buffer.
+    fn read(&self, env: &Env, limit: u64) -> Result<Zeroizing<Vec<u8>>> {
         match self {
-            IdentitySource::Variable(name) => write!(f, "${name}"),
-            IdentitySource::File(path) => write!(f, "{}", path.display()),
+            KeySource::Variable(var) => Ok(Zeroizing::new(
+                env.get(var)
+                    .map(|value| value.expose().to_vec())
+                    .unwrap_or_default(),
+            )),
+            KeySource::File(path) => os::read_capped(path, limit).map_err(|err| Error::Key {
+                source_name: self.to_string(),
+                problem: match err {
+                    Error::Io { source, .. } => format!("cannot read the file: {source}"),
+                    _ => "the file is far too large to hold a key".to_owned(),
+                },
+                hint: None,
+            }),
         }
     }
 }
@@ -98,7 +86,7 @@ const AGE_IDENTITY_FILE: &str = "LSENV_AGE_IDENTITY_FILE";
 #[derive(Debug, Clone)]
 pub struct AgeKeys {
     /// Every identity source that is present, in the order they are tried.
-    pub identities: Vec<IdentitySource>,
+    pub identities: Vec<KeySource>,
     /// The recipients file next to the credentials (it may not exist yet).
     pub recipients_file: PathBuf,
     /// Recipients listed in `config/lsenv.toml`, and that file, for errors.
@@ -115,10 +103,10 @@ impl AgeKeys {
     ) -> Self {
         let mut identities = Vec::new();
         if env.get_non_empty(AGE_IDENTITY).is_some() {
-            identities.push(IdentitySource::Variable(AGE_IDENTITY));
+            identities.push(KeySource::Variable(AGE_IDENTITY));
         }
         if let Some(path) = env.get_non_empty(AGE_IDENTITY_FILE) {
-            identities.push(IdentitySource::File(os_path(path.expose())));
+            identities.push(KeySource::File(os_path(path.expose())));
         }
         let home = env.get_non_empty("HOME").map(|home| os_path(home.expose()));
         for path in &config.identity_files {
@@ -126,12 +114,12 @@ impl AgeKeys {
                 (Ok(rest), Some(home)) => home.join(rest),
                 _ => root.join(path),
             };
-            identities.push(IdentitySource::File(path));
+            identities.push(KeySource::File(path));
         }
         if let Some(default) = default_identity_file(env).filter(|path| path.is_file())
-            && !identities.contains(&IdentitySource::File(default.clone()))
+            && !identities.contains(&KeySource::File(default.clone()))
         {
-            identities.push(IdentitySource::File(default));
+            identities.push(KeySource::File(default));
         }
         Self {
             identities,
@@ -145,26 +133,11 @@ impl AgeKeys {
     pub fn load_identities(&self, env: &Env) -> Result<Vec<age::x25519::Identity>> {
         let mut all = Vec::new();
         for source in &self.identities {
-            let name = source.to_string();
-            let text = match source {
-                IdentitySource::Variable(var) => zeroize::Zeroizing::new(
-                    env.get(var)
-                        .map(|v| v.expose().to_vec())
-                        .unwrap_or_default(),
-                ),
-                IdentitySource::File(path) => os::read_capped(path, MAX_KEY_FILE_BYTES * 16)
-                    .map_err(|err| Error::Key {
-                        source_name: name.clone(),
-                        problem: match err {
-                            Error::Io { source, .. } => {
-                                format!("cannot read the identity file: {source}")
-                            }
-                            _ => "the file is far too large to be an identity file".to_owned(),
-                        },
-                        hint: None,
-                    })?,
-            };
-            all.extend(crate::store::age::parse_identities(&text, &name)?);
+            let text = source.read(env, MAX_IDENTITY_FILE_BYTES)?;
+            all.extend(crate::store::age::parse_identities(
+                &text,
+                &source.to_string(),
+            )?);
         }
         Ok(all)
     }

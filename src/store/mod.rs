@@ -144,12 +144,11 @@ impl Keys {
                 let armored =
                     std::fs::read(path).map_or(true, |existing| age::is_armored(&existing));
                 let loaded;
-                let recipients = match recipients {
-                    Some(recipients) => recipients,
-                    None => {
-                        loaded = keys.load_recipients()?;
-                        &loaded
-                    }
+                let recipients = if let Some(recipients) = recipients {
+                    recipients
+                } else {
+                    loaded = keys.load_recipients()?;
+                    &loaded
                 };
                 age::write(path, text, recipients, armored)
             }

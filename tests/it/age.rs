@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::support::{CANARY, Project, child_env, map, said};
+use crate::support::{CANARY, Problem, Project, child_env, map, said};
 
 const ENC: &str = "config/credentials.yml.age";
 const YAML: &str =
@@ -281,7 +281,7 @@ fn recipients_come_and_go() {
 #[test]
 fn bad_input_is_refused_clearly_without_secrets_or_changes() {
     let keys = keys();
-    let cases: Vec<(&str, Box<dyn Fn(&Project)>, i32, &str)> = vec![
+    let cases: Vec<Problem<'_>> = vec![
         (
             "wrong identity",
             Box::new(|p: &Project| {
@@ -572,6 +572,9 @@ fn diff_shows_an_age_file_decrypted_when_an_identity_opens_it() {
         .arg(&blob)
         .output()
         .unwrap();
-    assert!(output.status.success(), "git must never see the driver fail");
+    assert!(
+        output.status.success(),
+        "git must never see the driver fail"
+    );
     assert_eq!(output.stdout, std::fs::read(&blob).unwrap());
 }

@@ -5,7 +5,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{CANARY, Project, child_env, map, said, send_signal};
+use crate::support::{CANARY, Project, child_env, core_limit_through, map, said, send_signal};
 
 fn project_with_secret() -> Project {
     let project = Project::new();
@@ -99,16 +99,7 @@ fn exit_status_is_the_childs() {
 #[test]
 fn core_limit_is_the_one_lsenv_was_started_with() {
     let project = project_with_secret();
-    let plain = std::process::Command::new("sh")
-        .args(["-c", "ulimit -c"])
-        .output()
-        .unwrap();
-    let through = project
-        .lsenv()
-        .args(["exec", "sh", "-c", "ulimit -c"])
-        .output()
-        .unwrap();
-    assert_eq!(through.stdout, plain.stdout);
+    assert_eq!(core_limit_through(&project, &["exec", "--"]), "4096\n");
 }
 
 /// The PID lsenv was started with is the command's: a signal sent to it reaches the command, and

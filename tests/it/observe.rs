@@ -5,7 +5,7 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use crate::support::{CANARY, Project, litestream, said};
+use crate::support::{CANARY, Problem, Project, litestream, said};
 
 const LITESTREAM_YML: &str = "dbs:\n  - path: db.sqlite3\n    replica:\n      type: s3\n      bucket: $LITESTREAM_REPLICA_BUCKET\n      region: \"${LITESTREAM_REPLICA_REGION}\"\n      access-key-id: $LITESTREAM_ACCESS_KEY_ID\n      secret-access-key: $LITESTREAM_SECRET_ACCESS_KEY\n";
 
@@ -139,14 +139,14 @@ fn a_clean_setup_passes_check() {
     assert!(!text.contains(CANARY));
 }
 
-/// A problem: its name, how to make it, the exit code, and what check says about it.
-type Problem = (&'static str, Box<dyn Fn(&Project)>, i32, &'static str);
-
 /// Each problem in a project made to contain it: the exit code, and what check says.
 #[test]
-#[allow(clippy::too_many_lines, reason = "one table of cases reads best as one list")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one table of cases reads best as one list"
+)]
 fn check_finds_each_problem() {
-    let cases: Vec<Problem> = vec![
+    let cases: Vec<Problem<'static>> = vec![
         (
             "unresolved variable",
             Box::new(|p: &Project| {

@@ -260,3 +260,14 @@ fn at_a_terminal_with_piped_output_the_command_reads_what_is_typed() {
         "{screen}"
     );
 }
+
+/// The supervised command gets the core limit lsenv was started with (lsenv keeps its own at 0).
+#[test]
+fn the_command_keeps_its_core_limit() {
+    let project = Project::new();
+    project.credentials("litestream:\n  replica_access_key: some-secret-value\n");
+    assert_eq!(
+        crate::support::core_limit_through(&project, &["exec", "--redact", "--"]),
+        "4096\n"
+    );
+}

@@ -15,6 +15,9 @@ pub(crate) const KEY: &str = "0123456789abcdef0123456789abcdef";
 /// A value planted in credentials: it must never appear in lsenv's own output.
 pub(crate) const CANARY: &str = "canary-7f3e9a-secret";
 
+/// A bad-input case: its name, how to make it, the exit code, and what lsenv must say.
+pub(crate) type Problem<'a> = (&'static str, Box<dyn Fn(&Project) + 'a>, i32, &'static str);
+
 pub(crate) struct Project {
     dir: tempfile::TempDir,
 }
@@ -290,4 +293,22 @@ impl Drop for Terminal {
             .args(["kill-session", "-t", &self.name])
             .status();
     }
+}
+
+/// What `ulimit -c` says inside a command that lsenv runs with `lsenv_args` (then `sh -c
+/// 'ulimit -c'`), lsenv being started with a soft core limit of 4096 blocks: lsenv lowers its own
+/// to 0 while it holds secrets, and the command must get 4096 back.
+pub(crate) fn core_limit_through(project: &Project, lsenv_args: &[&str]) -> String {
+    let output = std::process::Command::new("sh")
+        .args(["-c", "ulimit -S -c 4096 && exec \"$@\"", "sh"])
+        .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
+        .args(lsenv_args)
+        .args(["sh", "-c", "ulimit -c"])
+        .current_dir(project.root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", said(&output));
+    String::from_utf8(output.stdout).unwrap()
 }
