@@ -517,6 +517,30 @@ fn a_passphrase_file_needs_a_terminal() {
     assert_eq!(project.snapshot(), before);
 }
 
+/// At a terminal, the passphrase is asked for (echo off) and the file opens; the passphrase
+/// never shows on the screen.
+#[test]
+fn a_passphrase_file_opens_at_a_terminal() {
+    let project = Project::new();
+    std::fs::create_dir_all(project.path("config")).unwrap();
+    project.file(ENC, age_passphrase_file(YAML.as_bytes(), "correct horse"));
+    let script = format!(
+        "cd {} && env -i PATH=\"$PATH\" {} credentials show; echo LSENV-EXIT=$?; sleep 60",
+        shell_words::quote(&project.root().to_string_lossy()),
+        shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
+    );
+    let terminal = crate::support::Terminal::start(&project, &script);
+    terminal.wait_for("lsenv: passphrase for config/credentials.yml.age:");
+    terminal.keys(&["correct horse", "Enter"]);
+    terminal.wait_for("LSENV-EXIT=0");
+    let screen = terminal.screen();
+    assert!(screen.contains("replica_bucket: age-bucket"), "{screen}");
+    assert!(
+        !screen.contains("correct horse"),
+        "echo must be off: {screen}"
+    );
+}
+
 fn age_passphrase_file(plaintext: &[u8], passphrase: &str) -> Vec<u8> {
     let encryptor = age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from(
         passphrase.to_owned(),
