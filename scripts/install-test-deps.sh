@@ -4,7 +4,7 @@
 # (PyPI moto with IAM), unshare/ip for the private network namespace the replication tests run
 # in, git (the credentials diff driver), tmux and vi (a real terminal editor session), age
 # (the age store's reference implementation), and the dotenv readers that `lsenv env` output is
-# checked with (Ruby's dotenv, python-dotenv).
+# checked with (Ruby's dotenv, python-dotenv), and systemd-analyze (the unit file example).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -18,6 +18,7 @@ command -v git >/dev/null || apt_packages+=(git)
 command -v age >/dev/null || apt_packages+=(age)
 command -v tmux >/dev/null || apt_packages+=(tmux)
 command -v vi >/dev/null || apt_packages+=(vim)
+command -v systemd-analyze >/dev/null || apt_packages+=(systemd)
 
 if ((${#apt_packages[@]})); then
   apt-get update -qq

@@ -5,12 +5,12 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "lsenv",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LSENV_COMMIT"), ")"),
     about = "Fill in Litestream's $LITESTREAM_* secrets from encrypted credentials, then run litestream (or any command) with exactly those variables",
     after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 126/127 cannot run the command; otherwise the command's own."
 )]
@@ -66,6 +66,39 @@ pub enum Command {
 
     /// Create an age identity (0600) for age credentials, and print its recipient
     Keygen(KeygenArgs),
+
+    /// Print a shell completion script: lsenv completions bash > /etc/bash_completion.d/lsenv
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff): lsenv man > /usr/local/share/man/man1/lsenv.1
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The completion script for `shell`, generated from these definitions (so it never drifts
+/// from `--help`).
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "lsenv", &mut script);
+    script
+}
+
+/// The man page, generated from these definitions.
+///
+/// # Panics
+///
+/// Never: rendering writes into memory, which cannot fail.
+pub fn man_page() -> Vec<u8> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .expect("rendering into memory cannot fail");
+    page
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +222,10 @@ pub struct InitArgs {
     /// Encrypt the credentials with age to your identity (made if there is none) instead of a master key
     #[arg(long)]
     pub age: bool,
+
+    /// Add `litestream: lsenv replicate` to the Procfile (created if missing, never duplicated)
+    #[arg(long)]
+    pub procfile: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,6 +20,7 @@ use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::keygen;
 use crate::os;
+use crate::plan::InitOptions;
 use crate::project::{Project, Sealing};
 use crate::say;
 use crate::store::rails::MasterKey;
@@ -46,8 +47,8 @@ const ASK_FOR_DB: &str = "name each SQLite database to replicate, relative to th
 /// Words YAML 1.1 readers take for booleans or null: never written as plain scalars.
 const YAML_WORDS: [&str; 9] = ["true", "false", "yes", "no", "on", "off", "y", "n", "null"];
 
-pub fn run(project: &Project, databases: &[PathBuf], age: bool, env: &Env) -> Result<()> {
-    let setup = Setup::new(project, databases, age, env)?;
+pub fn run(project: &Project, options: &InitOptions, env: &Env) -> Result<()> {
+    let setup = Setup::new(project, options, env)?;
     setup.write(project)
 }
 
@@ -55,7 +56,58 @@ pub fn run(project: &Project, databases: &[PathBuf], age: bool, env: &Env) -> Re
 struct Setup {
     config: PlainFile,
     litestream: PlainFile,
+    procfile: Option<Procfile>,
     credentials: Credentials,
+}
+
+/// The Procfile with a `litestream:` process: its new text, or `None` when one is already there.
+struct Procfile {
+    path: PathBuf,
+    text: Option<String>,
+}
+
+/// The process that runs replication next to the app under foreman, overmind or Heroku-style
+/// process managers.
+const PROCFILE_LINE: &str = "litestream: lsenv replicate";
+
+fn procfile(project: &Project) -> Result<Procfile> {
+    let path = project.path("Procfile");
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(err) => return Err(Error::io(&path, "read", err)),
+    };
+    let present = existing
+        .lines()
+        .any(|line| line.trim_start().starts_with("litestream:"));
+    let text = (!present).then(|| {
+        let separator = if existing.is_empty() || existing.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        format!("{existing}{separator}{PROCFILE_LINE}\n")
+    });
+    Ok(Procfile { path, text })
+}
+
+impl Procfile {
+    fn write(self) -> Result<()> {
+        match self.text {
+            Some(text) => {
+                os::write_atomic(&self.path, text.as_bytes())?;
+                say(&format!(
+                    "added `{PROCFILE_LINE}` to {}",
+                    self.path.display()
+                ));
+            }
+            None => say(&format!(
+                "kept {}: it already has a litestream process",
+                self.path.display()
+            )),
+        }
+        Ok(())
+    }
 }
 
 /// A committed, non-secret file: created, or kept as it is.
@@ -78,7 +130,8 @@ enum Credentials {
 }
 
 impl Setup {
-    fn new(project: &Project, databases: &[PathBuf], age: bool, env: &Env) -> Result<Self> {
+    fn new(project: &Project, options: &InitOptions, env: &Env) -> Result<Self> {
+        let databases = options.databases.as_slice();
         let config = PlainFile::unless_exists(project.config.path.clone(), || {
             Ok((CONFIG_TEMPLATE.to_owned(), String::new()))
         })?;
@@ -96,7 +149,8 @@ impl Setup {
         Ok(Self {
             config,
             litestream,
-            credentials: Credentials::plan(project, env, age)?,
+            procfile: options.procfile.then(|| procfile(project)).transpose()?,
+            credentials: Credentials::plan(project, env, options.age)?,
         })
     }
 
@@ -104,6 +158,9 @@ impl Setup {
         self.config.write()?;
         self.litestream.write()?;
         self.credentials.write(project)?;
+        if let Some(procfile) = self.procfile {
+            procfile.write()?;
+        }
         let flag = project
             .environment
             .as_ref()

@@ -47,6 +47,12 @@ where
     T: Into<OsString> + Clone,
 {
     let cli = cli::Cli::try_parse_from(args)?;
+    // Generated from the command line's own definitions; no project needed.
+    match &cli.command {
+        cli::Command::Completions(args) => return print(&cli::completions(args.shell)),
+        cli::Command::Man => return print(&cli::man_page()),
+        _ => {}
+    }
     let cwd =
         std::env::current_dir().map_err(|err| Error::io(".", "find the working directory", err))?;
     let plan = plan::Plan::new(cli, env, &cwd)?;
@@ -71,7 +77,7 @@ where
         }
         Action::Explain { names, json } => explain::run(project, env, &names, json),
         Action::Check { json } => check::run(project, env, json),
-        Action::Init { databases, age } => init::run(project, &databases, age, env),
+        Action::Init(options) => init::run(project, &options, env),
         Action::Keygen { output } => keygen::run(output.as_deref(), env),
         Action::Recipients(change) => credentials::recipients(project, env, &change),
         Action::Convert { to } => credentials::convert(project, env, to),

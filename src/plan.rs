@@ -37,10 +37,7 @@ pub enum Action {
     Check {
         json: bool,
     },
-    Init {
-        databases: Vec<PathBuf>,
-        age: bool,
-    },
+    Init(InitOptions),
     Keygen {
         output: Option<PathBuf>,
     },
@@ -61,6 +58,14 @@ pub enum Action {
     RotateKey,
 }
 
+/// `init`: what to set up besides the config, the key and the credentials.
+#[derive(Debug)]
+pub struct InitOptions {
+    pub databases: Vec<PathBuf>,
+    pub age: bool,
+    pub procfile: bool,
+}
+
 /// `credentials recipients …`.
 #[derive(Debug)]
 pub enum Recipients {
@@ -77,6 +82,9 @@ impl Plan {
                 args.environment.environment.or(global),
                 Raw::Exec(args.command, args.pass, args.redact),
             ),
+            Command::Completions(_) | Command::Man => {
+                unreachable!("completions and the man page need no plan; lib::run prints them")
+            }
             Command::Keygen(args) => (
                 global,
                 Raw::Ready(Action::Keygen {
@@ -105,10 +113,11 @@ impl Plan {
             Command::Replicate(args) => (global, Raw::Replicate(args.args)),
             Command::Init(args) => (
                 args.environment.environment.or(global),
-                Raw::Ready(Action::Init {
+                Raw::Ready(Action::Init(InitOptions {
                     databases: args.databases,
                     age: args.age,
-                }),
+                    procfile: args.procfile,
+                })),
             ),
             Command::Credentials(command) => match command {
                 CredentialsCommand::Edit(args) => (

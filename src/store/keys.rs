@@ -1,7 +1,9 @@
-//! Where keys come from. A Rails master key: `LSENV_MASTER_KEY`, `RAILS_MASTER_KEY`,
+//! Where keys come from. A Rails master key: `LSENV_MASTER_KEY`, `RAILS_MASTER_KEY`, a key
+//! delivered by systemd (`$CREDENTIALS_DIRECTORY/ENV.key`, then `…/master.key`),
 //! `config/credentials/ENV.key`, then `config/master.key` (first found wins; empty variables
 //! count as unset). age identities: `LSENV_AGE_IDENTITY` (the key text, for CI),
-//! `LSENV_AGE_IDENTITY_FILE`, the files `[credentials] identity` names, and the default identity
+//! `LSENV_AGE_IDENTITY_FILE`, `$CREDENTIALS_DIRECTORY/age-identity`, the files
+//! `[credentials] identity` names, and the default identity
 //! file `lsenv keygen` writes — all of them are tried. age recipients: the recipients file next to
 //! the credentials and `[credentials] recipients`. The lookup only decides where; keys are read
 //! when they are needed.
@@ -47,10 +49,20 @@ impl KeySource {
         {
             return Some(Self::Variable(name));
         }
-        environment
+        // Under systemd, `LoadCredential=master.key:…` (or `ENV.key`) delivers the key as a file in
+        // $CREDENTIALS_DIRECTORY, readable only by the service.
+        let delivered = systemd_credentials(env).into_iter().flat_map(|dir| {
+            environment
+                .map(|name| dir.join(format!("{name}.key")))
+                .into_iter()
+                .chain([dir.join("master.key")])
+        });
+        let project = environment
             .map(|name| root.join(format!("config/credentials/{name}.key")))
             .into_iter()
-            .chain([root.join("config/master.key")])
+            .chain([root.join("config/master.key")]);
+        delivered
+            .chain(project)
             .find(|path| path.exists())
             .map(Self::File)
     }
@@ -80,6 +92,8 @@ impl KeySource {
 }
 
 const AGE_IDENTITY: &str = "LSENV_AGE_IDENTITY";
+/// The name of an age identity delivered by systemd's `LoadCredential=`.
+const SYSTEMD_AGE_IDENTITY: &str = "age-identity";
 const AGE_IDENTITY_FILE: &str = "LSENV_AGE_IDENTITY_FILE";
 
 /// Where the identities and recipients of an age credentials file are.
@@ -107,6 +121,12 @@ impl AgeKeys {
         }
         if let Some(path) = env.get_non_empty(AGE_IDENTITY_FILE) {
             identities.push(KeySource::File(os_path(path.expose())));
+        }
+        if let Some(delivered) = systemd_credentials(env)
+            .map(|dir| dir.join(SYSTEMD_AGE_IDENTITY))
+            .filter(|path| path.is_file())
+        {
+            identities.push(KeySource::File(delivered));
         }
         let home = env.get_non_empty("HOME").map(|home| os_path(home.expose()));
         for path in &config.identity_files {
@@ -191,6 +211,12 @@ pub fn default_identity_file(env: &Env) -> Option<PathBuf> {
                 .map(|home| os_path(home.expose()).join(".config"))
         })?;
     Some(config_home.join("lsenv/identity.txt"))
+}
+
+/// `$CREDENTIALS_DIRECTORY`: where systemd puts the credentials of a service.
+fn systemd_credentials(env: &Env) -> Option<PathBuf> {
+    env.get_non_empty("CREDENTIALS_DIRECTORY")
+        .map(|dir| os_path(dir.expose()))
 }
 
 fn os_path(bytes: &[u8]) -> PathBuf {

@@ -6,6 +6,7 @@ mod bad_input;
 mod credentials;
 mod exec;
 mod init;
+mod integrations;
 mod observe;
 mod output;
 mod rails_interop;
