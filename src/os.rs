@@ -91,11 +91,43 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// [`write_atomic`], giving a new file `new_mode` (0600 for files that hold secrets).
 pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
+    let mode = match fs::metadata(path) {
+        Ok(meta) => meta.permissions().mode() & 0o7777,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => new_mode,
+        Err(err) => return Err(Error::io(path, "write", err)),
+    };
+    put(path, bytes, mode, Put::Replace)
+}
+
+/// Creates `path` with `bytes` and exactly `mode`, failing if it already exists. For files that
+/// must never be overwritten (keys, identities, fresh configs); like [`write_atomic`], a crash
+/// leaves the file whole or absent, never empty.
+pub fn create_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|err| Error::io(path, "create", err))?;
+    }
+    put(path, bytes, mode, Put::CreateNew)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Put {
+    Replace,
+    CreateNew,
+}
+
+/// A temporary file in the same directory, fsync'd, renamed (or linked, for a new file) into
+/// place, then the directory fsync'd.
+fn put(path: &Path, bytes: &[u8], mode: u32, how: Put) -> Result<()> {
+    let action = if how == Put::CreateNew {
+        "create"
+    } else {
+        "write"
+    };
+    let fail = |err: io::Error| Error::io(path, action, err);
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let fail = |err: io::Error| Error::io(path, "write", err);
     let name = path.file_name().map_or_else(
         || "lsenv".into(),
         |name| name.to_string_lossy().into_owned(),
@@ -105,39 +137,17 @@ pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], new_mode: u32) -> Resul
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(fail)?;
-    let mode = match fs::metadata(path) {
-        Ok(meta) => meta.permissions().mode() & 0o7777,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => new_mode,
-        Err(err) => return Err(fail(err)),
-    };
+    // Set explicitly: the umask may have narrowed it, and a key file must be exactly 0600.
     temp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
         .map_err(fail)?;
     temp.write_all(bytes).map_err(fail)?;
     temp.as_file().sync_all().map_err(fail)?;
-    temp.persist(path).map_err(|err| fail(err.error))?;
-    sync_parent(path).map_err(fail)
-}
-
-/// Creates `path` with `bytes` and `mode`, failing if it already exists (`O_EXCL`), and syncs
-/// it and its directory. For files that must never be overwritten: keys, fresh configs.
-pub fn create_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let fail = |err: io::Error| Error::io(path, "create", err);
-    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(fail)?;
+    match how {
+        Put::Replace => temp.persist(path).map(drop),
+        Put::CreateNew => temp.persist_noclobber(path).map(drop),
     }
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(fail)?;
-    // The umask may have narrowed the mode; a key file must be exactly 0600.
-    file.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(fail)?;
-    file.write_all(bytes).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
+    .map_err(|err| fail(err.error))?;
     sync_parent(path).map_err(fail)
 }
 

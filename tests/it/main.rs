@@ -3,10 +3,12 @@
 
 mod age;
 mod bad_input;
+mod crash;
 mod credentials;
 mod exec;
 mod init;
 mod integrations;
+mod leaks;
 mod observe;
 mod output;
 mod rails_interop;
