@@ -40,7 +40,7 @@ command's own waited-for children too), so the inherited part is only the launch
 
 Targets (PASS/MISS): `exec` median <= 1.5x the floor's; peak RSS of `exec` <= 10 MiB at 20 keys;
 with --peers, `sops exec-env` median >= 10x lsenv's and the Ruby path's >= 100x; with
---scaling, ~1 MB of credentials (the largest size, `section` layout) resolved and exec'd in
+--scaling, ~1 MB of credentials (the largest size, in each layout) resolved and exec'd in
 <= 20 ms (median). A MISS exits 0 (3 with --strict); any other non-zero exit means something
 failed to run. Load averages before and after are printed: on a busy machine, run again.
 
@@ -647,14 +647,17 @@ def main():
         target(results, "Ruby ActiveSupport median / lsenv exec median", r, f">= {RUBY_TARGET:g}x", r >= RUBY_TARGET)
     if scale:
         largest = max(scale["stats"][c.name]["keys"] for c in scale["cmds"] if c.name != "floor")
-        s = scale["stats"][f"{largest}/section"]
-        if s["yaml_bytes"] >= SCALE_TARGET_MIN_KIB * 1024:
-            target(results, f"exec median, {largest} keys ({s['yaml_bytes'] / 1024:.0f} KiB YAML, "
-                   "all variables)", s["median_ms"], f"<= {SCALE_TARGET_MS:g} ms",
+        for layout in ("app", "section"):
+            s = scale["stats"].get(f"{largest}/{layout}")
+            if s is None:
+                continue
+            if s["yaml_bytes"] < SCALE_TARGET_MIN_KIB * 1024:
+                print(f"  n/a   1 MB target: the largest size is {s['yaml_bytes'] / 1024:.0f} KiB "
+                      "(use --scaling-keys ...,10000)")
+                break
+            target(results, f"exec median, {largest} keys, {layout} layout ({s['yaml_bytes'] / 1024:.0f} KiB "
+                   f"YAML, {s['variables']} variables)", s["median_ms"], f"<= {SCALE_TARGET_MS:g} ms",
                    s["median_ms"] <= SCALE_TARGET_MS, " ms")
-        else:
-            print(f"  n/a   1 MB target: the largest size is {s['yaml_bytes'] / 1024:.0f} KiB "
-                  "(use --scaling-keys ...,10000)")
     print()
     print(f"load:      {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (1/5/15 min) at end")
     if max(load_before[0], load_after[0]) > 0.75 * nproc:
