@@ -7,7 +7,7 @@
 //! `replica_key_id`/`replica_access_key` are aliases of `access_key_id`/`secret_access_key`,
 //! `null` is "not set", lists are an error. This module moves secrets; it never formats them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -128,7 +128,7 @@ pub fn resolve(
             file: config.path.clone(),
             key,
         };
-        resolution.apply(section_variables(node, table, &source, &config.path)?);
+        resolution.apply(section_variables(node, table, &source, &config.path)?.entries);
     }
     if let Some((document, file)) = credentials {
         resolution.apply(credentials_variables(config, document, file)?);
@@ -179,7 +179,7 @@ fn credentials_variables(
         key,
     };
     let mut layer = match document.get(&config.section) {
-        None | Some(Node::Null) => Vec::new(),
+        None | Some(Node::Null) => Layer::default(),
         Some(section) => section_variables(section, &config.section, &source, file)?,
     };
     for Mapping { name, key_path, .. } in &config.mappings {
@@ -196,15 +196,9 @@ fn credentials_variables(
                 ));
             }
         };
-        push_unique(
-            &mut layer,
-            name.clone(),
-            value,
-            source(key_path.clone()),
-            file,
-        )?;
+        layer.push(name.clone(), value, source(key_path.clone()), file)?;
     }
-    Ok(layer)
+    Ok(layer.entries)
 }
 
 /// `LITESTREAM_*` and the `[env]` names from lsenv's own environment; set-but-empty counts.
@@ -229,7 +223,7 @@ fn section_variables(
     path: &str,
     source: &dyn Fn(String) -> Source,
     file: &Path,
-) -> Result<Vec<(String, Secret, Source)>> {
+) -> Result<Layer> {
     let Node::Map(entries) = section else {
         return Err(Error::config(
             Location::file(file).key(path),
@@ -239,7 +233,7 @@ fn section_variables(
             ),
         ));
     };
-    let mut layer = Vec::new();
+    let mut layer = Layer::default();
     for (key, child) in entries {
         let canonical = ALIASES
             .iter()
@@ -263,7 +257,7 @@ fn flatten(
     name: &str,
     source: &dyn Fn(String) -> Source,
     file: &Path,
-    layer: &mut Vec<(String, Secret, Source)>,
+    layer: &mut Layer,
 ) -> Result<()> {
     let location = || Location::file(file).key(key_path);
     let segment = key_path.rsplit('.').next().unwrap_or(key_path);
@@ -279,8 +273,7 @@ fn flatten(
     }
     match node {
         Node::Null => Ok(()),
-        Node::Scalar(value) => push_unique(
-            layer,
+        Node::Scalar(value) => layer.push(
             name.to_owned(),
             value.clone(),
             source(key_path.to_owned()),
@@ -306,32 +299,37 @@ fn flatten(
     }
 }
 
-/// Adds a variable unless another key of the same layer already named it (an alias and its
-/// canonical key, `Foo` and `foo`, `a__b` and `a: {b: …}`): that is an error naming both keys.
-fn push_unique(
-    layer: &mut Vec<(String, Secret, Source)>,
-    name: String,
-    value: Secret,
-    source: Source,
-    file: &Path,
-) -> Result<()> {
-    if let Some((_, _, first)) = layer.iter().find(|(existing, _, _)| *existing == name) {
-        let key_of = |source: &Source| match source {
-            Source::Toml { key, .. } | Source::Credentials { key, .. } => key.clone(),
-            Source::Environment { name } => name.clone(),
-        };
-        return Err(Error::config(
-            Location::file(file).key(key_of(&source)),
-            format!(
-                "`{}` and `{}` both set {name}",
-                key_of(first),
-                key_of(&source)
-            ),
-        )
-        .with_hint("keep only one of them"));
+/// The variables one layer sets, each name at most once.
+#[derive(Default)]
+struct Layer {
+    entries: Vec<(String, Secret, Source)>,
+    /// Where each name is in `entries`: a layer may set thousands.
+    index: HashMap<String, usize>,
+}
+
+impl Layer {
+    /// Adds a variable unless another key of the same layer already named it (an alias and its
+    /// canonical key, `Foo` and `foo`, `a__b` and `a: {b: …}`): that is an error naming both keys.
+    fn push(&mut self, name: String, value: Secret, source: Source, file: &Path) -> Result<()> {
+        if let Some(&first) = self.index.get(&name) {
+            let key_of = |source: &Source| match source {
+                Source::Toml { key, .. } | Source::Credentials { key, .. } => key.clone(),
+                Source::Environment { name } => name.clone(),
+            };
+            return Err(Error::config(
+                Location::file(file).key(key_of(&source)),
+                format!(
+                    "`{}` and `{}` both set {name}",
+                    key_of(&self.entries[first].2),
+                    key_of(&source)
+                ),
+            )
+            .with_hint("keep only one of them"));
+        }
+        self.index.insert(name.clone(), self.entries.len());
+        self.entries.push((name, value, source));
+        Ok(())
     }
-    layer.push((name, value, source));
-    Ok(())
 }
 
 fn join(path: &str, key: &str) -> String {

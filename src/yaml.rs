@@ -6,6 +6,7 @@
 //! deserializer answers with the scalar's own text. Errors keep the parser's line and column and
 //! never quote the document.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 
@@ -218,6 +219,8 @@ impl<'de> Visitor<'de> for MapVisitor<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut entries: Vec<(String, Node)> = Vec::with_capacity(self.0.len());
+        // A set, not a scan of `entries`: a mapping may hold thousands of keys.
+        let mut seen: HashSet<String> = HashSet::with_capacity(self.0.len());
         let mut merged = Vec::new();
         for shape in self.0 {
             let Some(key) = map.next_key_seed(KeySeed)? else {
@@ -234,14 +237,15 @@ impl<'de> Visitor<'de> for MapVisitor<'_> {
                         )));
                     }
                 }
-            } else if entries.iter().any(|(existing, _)| *existing == key) {
+            } else if seen.contains(&key) {
                 return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
             } else {
+                seen.insert(key.clone());
                 entries.push((key, value));
             }
         }
         for (key, value) in merged {
-            if !entries.iter().any(|(existing, _)| *existing == key) {
+            if seen.insert(key.clone()) {
                 entries.push((key, value));
             }
         }
