@@ -1,29 +1,37 @@
-//! Decrypted credentials YAML → [`Node`], with every scalar kept as the text it was written as.
+//! Decrypted credentials YAML → [`Node`], in one pass over the parser's events, with every
+//! scalar kept as the text it was written as (`1e3` stays `1e3`, `0012` stays `0012`: Ruby and
+//! Rust read such scalars differently, and the written text is the one both agree on).
 //!
-//! serde's data model hands numbers and booleans over already converted (`1e3` → 1000.0), so the
-//! text is read in two passes over the same document: the first learns which nodes are maps,
-//! scalars, nulls or lists, the second asks for each scalar as a string, which the YAML
-//! deserializer answers with the scalar's own text. Errors keep the parser's line and column and
-//! never quote the document.
+//! Anchors, aliases and merge keys (`<<: *defaults`, `<<: [*a, *b]`) work; aliases are expanded
+//! within a budget, so an alias bomb is refused instead of exhausting memory. Errors keep the
+//! parser's line and column and never quote the document.
 
-use std::collections::HashSet;
-use std::fmt;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 
 use crate::error::{Error, Location, Position, Result};
 use crate::secret::Secret;
 use crate::tree::Node;
 
+/// How many nodes aliases may copy in all: far more than any real file, far less than a bomb.
+const ALIAS_BUDGET: usize = 1_000_000;
+
+/// YAML's merge key: `<<: *defaults` copies the entries of other mappings, and the mapping's own
+/// entries win (as in Ruby's Psych, which Rails uses).
+const MERGE_KEY: &str = "<<";
+
 /// Parses `text`, the (decrypted) content of `path`. An empty document is an empty map.
 pub fn parse(text: &str, path: &Path) -> Result<Node> {
-    let to_error = |err: serde_yaml::Error| rewrite_error(&err, path);
-    let shape =
-        Shape::deserialize_from(serde_yaml::Deserializer::from_str(text)).map_err(to_error)?;
-    let node = NodeSeed(&shape)
-        .deserialize(serde_yaml::Deserializer::from_str(text))
-        .map_err(to_error)?;
+    let mut reader = Reader {
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+        budget: ALIAS_BUDGET,
+        path,
+    };
+    let node = reader.document()?;
     match node {
         Node::Map(_) => Ok(node),
         Node::Null => Ok(Node::Map(Vec::new())),
@@ -37,212 +45,147 @@ pub fn parse(text: &str, path: &Path) -> Result<Node> {
     }
 }
 
-/// Keeps the parser's position and message; drops the location suffix it appends itself.
-fn rewrite_error(err: &serde_yaml::Error, path: &Path) -> Error {
-    let position = err.location().map(|loc| Position {
-        line: loc.line(),
-        column: loc.column(),
-    });
-    let text = err.to_string();
-    let first_line = text.lines().next().unwrap_or_default();
-    let message = first_line
-        .find(" at line ")
-        .map_or(first_line, |at| &first_line[..at]);
-    Error::config(
-        Location::file(path).at(position),
-        format!("invalid YAML: {message}"),
-    )
+struct Reader<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    /// Anchored nodes and their sizes, for aliases.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes aliases may still copy.
+    budget: usize,
+    path: &'a Path,
 }
 
-/// The outline of a document: what each node is, without any of its text.
-enum Shape {
-    Null,
-    Scalar,
-    Map(Vec<Shape>),
-    List,
-    Tagged,
-}
-
-impl Shape {
-    fn deserialize_from<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ShapeVisitor)
-    }
-}
-
-impl<'de> de::Deserialize<'de> for Shape {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Self::deserialize_from(deserializer)
-    }
-}
-
-struct ShapeVisitor;
-
-impl<'de> Visitor<'de> for ShapeVisitor {
-    type Value = Shape;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Shape, E> {
-        Ok(Shape::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Shape, E> {
-        Ok(Shape::Null)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
-        Ok(Shape::Scalar)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
-        Ok(Shape::Scalar)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
-        Ok(Shape::Scalar)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
-        Ok(Shape::Scalar)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
-        Ok(Shape::Scalar)
-    }
-
-    fn visit_string<E>(self, text: String) -> Result<Shape, E> {
-        drop(Secret::from(text));
-        Ok(Shape::Scalar)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Shape::List)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
-        let mut children = Vec::new();
-        while map.next_key::<IgnoredAny>()?.is_some() {
-            children.push(map.next_value::<Shape>()?);
-        }
-        Ok(Shape::Map(children))
-    }
-
-    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Shape, A::Error> {
-        use de::VariantAccess as _;
-        let ((), variant) = data.variant_seed(IgnoreSeed)?;
-        variant.newtype_variant::<IgnoredAny>()?;
-        Ok(Shape::Tagged)
-    }
-}
-
-/// Skips a tag name without keeping it.
-struct IgnoreSeed;
-
-impl<'de> DeserializeSeed<'de> for IgnoreSeed {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_ignored_any(IgnoredAny).map(drop)
-    }
-}
-
-/// The second pass: builds the node that `shape` says is next.
-struct NodeSeed<'s>(&'s Shape);
-
-impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
-    type Value = Node;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
-        match self.0 {
-            Shape::Scalar => deserializer.deserialize_str(TextVisitor).map(Node::Scalar),
-            Shape::Map(children) => deserializer.deserialize_map(MapVisitor(children)),
-            Shape::Null => deserializer
-                .deserialize_ignored_any(IgnoredAny)
-                .map(|_| Node::Null),
-            Shape::List => deserializer
-                .deserialize_ignored_any(IgnoredAny)
-                .map(|_| Node::List),
-            Shape::Tagged => deserializer
-                .deserialize_ignored_any(IgnoredAny)
-                .map(|_| Node::Tagged),
+impl<'a> Reader<'a> {
+    fn next(&mut self) -> Result<(Event<'a>, Span)> {
+        match self.parser.next_event() {
+            Some(Ok(event)) => Ok(event),
+            Some(Err(err)) => Err(self.scan_error(&err)),
+            None => Err(self.error(None, "the YAML ends early")),
         }
     }
-}
 
-/// A scalar's text, straight into a zeroizing buffer.
-struct TextVisitor;
-
-impl Visitor<'_> for TextVisitor {
-    type Value = Secret;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a scalar")
+    fn error(&self, span: Option<Span>, problem: &str) -> Error {
+        let position = span.map(|span| Position {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        });
+        Error::config(
+            Location::file(self.path).at(position),
+            format!("invalid YAML: {problem}"),
+        )
     }
 
-    fn visit_str<E>(self, text: &str) -> Result<Secret, E> {
-        Ok(Secret::copy_from(text.as_bytes()))
+    /// The parser's message, except the one that quotes a character of the document.
+    fn scan_error(&self, err: &ScanError) -> Error {
+        let info = err.info();
+        let problem = if info.starts_with("unexpected character") {
+            "unexpected character"
+        } else {
+            info
+        };
+        let position = Position {
+            line: err.marker().line(),
+            column: err.marker().col() + 1,
+        };
+        Error::config(
+            Location::file(self.path).at(Some(position)),
+            format!("invalid YAML: {problem}"),
+        )
     }
 
-    fn visit_string<E>(self, text: String) -> Result<Secret, E> {
-        Ok(Secret::from(text))
-    }
-}
-
-/// A mapping key: keys name things and may appear in messages, so they are plain strings.
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = String;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
-        deserializer
-            .deserialize_str(TextVisitor)
-            .map(|text| String::from_utf8_lossy(text.expose()).into_owned())
-    }
-}
-
-/// YAML's merge key: `<<: *defaults` copies the entries of another mapping, and the mapping's own
-/// entries win (as in Ruby's Psych, which Rails uses).
-const MERGE_KEY: &str = "<<";
-
-struct MapVisitor<'s>(&'s [Shape]);
-
-impl<'de> Visitor<'de> for MapVisitor<'_> {
-    type Value = Node;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a mapping")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries: Vec<(String, Node)> = Vec::with_capacity(self.0.len());
-        // A set, not a scan of `entries`: a mapping may hold thousands of keys.
-        let mut seen: HashSet<String> = HashSet::with_capacity(self.0.len());
-        let mut merged = Vec::new();
-        for shape in self.0 {
-            let Some(key) = map.next_key_seed(KeySeed)? else {
-                break;
-            };
-            let value = map.next_value_seed(NodeSeed(shape))?;
-            if key == MERGE_KEY {
-                match value {
-                    Node::Map(from) => merged.extend(from),
-                    other => {
-                        return Err(de::Error::custom(format_args!(
-                            "the merge key `<<` holds {}; only a single mapping can be merged",
-                            other.kind()
-                        )));
+    /// The one document of the stream (none: null).
+    fn document(&mut self) -> Result<Node> {
+        let mut node = Node::Null;
+        let mut documents = 0;
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamEnd => return Ok(node),
+                Event::DocumentStart(_) => {
+                    documents += 1;
+                    if documents > 1 {
+                        return Err(self.error(
+                            Some(span),
+                            "more than one document; credentials are one mapping",
+                        ));
                     }
+                    let (event, span) = self.next()?;
+                    node = self.node(event, span)?;
                 }
-            } else if seen.contains(&key) {
-                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
-            } else {
-                seen.insert(key.clone());
-                entries.push((key, value));
+                _ => return Err(self.error(Some(span), "unexpected content")),
             }
+        }
+    }
+
+    fn node(&mut self, event: Event<'a>, span: Span) -> Result<Node> {
+        let (node, anchor) = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                (scalar(text, style, tag.as_deref()), anchor)
+            }
+            Event::SequenceStart(anchor, _) => {
+                loop {
+                    let (event, span) = self.next()?;
+                    if matches!(event, Event::SequenceEnd) {
+                        break;
+                    }
+                    self.node(event, span)?;
+                }
+                (Node::List, anchor)
+            }
+            Event::MappingStart(anchor, tag) => {
+                let map = self.mapping()?;
+                let tagged = tag.is_some_and(|tag| !tag.is_yaml_core_schema());
+                (if tagged { Node::Tagged } else { map }, anchor)
+            }
+            Event::Alias(id) => return self.alias(id, span),
+            _ => return Err(self.error(Some(span), "unexpected content")),
+        };
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), size(&node)));
+        }
+        Ok(node)
+    }
+
+    fn alias(&mut self, id: usize, span: Span) -> Result<Node> {
+        let Some((node, nodes)) = self.anchors.get(&id) else {
+            return Err(self.error(Some(span), "an alias names an unknown anchor"));
+        };
+        if *nodes > self.budget {
+            return Err(self.error(
+                Some(span),
+                "aliases expand to too much (repetition limit exceeded)",
+            ));
+        }
+        self.budget -= nodes;
+        Ok(node.clone())
+    }
+
+    fn mapping(&mut self) -> Result<Node> {
+        let mut entries = Vec::new();
+        // A set, not a scan of `entries`: a mapping may hold thousands of keys.
+        let mut seen = HashSet::new();
+        let mut merged = Vec::new();
+        loop {
+            let (event, span) = self.next()?;
+            let key = match event {
+                Event::MappingEnd => break,
+                Event::Scalar(text, ..) => text.into_owned(),
+                Event::Alias(id) => match self.alias(id, span)? {
+                    Node::Scalar(text) => String::from_utf8_lossy(text.expose()).into_owned(),
+                    _ => return Err(self.error(Some(span), "a mapping key must be a plain value")),
+                },
+                _ => return Err(self.error(Some(span), "a mapping key must be a plain value")),
+            };
+            let (event, value_span) = self.next()?;
+            if key == MERGE_KEY {
+                merged.extend(self.merge_sources(event, value_span)?);
+                continue;
+            }
+            let value = self.node(event, value_span)?;
+            if !seen.insert(key.clone()) {
+                return Err(self.error(Some(span), &format!("duplicate key `{key}`")));
+            }
+            entries.push((key, value));
         }
         for (key, value) in merged {
             if seen.insert(key.clone()) {
@@ -250,6 +193,63 @@ impl<'de> Visitor<'de> for MapVisitor<'_> {
             }
         }
         Ok(Node::Map(entries))
+    }
+
+    /// The entries `<<` merges: one mapping, or a list of them (earlier ones win).
+    fn merge_sources(&mut self, event: Event<'a>, span: Span) -> Result<Vec<(String, Node)>> {
+        let not_mapping = |reader: &Self, span| {
+            reader.error(
+                Some(span),
+                "the merge key `<<` must hold a mapping or a list of mappings",
+            )
+        };
+        if !matches!(event, Event::SequenceStart(..)) {
+            return match self.node(event, span)? {
+                Node::Map(entries) => Ok(entries),
+                _ => Err(not_mapping(self, span)),
+            };
+        }
+        let mut entries: Vec<(String, Node)> = Vec::new();
+        loop {
+            let (event, span) = self.next()?;
+            if matches!(event, Event::SequenceEnd) {
+                return Ok(entries);
+            }
+            let Node::Map(more) = self.node(event, span)? else {
+                return Err(not_mapping(self, span));
+            };
+            for (key, value) in more {
+                if !entries.iter().any(|(existing, _)| *existing == key) {
+                    entries.push((key, value));
+                }
+            }
+        }
+    }
+}
+
+/// A scalar as lsenv sees it: null for YAML's null forms, its text otherwise; a value with a
+/// tag that is not YAML's own (`!ruby/object:…`) is kept as tagged, not interpreted.
+fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Node {
+    match tag {
+        Some(tag) if !tag.is_yaml_core_schema() || tag.suffix == "binary" => return Node::Tagged,
+        Some(tag) if tag.suffix == "null" => return Node::Null,
+        Some(_) => return Node::Scalar(Secret::from(text.into_owned())),
+        None => {}
+    }
+    let null =
+        style == ScalarStyle::Plain && matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL");
+    if null {
+        Node::Null
+    } else {
+        Node::Scalar(Secret::from(text.into_owned()))
+    }
+}
+
+/// How many nodes `node` holds, for the alias budget.
+fn size(node: &Node) -> usize {
+    match node {
+        Node::Map(entries) => 1 + entries.iter().map(|(_, child)| size(child)).sum::<usize>(),
+        _ => 1,
     }
 }
 
@@ -302,6 +302,25 @@ mod tests {
         let node = parse(doc, Path::new("f")).unwrap();
         assert_eq!(text_at(&node, "litestream.k"), "from-base");
         assert_eq!(text_at(&node, "litestream.j"), "own");
+    }
+
+    #[test]
+    fn merge_lists_earlier_mappings_win_and_tags() {
+        let doc = "a: &a {k: from-a, x: a}\nb: &b {k: from-b, y: b}\nm:\n  <<: [*a, *b]\n  x: own\nq: !!str 0012\nn: !!null ''\n";
+        let node = parse(doc, Path::new("f")).unwrap();
+        assert_eq!(text_at(&node, "m.k"), "from-a");
+        assert_eq!(text_at(&node, "m.x"), "own");
+        assert_eq!(text_at(&node, "m.y"), "b");
+        assert_eq!(text_at(&node, "q"), "0012");
+        assert!(matches!(node.get("n"), Some(Node::Null)));
+        let err = parse("a: [1\n  b: canary\n", Path::new("f"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f:"), "{err}");
+        let two = parse("a: 1\n---\nb: 2\n", Path::new("f"))
+            .unwrap_err()
+            .to_string();
+        assert!(two.contains("more than one document"), "{two}");
     }
 
     #[test]
