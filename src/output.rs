@@ -206,8 +206,13 @@ fn dotenv(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), String> {
     {
         return Err("holds `${…}`, which python-dotenv expands even inside quotes".into());
     }
-    let substitution = text.as_bytes().windows(2).any(|pair| {
-        pair[0] == b'$' && (pair[1].is_ascii_alphanumeric() || b"_{(".contains(&pair[1]))
+    // Ruby's dotenv matches names with `[A-Z0-9_]` case-insensitively, which also takes the long
+    // s (U+017F) and the Kelvin sign (U+212A) for letters.
+    let substitution = text.match_indices('$').any(|(at, _)| {
+        text[at + 1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || "_{(\u{17f}\u{212a}".contains(c))
     });
     let quote = if !text.contains('\'') && !text.contains("\\\\") && !text.ends_with('\\') {
         b'\''

@@ -241,6 +241,7 @@ fn section_variables(
             .map_or(key.as_str(), |(_, canonical)| canonical);
         flatten(
             child,
+            key,
             &join(path, key),
             &upper(PREFIX, canonical),
             source,
@@ -251,8 +252,10 @@ fn section_variables(
     Ok(layer)
 }
 
+/// Adds the variables of `node`, found at `key` (its own name) and `key_path` (from the top).
 fn flatten(
     node: &Node,
+    key: &str,
     key_path: &str,
     name: &str,
     source: &dyn Fn(String) -> Source,
@@ -260,12 +263,8 @@ fn flatten(
     layer: &mut Layer,
 ) -> Result<()> {
     let location = || Location::file(file).key(key_path);
-    let segment = key_path.rsplit('.').next().unwrap_or(key_path);
-    if segment.is_empty()
-        || !segment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
+    // The key itself: a `.` inside it would end up in the variable's name.
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(Error::config(
             location(),
             "this key cannot become part of a variable name (use letters, digits and _)",
@@ -282,6 +281,7 @@ fn flatten(
         Node::Map(entries) => entries.iter().try_for_each(|(key, child)| {
             flatten(
                 child,
+                key,
                 &join(key_path, key),
                 &upper(&format!("{name}__"), key),
                 source,
@@ -465,6 +465,10 @@ mod tests {
             (
                 "litestream:\n  hosts: [canary]\n",
                 "key `litestream.hosts`: a list cannot become a variable",
+            ),
+            (
+                "litestream:\n  repli.ca_key_id: canary\n",
+                "key `litestream.repli.ca_key_id`: this key cannot become part of a variable name",
             ),
             (
                 "litestream:\n  replica-bucket: canary\n",

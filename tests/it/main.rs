@@ -3,6 +3,8 @@
 
 mod age;
 mod bad_input;
+#[path = "../consumers/mod.rs"]
+mod consumers;
 mod crash;
 mod credentials;
 mod exec;
@@ -11,8 +13,10 @@ mod integrations;
 mod leaks;
 mod observe;
 mod output;
+mod properties;
 mod rails_interop;
 mod redact;
 mod replicate;
 mod resolve;
 mod support;
+mod tamper;

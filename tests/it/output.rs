@@ -17,6 +17,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::consumers::{
+    docker_env_file, github_env_file, github_masks, gitlab_dotenv_report, systemd_environment_file,
+};
 use crate::support::{CANARY, Project, said};
 
 /// Values as the tests expect them: name → bytes.
@@ -358,180 +361,6 @@ fn python_json_reads_json_output_exactly() {
 // ---------------------------------------------------------------------------------------------
 // Round trips through parsers that follow the consumer's source
 
-/// systemd's `EnvironmentFile=` reader: `parse_env_file_internal` of systemd's
-/// `src/basic/env-file.c` (v254 and later), state for state, then `load_env_file_push`, which
-/// ignores a key or value that is not UTF-8 and lets a later assignment win.
-#[expect(
-    clippy::too_many_lines,
-    reason = "systemd's state machine, kept state for state to compare with env-file.c"
-)]
-fn systemd_environment_file(text: &[u8]) -> Values {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        PreKey,
-        Key,
-        PreValue,
-        Value,
-        ValueEscape,
-        SingleQuoteValue,
-        DoubleQuoteValue,
-        DoubleQuoteValueEscape,
-        Comment,
-        CommentEscape,
-    }
-    const NEWLINE: &[u8] = b"\n\r";
-    const WHITESPACE: &[u8] = b" \t\n\r";
-    const COMMENTS: &[u8] = b"#;";
-    const SHELL_NEED_ESCAPE: &[u8] = b"\"\\`$";
-
-    let mut result = Values::new();
-    let mut push = |key: &[u8], value: &[u8]| {
-        if let (Ok(key), Ok(_)) = (std::str::from_utf8(key), std::str::from_utf8(value)) {
-            result.insert(key.to_owned(), value.to_vec());
-        }
-    };
-    let (mut key, mut value) = (Vec::new(), Vec::new());
-    let (mut last_key_whitespace, mut last_value_whitespace) = (None, None);
-    let mut state = State::PreKey;
-    for &c in text {
-        match state {
-            State::PreKey => {
-                if COMMENTS.contains(&c) {
-                    state = State::Comment;
-                } else if !WHITESPACE.contains(&c) {
-                    state = State::Key;
-                    last_key_whitespace = None;
-                    key.push(c);
-                }
-            }
-            State::Key => {
-                if NEWLINE.contains(&c) {
-                    state = State::PreKey;
-                    key.clear();
-                } else if c == b'=' {
-                    state = State::PreValue;
-                    last_value_whitespace = None;
-                } else {
-                    if !WHITESPACE.contains(&c) {
-                        last_key_whitespace = None;
-                    } else if last_key_whitespace.is_none() {
-                        last_key_whitespace = Some(key.len());
-                    }
-                    key.push(c);
-                }
-            }
-            State::PreValue => {
-                if NEWLINE.contains(&c) {
-                    state = State::PreKey;
-                    if let Some(at) = last_key_whitespace {
-                        key.truncate(at);
-                    }
-                    push(&key, &value);
-                    key.clear();
-                    value.clear();
-                } else if c == b'\'' {
-                    state = State::SingleQuoteValue;
-                } else if c == b'"' {
-                    state = State::DoubleQuoteValue;
-                } else if c == b'\\' {
-                    state = State::ValueEscape;
-                } else if !WHITESPACE.contains(&c) {
-                    state = State::Value;
-                    value.push(c);
-                }
-            }
-            State::Value => {
-                if NEWLINE.contains(&c) {
-                    state = State::PreKey;
-                    if let Some(at) = last_value_whitespace {
-                        value.truncate(at);
-                    }
-                    if let Some(at) = last_key_whitespace {
-                        key.truncate(at);
-                    }
-                    push(&key, &value);
-                    key.clear();
-                    value.clear();
-                } else if c == b'\\' {
-                    state = State::ValueEscape;
-                    last_value_whitespace = None;
-                } else {
-                    if !WHITESPACE.contains(&c) {
-                        last_value_whitespace = None;
-                    } else if last_value_whitespace.is_none() {
-                        last_value_whitespace = Some(value.len());
-                    }
-                    value.push(c);
-                }
-            }
-            State::ValueEscape => {
-                state = State::Value;
-                if !NEWLINE.contains(&c) {
-                    value.push(c);
-                }
-            }
-            State::SingleQuoteValue => {
-                if c == b'\'' {
-                    state = State::PreValue;
-                } else {
-                    value.push(c);
-                }
-            }
-            State::DoubleQuoteValue => {
-                if c == b'"' {
-                    state = State::PreValue;
-                } else if c == b'\\' {
-                    state = State::DoubleQuoteValueEscape;
-                } else {
-                    value.push(c);
-                }
-            }
-            State::DoubleQuoteValueEscape => {
-                state = State::DoubleQuoteValue;
-                if SHELL_NEED_ESCAPE.contains(&c) {
-                    value.push(c);
-                } else if c != b'\n' {
-                    value.extend_from_slice(&[b'\\', c]);
-                }
-            }
-            State::Comment => {
-                if c == b'\\' {
-                    state = State::CommentEscape;
-                } else if NEWLINE.contains(&c) {
-                    state = State::PreKey;
-                }
-            }
-            State::CommentEscape => {
-                state = if NEWLINE.contains(&c) {
-                    State::PreKey
-                } else {
-                    State::Comment
-                };
-            }
-        }
-    }
-    let unfinished = [
-        State::PreValue,
-        State::Value,
-        State::ValueEscape,
-        State::SingleQuoteValue,
-        State::DoubleQuoteValue,
-        State::DoubleQuoteValueEscape,
-    ];
-    if unfinished.contains(&state) {
-        if state == State::Value
-            && let Some(at) = last_value_whitespace
-        {
-            value.truncate(at);
-        }
-        if let Some(at) = last_key_whitespace {
-            key.truncate(at);
-        }
-        push(&key, &value);
-    }
-    result
-}
-
 #[test]
 fn systemd_environment_file_rules_read_systemd_output_exactly() {
     let entries = fixture(&[], true);
@@ -576,40 +405,6 @@ fn systemd_environment_file_rules_read_systemd_output_exactly() {
     }
 }
 
-/// `docker run --env-file`: `parseKeyValueFile` of the docker CLI's `opts/file.go`, reading lines
-/// with Go's `bufio.Scanner` (split at `\n`, one trailing `\r` dropped, 64 KiB at most).
-fn docker_env_file(text: &[u8]) -> Result<Values, String> {
-    let mut lines: Vec<&[u8]> = text.split(|&byte| byte == b'\n').collect();
-    if text.ends_with(b"\n") {
-        lines.pop();
-    }
-    let mut result = Values::new();
-    for (index, line) in lines.into_iter().enumerate() {
-        if line.len() >= 64 * 1024 {
-            return Err("bufio.Scanner: token too long".into());
-        }
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mut line = std::str::from_utf8(line)
-            .map_err(|_| format!("invalid utf8 bytes at line {}", index + 1))?;
-        if index == 0 {
-            line = line.strip_prefix('\u{feff}').unwrap_or(line);
-        }
-        let line = line.trim_start();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (variable, value) = line
-            .split_once('=')
-            .ok_or_else(|| format!("{line}: no value (taken from docker's own environment)"))?;
-        let variable = variable.trim_start_matches([' ', '\t']);
-        if variable.contains([' ', '\t']) || variable.is_empty() {
-            return Err(format!("poorly formatted environment: {variable}"));
-        }
-        result.insert(variable.to_owned(), value.as_bytes().to_vec());
-    }
-    Ok(result)
-}
-
 #[test]
 fn docker_env_file_rules_read_docker_output_exactly() {
     let entries = fixture(&["newline"], false);
@@ -624,78 +419,6 @@ fn docker_env_file_rules_read_docker_output_exactly() {
         &docker_env_file(&text).unwrap(),
         &values(&entries),
     );
-}
-
-/// The GitHub runner on Linux reading `$GITHUB_ENV`: `SetEnvFileCommand.ProcessCommand` of
-/// actions/runner's `src/Runner.Worker/FileCommandManager.cs` (`NAME=VALUE` lines and
-/// `NAME<<DELIMITER` blocks, lines split at `\n`).
-fn github_env_file(text: &str) -> Result<BTreeMap<String, String>, String> {
-    fn read_line<'a>(text: &'a str, index: &mut usize) -> Option<(&'a str, usize)> {
-        if *index >= text.len() {
-            return None;
-        }
-        let start = *index;
-        if let Some(at) = text[start..].find('\n') {
-            *index = start + at + 1;
-            Some((&text[start..start + at], 1))
-        } else {
-            *index = text.len();
-            Some((&text[start..], 0))
-        }
-    }
-    let mut result = BTreeMap::new();
-    let mut index = 0;
-    while let Some((line, _)) = read_line(text, &mut index) {
-        if line.is_empty() {
-            continue;
-        }
-        let equals = line.find('=');
-        let heredoc = line.find("<<");
-        match (equals, heredoc) {
-            (Some(e), h) if h.is_none_or(|h| e < h) => {
-                result.insert(line[..e].to_owned(), line[e + 1..].to_owned());
-            }
-            (_, Some(h)) => {
-                let (name, delimiter) = (&line[..h], &line[h + 2..]);
-                if name.is_empty() || delimiter.is_empty() {
-                    return Err(format!("Invalid environment variable format '{line}'"));
-                }
-                let start = index;
-                let mut end = index;
-                loop {
-                    let Some((next, newline)) = read_line(text, &mut index) else {
-                        return Err(format!("Matching delimiter not found '{delimiter}'"));
-                    };
-                    if next == delimiter {
-                        break;
-                    }
-                    end = index - newline;
-                }
-                let value = if end > start { &text[start..end] } else { "" };
-                result.insert(name.to_owned(), value.to_owned());
-            }
-            _ => return Err(format!("Invalid environment variable format '{line}'")),
-        }
-    }
-    Ok(result)
-}
-
-/// The masks a runner registers from a step's output: `ActionCommand.TryParseV2` of actions/
-/// runner's `src/Runner.Common/ActionCommand.cs` for `::add-mask::`, data unescaped as
-/// `UnescapeData` does (`%0D`, `%0A`, then `%25`). Every line must be such a command.
-fn github_masks(stdout: &[u8]) -> Vec<String> {
-    let text = std::str::from_utf8(stdout).unwrap();
-    text.lines()
-        .map(|line| {
-            let message = line.trim_start();
-            let data = message
-                .strip_prefix("::add-mask::")
-                .unwrap_or_else(|| panic!("stdout has a line that is not a mask: {line:?}"));
-            data.replace("%0D", "\r")
-                .replace("%0A", "\n")
-                .replace("%25", "%")
-        })
-        .collect()
 }
 
 #[test]
@@ -716,15 +439,11 @@ fn github_runner_reads_back_every_value_and_masks_every_secret_line() {
 
     let written = String::from_utf8(std::fs::read(project.path("github_env")).unwrap()).unwrap();
     let read = github_env_file(&written).unwrap();
-    let read: Values = read
-        .into_iter()
-        .map(|(name, value)| (name, value.into_bytes()))
-        .collect();
     let mut expected = values(&entries);
     expected.insert("EARLIER".into(), b"1".to_vec());
     assert_values("the GitHub runner", &read, &expected);
 
-    let masks = github_masks(&output.stdout);
+    let masks = github_masks(&output.stdout).unwrap();
     for (key, _, value) in &entries {
         let pieces = std::iter::once(*value).chain(value.split(['\r', '\n']));
         for piece in pieces.filter(|piece| !piece.trim().is_empty()) {
@@ -775,24 +494,6 @@ fn github_masks_are_out_before_github_env_is_opened() {
     assert!(!at_open.is_empty());
     assert_eq!(at_open, std::fs::read(&stdout_path).unwrap());
     assert!(github_env_file(&String::from_utf8(written).unwrap()).is_ok());
-}
-
-/// GitLab reading an `artifacts:reports:dotenv` file: `Ci::ParseDotenvArtifactService` of
-/// GitLab's `app/services/ci/parse_dotenv_artifact_service.rb`: each line must match
-/// `/^(.*?)=(.*)$/`, and both parts are stripped as Ruby's `String#strip` does.
-fn gitlab_dotenv_report(text: &str) -> Result<Values, String> {
-    const STRIP: [char; 7] = ['\0', '\t', '\n', '\x0b', '\x0c', '\r', ' '];
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut result = Values::new();
-    for line in text.split_inclusive('\n') {
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        let (key, value) = line.split_once('=').ok_or("Invalid Format")?;
-        result.insert(
-            key.trim_matches(STRIP).to_owned(),
-            value.trim_matches(STRIP).as_bytes().to_vec(),
-        );
-    }
-    Ok(result)
 }
 
 #[test]

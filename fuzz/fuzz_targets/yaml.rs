@@ -1,0 +1,49 @@
+//! Decrypted credentials text → variables, with the default settings: any text becomes
+//! variables or a configuration error (exit 3), never a panic (alias bombs and deep nesting
+//! included); every variable is a valid `LITESTREAM_*` name holding exactly the scalar at the
+//! key path it names.
+#![no_main]
+
+use std::path::{Path, PathBuf};
+
+use lsenv::Env;
+use lsenv::config::Config;
+use lsenv::error::exit;
+use lsenv::resolve::{Source, resolve};
+use lsenv::tree::Node;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let file = Path::new("config/credentials.yml.enc");
+    let document = match lsenv::yaml::parse(text, file) {
+        Ok(document) => document,
+        Err(err) => {
+            assert_eq!(err.exit_code(), exit::CONFIG, "{err}");
+            return;
+        }
+    };
+    let config = Config::defaults(PathBuf::from("config/lsenv.toml"));
+    let resolution = match resolve(&config, Some((&document, file)), &Env::default()) {
+        Ok(resolution) => resolution,
+        Err(err) => {
+            assert_eq!(err.exit_code(), exit::CONFIG, "{err}");
+            return;
+        }
+    };
+    for (name, variable) in &resolution.variables {
+        assert!(
+            name.starts_with("LITESTREAM_") && lsenv::names::is_valid_name(name),
+            "not a valid variable name: {name}"
+        );
+        assert!(variable.overridden.is_empty());
+        let Source::Credentials { key, .. } = &variable.source else {
+            panic!("{name} comes from {}", variable.source);
+        };
+        match document.get(key) {
+            Some(Node::Scalar(value)) => assert!(*value == variable.value, "{name} ≠ {key}"),
+            other => panic!("{name} names {key}, which is {other:?}"),
+        }
+    }
+});
