@@ -39,7 +39,8 @@ impl Secret {
         use sha2::Digest as _;
         let digest = sha2::Sha256::digest(self.expose());
         let short = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
-        format!("{} bytes, sha256 {short:08x}", self.len())
+        let plural = if self.len() == 1 { "" } else { "s" };
+        format!("{} byte{plural}, sha256 {short:08x}", self.len())
     }
 }
 
