@@ -12,11 +12,11 @@ use crate::error::{Error, Result};
 use crate::litestream;
 use crate::names;
 use crate::project::Project;
-use crate::resolve::{self, Resolution, Source};
+use crate::resolve::{self, Resolution, Source, within};
 use crate::tree::Node;
 
 pub fn run(project: &Project, env: &Env, names: &[String], json: bool) -> Result<()> {
-    let resolved = resolve::resolve_project(project, env)?;
+    let resolved = resolve::resolve_project(project, env, true)?;
     let report = Report::new(project, env, &resolved, names)?;
     let text = if json {
         format!("{:#}\n", report.to_json())
@@ -166,15 +166,6 @@ fn unused_keys(project: &Project, document: &Node) -> Vec<String> {
     collect_leaves(document, "", &mut leaves);
     leaves.retain(|path| !used(path));
     leaves
-}
-
-/// Whether `path` is `prefix` or below it.
-fn within(path: &str, prefix: &str) -> bool {
-    prefix.is_empty()
-        || path == prefix
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 fn collect_leaves(node: &Node, path: &str, out: &mut Vec<String>) {

@@ -61,7 +61,7 @@ where
     let project = &plan.project;
     match plan.action {
         Action::Exec(command) => {
-            let resolved = resolve::resolve_project(project, env)?;
+            let resolved = resolve::resolve_project(project, env, false)?;
             if command.redact {
                 return supervise::run(&command, &resolved.resolution, env, &core_dumps);
             }
@@ -72,7 +72,7 @@ where
             reveal,
             output,
         } => {
-            let resolved = resolve::resolve_project(project, env)?;
+            let resolved = resolve::resolve_project(project, env, false)?;
             output::run(&resolved.resolution, env, format, reveal, output.as_deref())
         }
         Action::Explain { names, json } => explain::run(project, env, &names, json),

@@ -95,11 +95,29 @@ pub struct Resolved {
     pub credentials: Option<(crate::store::Credentials, Node)>,
 }
 
-/// Decrypts the project's credentials (if any) and resolves every layer.
-pub fn resolve_project(project: &crate::project::Project, env: &Env) -> Result<Resolved> {
+/// Decrypts the project's credentials (if any) and resolves every layer. Unless `whole` asks for
+/// the whole document (to list what maps to nothing), only the section and the `[env]` key paths
+/// are built.
+pub fn resolve_project(
+    project: &crate::project::Project,
+    env: &Env,
+    whole: bool,
+) -> Result<Resolved> {
+    let config = &project.config;
+    let wanted = |path: &str| {
+        whole
+            || std::iter::once(config.section.as_str())
+                .chain(
+                    config
+                        .mappings
+                        .iter()
+                        .map(|mapping| mapping.key_path.as_str()),
+                )
+                .any(|used| related(path, used))
+    };
     let credentials = match project.credentials(env)? {
         Some(credentials) => {
-            let document = credentials.open(env)?;
+            let document = credentials.open_only(env, &wanted)?;
             Some((credentials, document))
         }
         None => None,
@@ -112,6 +130,20 @@ pub fn resolve_project(project: &crate::project::Project, env: &Env) -> Result<R
         resolution,
         credentials,
     })
+}
+
+/// Whether one key path lies within the other (`a` and `a.b`, either way round, or equal).
+fn related(path: &str, used: &str) -> bool {
+    within(path, used) || within(used, path)
+}
+
+/// Whether key path `path` is `prefix` or below it (everything is below the empty path).
+pub(crate) fn within(path: &str, prefix: &str) -> bool {
+    prefix.is_empty()
+        || path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// Merges the TOML tables, the decrypted credentials (if any) and the environment.

@@ -25,11 +25,21 @@ const MERGE_KEY: &str = "<<";
 
 /// Parses `text`, the (decrypted) content of `path`. An empty document is an empty map.
 pub fn parse(text: &str, path: &Path) -> Result<Node> {
+    parse_only(text, path, &|_| true)
+}
+
+/// [`parse`], building only the entries whose key path (`a.b.c`) `wanted` keeps: the rest is
+/// read and checked like everything else, then dropped, which saves most of the work on a large
+/// file of which a section is used. Anchored values are always kept, for aliases elsewhere.
+pub fn parse_only(text: &str, path: &Path, wanted: &dyn Fn(&str) -> bool) -> Result<Node> {
     let mut reader = Reader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         budget: ALIAS_BUDGET,
         path,
+        wanted,
+        key_path: String::new(),
+        unfiltered: 0,
     };
     let node = reader.document()?;
     match node {
@@ -52,6 +62,11 @@ struct Reader<'a> {
     /// Nodes aliases may still copy.
     budget: usize,
     path: &'a Path,
+    wanted: &'a dyn Fn(&str) -> bool,
+    /// The key path of the mapping being read.
+    key_path: String,
+    /// Above 0 while an anchored value is built whole (an alias may use any part of it).
+    unfiltered: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -181,11 +196,24 @@ impl<'a> Reader<'a> {
                 merged.extend(self.merge_sources(event, value_span)?);
                 continue;
             }
-            let value = self.node(event, value_span)?;
             if !seen.insert(key.clone()) {
                 return Err(self.error(Some(span), &format!("duplicate key `{key}`")));
             }
-            entries.push((key, value));
+            let outer = self.key_path.len();
+            if outer > 0 {
+                self.key_path.push('.');
+            }
+            self.key_path.push_str(&key);
+            let keep = self.unfiltered > 0 || (self.wanted)(&self.key_path);
+            let value = if keep {
+                Some(self.node(event, value_span))
+            } else {
+                self.skip(event, value_span).err().map(Err)
+            };
+            self.key_path.truncate(outer);
+            if let Some(value) = value {
+                entries.push((key, value?));
+            }
         }
         for (key, value) in merged {
             if seen.insert(key.clone()) {
@@ -193,6 +221,50 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(Node::Map(entries))
+    }
+
+    /// Reads a value that is not wanted without building it (anchored parts are built whole, for
+    /// aliases elsewhere). Duplicate keys are refused here too, so that what is wanted never
+    /// changes which files are accepted.
+    fn skip(&mut self, event: Event<'a>, span: Span) -> Result<()> {
+        match &event {
+            Event::Scalar(_, _, anchor, _)
+            | Event::SequenceStart(anchor, _)
+            | Event::MappingStart(anchor, _)
+                if *anchor != 0 =>
+            {
+                self.unfiltered += 1;
+                let built = self.node(event, span).map(drop);
+                self.unfiltered -= 1;
+                built
+            }
+            Event::Scalar(..) | Event::Alias(_) => Ok(()),
+            Event::SequenceStart(..) => loop {
+                let (event, span) = self.next()?;
+                if matches!(event, Event::SequenceEnd) {
+                    return Ok(());
+                }
+                self.skip(event, span)?;
+            },
+            Event::MappingStart(..) => {
+                let mut seen = HashSet::new();
+                loop {
+                    let (key, span) = self.next()?;
+                    match key {
+                        Event::MappingEnd => return Ok(()),
+                        Event::Scalar(text, ..)
+                            if text != MERGE_KEY && !seen.insert(text.clone()) =>
+                        {
+                            return Err(self.error(Some(span), &format!("duplicate key `{text}`")));
+                        }
+                        other => self.skip(other, span)?,
+                    }
+                    let (value, span) = self.next()?;
+                    self.skip(value, span)?;
+                }
+            }
+            _ => Err(self.error(Some(span), "unexpected content")),
+        }
     }
 
     /// The entries `<<` merges: one mapping, or a list of them (earlier ones win).
@@ -321,6 +393,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(two.contains("more than one document"), "{two}");
+    }
+
+    #[test]
+    fn only_wanted_entries_are_built_and_anchors_still_work() {
+        let doc = "defaults: &d\n  bucket: from-anchor\n  other: x\nbig:\n  a: 1\n  b: [1, 2]\nlitestream:\n  <<: *d\n  own: yes\n";
+        let wanted = |path: &str| path == "litestream" || path.starts_with("litestream.");
+        let node = super::parse_only(doc, Path::new("f"), &wanted).unwrap();
+        assert_eq!(text_at(&node, "litestream.bucket"), "from-anchor");
+        assert_eq!(text_at(&node, "litestream.own"), "yes");
+        assert!(node.get("big").is_none());
+        assert!(node.get("defaults").is_none());
+        let dup = super::parse_only("big:\n  a: 1\n  a: 2\n", Path::new("f"), &wanted);
+        assert!(dup.unwrap_err().to_string().contains("duplicate key `a`"));
     }
 
     #[test]

@@ -166,7 +166,12 @@ pub struct Credentials {
 impl Credentials {
     /// Loads the keys, decrypts the file and parses the YAML; every buffer along the way is wiped.
     pub fn open(&self, env: &Env) -> Result<Node> {
-        yaml::parse(&self.read_text(env)?, &self.file)
+        self.open_only(env, &|_| true)
+    }
+
+    /// [`Self::open`], building only the entries whose key path `wanted` keeps.
+    pub fn open_only(&self, env: &Env, wanted: &dyn Fn(&str) -> bool) -> Result<Node> {
+        yaml::parse_only(&self.read_text(env)?, &self.file, wanted)
     }
 
     /// The decrypted YAML text.
