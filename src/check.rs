@@ -318,7 +318,7 @@ fn check_litestream_config(
     findings: &mut Findings,
 ) -> Result<()> {
     let path = project.path(&project.config.litestream_config);
-    let Some(text) = explain::read_config(&path)? else {
+    let Some(text) = litestream::read_config(&path)? else {
         findings.warn(
             Some(Location::file(&path)),
             "there is no Litestream config, so `lsenv replicate` cannot run (lsenv init --db PATH writes one)",

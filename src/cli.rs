@@ -116,6 +116,13 @@ pub struct EnvironmentArg {
     pub environment: Option<String>,
 }
 
+impl EnvironmentArg {
+    /// This subcommand's `-e`, else the one given before it.
+    pub fn or(self, global: Option<String>) -> Option<String> {
+        self.environment.or(global)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     #[command(flatten)]

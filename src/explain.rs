@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::litestream;
 use crate::names;
 use crate::project::Project;
@@ -192,7 +192,7 @@ pub(crate) fn unresolved_references(
     env: &Env,
     resolution: &Resolution,
 ) -> Result<Vec<litestream::Reference>> {
-    let Some(text) = read_config(config_path)? else {
+    let Some(text) = litestream::read_config(config_path)? else {
         return Ok(Vec::new());
     };
     Ok(litestream::references(&text)
@@ -213,15 +213,4 @@ fn passed(name: &str, project: &Project, env: &Env) -> bool {
             .pass
             .iter()
             .any(|pattern| names::glob_match(pattern, name))
-}
-
-/// The Litestream config's text, or `None` when there is none.
-pub(crate) fn read_config(path: &Path) -> Result<Option<String>> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let bytes = crate::os::read_capped(path, 1024 * 1024)?;
-    String::from_utf8(bytes.to_vec())
-        .map(Some)
-        .map_err(|_| Error::config(crate::error::Location::file(path), "not valid UTF-8"))
 }

@@ -2,8 +2,10 @@
 //! `os.Expand` reads them (Litestream expands the raw text before parsing it as YAML), and the
 //! names Litestream itself reads from its environment.
 
+use std::path::Path;
+
 use crate::config::position_of;
-use crate::error::Position;
+use crate::error::{Error, Position, Result};
 
 /// Variables Litestream reads itself, and the litestream gem's conventions for its config.
 pub const KNOWN_VARIABLES: &[&str] = &[
@@ -159,6 +161,17 @@ pub fn breaks_yaml(value: &[u8], quoting: Quoting) -> Option<&'static str> {
         }
         Quoting::Double | Quoting::Single => None,
     }
+}
+
+/// The Litestream config's text, or `None` when there is none.
+pub fn read_config(path: &Path) -> Result<Option<String>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = crate::os::read_capped(path, 1024 * 1024)?;
+    String::from_utf8(bytes.to_vec())
+        .map(Some)
+        .map_err(|_| Error::config(crate::error::Location::file(path), "not valid UTF-8"))
 }
 
 #[cfg(test)]

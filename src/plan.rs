@@ -79,7 +79,7 @@ impl Plan {
         let global = cli.environment;
         let (environment, raw) = match cli.command {
             Command::Exec(args) => (
-                args.environment.environment.or(global),
+                args.environment.or(global),
                 Raw::Exec(args.command, args.pass, args.redact),
             ),
             Command::Completions(_) | Command::Man => {
@@ -92,7 +92,7 @@ impl Plan {
                 }),
             ),
             Command::Env(args) => (
-                args.environment.environment.or(global),
+                args.environment.or(global),
                 Raw::Ready(Action::Env {
                     format: args.format,
                     reveal: args.reveal,
@@ -100,19 +100,19 @@ impl Plan {
                 }),
             ),
             Command::Explain(args) => (
-                args.environment.environment.or(global),
+                args.environment.or(global),
                 Raw::Ready(Action::Explain {
                     names: args.names,
                     json: args.json,
                 }),
             ),
             Command::Check(args) => (
-                args.environment.environment.or(global),
+                args.environment.or(global),
                 Raw::Ready(Action::Check { json: args.json }),
             ),
             Command::Replicate(args) => (global, Raw::Replicate(args.args)),
             Command::Init(args) => (
-                args.environment.environment.or(global),
+                args.environment.or(global),
                 Raw::Ready(Action::Init(InitOptions {
                     databases: args.databases,
                     age: args.age,
@@ -121,7 +121,7 @@ impl Plan {
             ),
             Command::Credentials(command) => match command {
                 CredentialsCommand::Edit(args) => (
-                    args.environment.environment.or(global),
+                    args.environment.or(global),
                     Raw::Ready(Action::Edit {
                         reencrypt: args.reencrypt,
                     }),
@@ -139,16 +139,16 @@ impl Plan {
                         Raw::Ready(Action::Recipients(Recipients::List)),
                     ),
                     RecipientsCommand::Add(args) => (
-                        args.environment.environment.or(global),
+                        args.environment.or(global),
                         Raw::Ready(Action::Recipients(Recipients::Add(args.recipients))),
                     ),
                     RecipientsCommand::Remove(args) => (
-                        args.environment.environment.or(global),
+                        args.environment.or(global),
                         Raw::Ready(Action::Recipients(Recipients::Remove(args.recipients))),
                     ),
                 },
                 CredentialsCommand::Convert(args) => (
-                    args.environment.environment.or(global),
+                    args.environment.or(global),
                     Raw::Ready(Action::Convert { to: args.to }),
                 ),
             },

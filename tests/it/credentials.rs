@@ -7,9 +7,8 @@ use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::support::{CANARY, KEY, Project, Terminal, ruby_oracle, said, send_signal};
+use crate::support::{CANARY, KEY, Project, Terminal, ruby_oracle, said, send_signal, wait_until};
 
 const ENC: &str = "config/credentials.yml.enc";
 const ORIGINAL: &str =
@@ -332,12 +331,10 @@ fn visual_wins_and_is_split_like_a_shell_would() {
 
 /// Waits until the editor script has written `editors/ready`, i.e. it is running.
 fn wait_ready(case: &EditCase, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !case.project.path("editors/ready").exists() {
-        assert!(Instant::now() < deadline, "editor never started");
+    wait_until("the editor to start", || {
         assert!(child.try_wait().unwrap().is_none(), "lsenv exited early");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        case.project.path("editors/ready").exists()
+    });
 }
 
 #[test]

@@ -3,9 +3,10 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-use crate::support::{CANARY, Project, child_env, core_limit_through, map, said, send_signal};
+use crate::support::{
+    CANARY, Project, child_env, core_limit_through, map, said, send_signal, wait_until,
+};
 
 fn project_with_secret() -> Project {
     let project = Project::new();
@@ -146,14 +147,9 @@ fn signals_reach_the_command_and_secrets_stay_out_of_argv() {
 
 /// Waits until `/proc/PID/comm` shows the command, i.e. lsenv has exec'd it.
 fn wait_for_comm(pid: u32, comm: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("process {pid} never became {comm}");
+    wait_until(&format!("process {pid} to become {comm}"), || {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+    });
 }
 
 #[test]

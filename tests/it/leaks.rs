@@ -6,9 +6,8 @@
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::support::{CANARY, KEY, Project, said, send_signal};
+use crate::support::{CANARY, KEY, Project, said, send_signal, wait_until};
 
 /// Every command that decrypts, with the arguments it needs. The last three handle the text as
 /// it is (they show, edit or re-encrypt it) and do not fail on what it says.
@@ -247,14 +246,10 @@ fn lsenv_holding_secrets_is_undumpable_and_has_no_core_limit() {
         .stdin(Stdio::null())
         .spawn()
         .expect("setpriv must be installed (util-linux)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !root.join("ready").exists() {
-        assert!(
-            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
-            "the editor never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("the editor to start", || {
+        assert!(child.try_wait().unwrap().is_none(), "lsenv exited early");
+        root.join("ready").exists()
+    });
     let proc = Path::new("/proc").join(child.id().to_string());
     let status = std::fs::read_to_string(proc.join("status")).unwrap();
     assert!(

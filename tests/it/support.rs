@@ -255,15 +255,9 @@ impl Terminal {
     }
 
     pub(crate) fn wait_for(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !self.screen().contains(text) {
-            assert!(
-                Instant::now() < deadline,
-                "never saw {text:?} on the screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(&format!("{text:?} on the screen"), || {
+            self.screen().contains(text)
+        });
     }
 
     /// tmux `send-keys`: text, or key names such as `Enter`, `BSpace`, `C-c`.
@@ -311,4 +305,13 @@ pub(crate) fn core_limit_through(project: &Project, lsenv_args: &[&str]) -> Stri
         .unwrap();
     assert!(output.status.success(), "{}", said(&output));
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// Polls `ready` until it holds, failing the test after 15 s with `what` never having happened.
+pub(crate) fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
