@@ -118,7 +118,7 @@ fn check_credentials(project: &Project, env: &Env, findings: &mut Findings) -> O
             return None;
         }
     };
-    let document = match &credentials {
+    let mut document = match &credentials {
         None => {
             findings.ok(
                 None,
@@ -154,7 +154,7 @@ fn check_credentials(project: &Project, env: &Env, findings: &mut Findings) -> O
         }
     };
     let layer = document
-        .as_ref()
+        .as_mut()
         .zip(credentials.as_ref())
         .map(|(document, credentials)| (document, credentials.file.as_path()));
     match resolve::resolve(&project.config, layer, env) {
@@ -333,14 +333,11 @@ fn check_litestream_config(
                 "${} is set by nothing; Litestream would read it as empty",
                 reference.name
             );
-            if let Some(near) = nearest(
-                &reference.name,
-                resolution.variables.keys().map(String::as_str),
-            ) {
+            if let Some(near) = nearest(&reference.name, resolution.names()) {
                 let _ = write!(message, " (did you mean {near}?)");
             }
             findings.error(Some(location), message);
-        } else if let Some(variable) = resolution.variables.get(&reference.name)
+        } else if let Some(variable) = resolution.get(&reference.name)
             && let Some(problem) =
                 litestream::breaks_yaml(variable.value.expose(), reference.quoting)
         {
@@ -357,9 +354,9 @@ fn check_litestream_config(
         .into_iter()
         .map(|r| r.name)
         .collect();
-    for (name, variable) in &resolution.variables {
-        if referenced.contains(name)
-            || litestream::KNOWN_VARIABLES.contains(&name.as_str())
+    for (name, variable) in resolution.iter() {
+        if referenced.iter().any(|referenced| referenced == name)
+            || litestream::KNOWN_VARIABLES.contains(&name)
             || !name.starts_with(crate::names::PREFIX)
         {
             continue;

@@ -2,13 +2,17 @@
 //! pass-list, it is found on lsenv's own `PATH`, and `execve` keeps the PID, so signals and the
 //! exit status are the command's own. Values go into the environment only, never into argv.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use signal_hook::consts::SIGPIPE;
 
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -32,61 +36,141 @@ pub struct CommandPlan {
     pub redact: bool,
 }
 
-/// The child's environment: pass-list matches from `env`, then the resolved variables on top.
-/// Key variables are never included, whatever the pass-list says.
-pub fn child_env(resolution: &Resolution, env: &Env, pass: &[String]) -> Vec<(OsString, OsString)> {
-    let mut vars: std::collections::BTreeMap<OsString, OsString> = env
+/// The child's environment, sorted by name: pass-list matches from `env`, then the resolved
+/// variables on top. Key variables are never included, whatever the pass-list says. Borrowed, so
+/// the only copy of a value is the one the child receives; a value that no environment variable
+/// can hold (a NUL byte) is refused by name.
+pub fn child_env<'a>(
+    resolution: &'a Resolution,
+    env: &'a Env,
+    pass: &[String],
+) -> Result<Vec<(&'a str, &'a [u8])>> {
+    let mut passed = env
         .iter_named()
         .filter(|(name, _)| !names::is_key_variable(name))
         .filter(|(name, _)| pass.iter().any(|pattern| names::glob_match(pattern, name)))
-        .map(|(name, value)| (name.into(), OsString::from_vec(value.expose().to_vec())))
-        .collect();
-    for (name, variable) in &resolution.variables {
-        vars.insert(
-            name.into(),
-            OsString::from_vec(variable.value.expose().to_vec()),
-        );
+        .map(|(name, value)| (name, value.expose()))
+        .peekable();
+    let mut vars = Vec::with_capacity(resolution.len());
+    // Both are sorted by name: merge them, the resolved variable winning a tie.
+    for (name, variable) in resolution.iter() {
+        while let Some(earlier) = passed.next_if(|(passed, _)| *passed < name) {
+            vars.push(earlier);
+        }
+        passed.next_if(|(passed, _)| *passed == name);
+        vars.push((name, variable.env_value(name)?));
     }
-    vars.into_iter().collect()
+    vars.extend(passed);
+    Ok(vars)
 }
 
 /// Replaces this process with the command. Returns only if that failed.
+///
+/// `execve` is called directly with an environment built in one pass: `std::process::Command`
+/// copies every variable three times into maps of its own, which with thousands of variables
+/// costs more than all the rest of lsenv's work.
 pub fn exec(
     plan: &CommandPlan,
     resolution: &Resolution,
     env: &Env,
     core_dumps: &NoCoreDumps,
 ) -> Error {
-    let (mut command, program) = match command(plan, resolution, env) {
-        Ok(found) => found,
+    let image = match Image::new(plan, resolution, env) {
+        Ok(image) => image,
         Err(err) => return err,
     };
+    if let Some(cwd) = &plan.cwd
+        && let Err(err) = std::env::set_current_dir(cwd)
+    {
+        return Error::io(cwd, "enter the directory", err);
+    }
+    // Rust ignores SIGPIPE, and an ignored signal stays ignored across `execve`: the command
+    // would get EPIPE where it expects to die, as at the head of a pipeline. A caught signal is
+    // reset to its default by `execve`, so catching it is how it is reset without unsafe code.
+    if let Err(err) = signal_hook::flag::register(SIGPIPE, Arc::new(AtomicBool::new(false))) {
+        return Error::io("SIGPIPE", "reset", err);
+    }
     core_dumps.restore();
-    cannot_execute(program, &command.exec())
+    let Err(errno) = nix::unistd::execve(&image.path, &image.argv, &image.envp);
+    cannot_execute(image.program, &errno.into())
 }
 
-/// The command ready to start: found on lsenv's own `PATH`, with its argv, working directory and
-/// exactly [`child_env`] as its environment. The program's path comes along for error messages.
+/// What `execve` takes: the program found on lsenv's own `PATH`, argv and `NAME=value` strings.
+struct Image {
+    program: PathBuf,
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl Image {
+    fn new(plan: &CommandPlan, resolution: &Resolution, env: &Env) -> Result<Self> {
+        let program = locate(plan, env)?;
+        let c_string = |bytes: &[u8]| {
+            CString::new(bytes).map_err(|_| Error::CannotExecute {
+                path: program.clone(),
+                reason: "its path or an argument holds a NUL byte".into(),
+            })
+        };
+        let path = c_string(program.as_os_str().as_bytes())?;
+        let argv = std::iter::once(&plan.program)
+            .chain(&plan.args)
+            .map(|arg| c_string(arg.as_bytes()))
+            .collect::<Result<_>>()?;
+        let envp = child_env(resolution, env, &plan.pass)?
+            .into_iter()
+            .map(|(name, value)| {
+                let mut entry = Vec::with_capacity(name.len() + value.len() + 2);
+                entry.extend_from_slice(name.as_bytes());
+                entry.push(b'=');
+                entry.extend_from_slice(value);
+                // Names are checked and values refused with a NUL byte in them.
+                CString::new(entry).expect("no NUL in a checked variable")
+            })
+            .collect();
+        Ok(Self {
+            program,
+            path,
+            argv,
+            envp,
+        })
+    }
+}
+
+/// The command ready to spawn, for supervision: found on lsenv's own `PATH`, with its argv,
+/// working directory and exactly [`child_env`] as its environment. The program's path comes
+/// along for error messages.
 pub(crate) fn command(
     plan: &CommandPlan,
     resolution: &Resolution,
     env: &Env,
 ) -> Result<(Command, PathBuf)> {
-    let base = plan.cwd.as_deref().unwrap_or(Path::new(""));
-    let path_var = env
-        .get("PATH")
-        .map(|value| OsStr::from_bytes(value.expose()));
-    let program = find_program(&plan.program, path_var, base)?;
+    let program = locate(plan, env)?;
     let mut command = Command::new(&program);
     command
         .arg0(&plan.program)
         .args(&plan.args)
         .env_clear()
-        .envs(child_env(resolution, env, &plan.pass));
+        .envs(
+            child_env(resolution, env, &plan.pass)?
+                .into_iter()
+                .map(|(name, value)| (name, OsStr::from_bytes(value))),
+        );
     if let Some(cwd) = &plan.cwd {
         command.current_dir(cwd);
     }
     Ok((command, program))
+}
+
+/// The plan's program, found relative to its working directory and then made absolute: the
+/// command is started after the working directory changes.
+fn locate(plan: &CommandPlan, env: &Env) -> Result<PathBuf> {
+    let base = plan.cwd.as_deref().unwrap_or(Path::new(""));
+    let path_var = env
+        .get("PATH")
+        .map(|value| OsStr::from_bytes(value.expose()));
+    let program = find_program(&plan.program, path_var, base)?;
+    std::path::absolute(&program).map_err(|err| Error::io(&program, "find", err))
 }
 
 /// Why `program` did not start, from the error of `execve` (a spawn reports the child's).
@@ -169,24 +253,61 @@ mod tests {
     use super::{child_env, find_program};
     use crate::env::Env;
     use crate::error::Error;
-    use crate::resolve::Resolution;
+    use crate::resolve::{Resolution, Source, Variable};
+    use crate::secret::Secret;
+
+    fn resolved(vars: &[(&str, &str)]) -> Resolution {
+        vars.iter()
+            .map(|(name, value)| {
+                let variable = Variable {
+                    value: Secret::copy_from(value.as_bytes()),
+                    source: Source::Environment {
+                        name: (*name).into(),
+                    },
+                    overridden: Vec::new(),
+                };
+                ((*name).to_owned(), variable)
+            })
+            .collect()
+    }
 
     #[test]
     fn child_env_is_resolution_plus_pass_list_without_keys() {
         let env: Env = [
             ("HOME", "/h"),
             ("LC_ALL", "C"),
+            ("LITESTREAM_B", "from the environment"),
             ("RAILS_MASTER_KEY", "k"),
             ("SECRET", "s"),
+            ("ZED", "z"),
         ]
         .into_iter()
         .collect();
-        let pass = ["HOME".to_owned(), "LC_*".to_owned(), "RAILS_*".to_owned()];
-        let names: Vec<_> = child_env(&Resolution::default(), &env, &pass)
-            .into_iter()
-            .map(|(name, _)| name.into_string().unwrap())
+        let pass = ["HOME", "LC_*", "LITESTREAM_B", "RAILS_*", "ZED"].map(String::from);
+        let resolution = resolved(&[("LITESTREAM_A", "a"), ("LITESTREAM_B", "resolved")]);
+        let vars = child_env(&resolution, &env, &pass).unwrap();
+        let shown: Vec<_> = vars
+            .iter()
+            .map(|(name, value)| format!("{name}={}", String::from_utf8_lossy(value)))
             .collect();
-        assert_eq!(names, ["HOME", "LC_ALL"]);
+        assert_eq!(
+            shown,
+            [
+                "HOME=/h",
+                "LC_ALL=C",
+                "LITESTREAM_A=a",
+                "LITESTREAM_B=resolved",
+                "ZED=z"
+            ]
+        );
+
+        let nul = resolved(&[("LITESTREAM_NUL", "canary\0")]);
+        let refused = child_env(&nul, &env, &pass).unwrap_err().to_string();
+        assert!(
+            refused.contains("LITESTREAM_NUL holds a NUL byte"),
+            "{refused}"
+        );
+        assert!(!refused.contains("canary"), "{refused}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::litestream;
 use crate::names;
 use crate::project::Project;
-use crate::resolve::{self, Resolution, Source, within};
+use crate::resolve::{self, Resolution, Source, Variable, within};
 use crate::tree::Node;
 
 pub fn run(project: &Project, env: &Env, names: &[String], json: bool) -> Result<()> {
@@ -27,9 +27,8 @@ pub fn run(project: &Project, env: &Env, names: &[String], json: bool) -> Result
 }
 
 struct Report<'a> {
-    resolution: &'a Resolution,
     /// The variables asked about (all of them when none were named).
-    shown: Vec<&'a str>,
+    shown: Vec<(&'a str, &'a Variable)>,
     /// Names asked about that no layer sets.
     not_set: Vec<&'a str>,
     unused_keys: Vec<String>,
@@ -45,16 +44,18 @@ impl<'a> Report<'a> {
         asked: &'a [String],
     ) -> Result<Self> {
         let resolution = &resolved.resolution;
-        let (shown, not_set) = if asked.is_empty() {
-            (
-                resolution.variables.keys().map(String::as_str).collect(),
-                Vec::new(),
-            )
+        let mut not_set = Vec::new();
+        let shown = if asked.is_empty() {
+            resolution.iter().collect()
         } else {
-            asked
-                .iter()
-                .map(String::as_str)
-                .partition(|name| resolution.variables.contains_key(*name))
+            let mut shown = Vec::new();
+            for name in asked {
+                match resolution.get(name) {
+                    Some(variable) => shown.push((name.as_str(), variable)),
+                    None => not_set.push(name.as_str()),
+                }
+            }
+            shown
         };
         let unused_keys = resolved
             .credentials
@@ -64,7 +65,6 @@ impl<'a> Report<'a> {
         let config_path = project.path(&project.config.litestream_config);
         let unresolved = unresolved_references(&config_path, project, env, resolution)?;
         Ok(Self {
-            resolution,
             shown,
             not_set,
             unused_keys,
@@ -75,8 +75,7 @@ impl<'a> Report<'a> {
 
     fn to_text(&self) -> String {
         let mut out = String::new();
-        for name in &self.shown {
-            let variable = &self.resolution.variables[*name];
+        for (name, variable) in &self.shown {
             let _ = writeln!(out, "{name}  ({})", variable.value.fingerprint());
             let _ = writeln!(out, "  from  {}", variable.source);
             for lower in variable.overridden.iter().rev() {
@@ -116,8 +115,7 @@ impl<'a> Report<'a> {
         let variables: serde_json::Map<String, Value> = self
             .shown
             .iter()
-            .map(|name| {
-                let variable = &self.resolution.variables[*name];
+            .map(|(name, variable)| {
                 let value = json!({
                     "fingerprint": variable.value.fingerprint(),
                     "source": source_json(&variable.source),
@@ -198,8 +196,7 @@ pub(crate) fn unresolved_references(
     Ok(litestream::references(&text)
         .into_iter()
         .filter(|reference| {
-            !resolution.variables.contains_key(&reference.name)
-                && !passed(&reference.name, project, env)
+            !resolution.contains(&reference.name) && !passed(&reference.name, project, env)
         })
         .collect())
 }

@@ -65,7 +65,11 @@ impl NoCoreDumps {
 /// Reads a whole file, refusing files larger than `limit` bytes with a clear error.
 pub fn read_capped(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>> {
     let file = File::open(path).map_err(|err| Error::io(path, "read", err))?;
-    let mut bytes = Zeroizing::new(Vec::new());
+    // Sized once: growing by doubling would copy a large file several times.
+    let expected = file.metadata().map_or(0, |meta| meta.len().min(limit + 1));
+    let mut bytes = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(expected).unwrap_or_default(),
+    ));
     let read = file
         .take(limit + 1)
         .read_to_end(&mut bytes)

@@ -58,7 +58,7 @@ use crate::cli::Format;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::os;
-use crate::resolve::{Resolution, Source, Variable};
+use crate::resolve::{Resolution, Variable};
 
 /// `docker run --env-file` reads lines with Go's `bufio.Scanner`, whose token limit is 64 KiB.
 const DOCKER_MAX_LINE: usize = 64 * 1024 - 1;
@@ -105,21 +105,23 @@ pub fn run(
         }
     };
     let mut out = buffer(resolution);
-    for (name, variable) in &resolution.variables {
+    for (name, variable) in resolution.iter() {
         let fingerprint;
         let value = if reveal {
-            checked(name, variable)?
+            variable.env_value(name)?
         } else {
             fingerprint = variable.value.fingerprint();
             fingerprint.as_bytes()
         };
         entry(&mut out, name, value).map_err(|problem| {
-            refusal(name, variable, &problem).with_hint(if format == Format::Docker {
-                "docker takes a variable from its own environment with `-e NAME` alone: \
+            variable
+                .refusal(name, &problem)
+                .with_hint(if format == Format::Docker {
+                    "docker takes a variable from its own environment with `-e NAME` alone: \
                  lsenv exec -- docker run -e NAME …"
-            } else {
-                ANY_VALUE
-            })
+                } else {
+                    ANY_VALUE
+                })
         })?;
     }
     emit(&out, output)
@@ -131,46 +133,21 @@ pub fn run(
 /// leaves no unwiped copy behind.
 fn buffer(resolution: &Resolution) -> Zeroizing<Vec<u8>> {
     let worst = resolution
-        .variables
         .iter()
         .map(|(name, variable)| name.len() + 12 * variable.value.len() + 160)
         .sum();
     Zeroizing::new(Vec::with_capacity(worst))
 }
 
-/// The value of a variable about to be written, refused if no environment could hold it.
-fn checked<'a>(name: &str, variable: &'a Variable) -> Result<&'a [u8]> {
-    let value = variable.value.expose();
-    if value.contains(&0) {
-        return Err(refusal(
-            name,
-            variable,
-            "holds a NUL byte, which no environment variable can hold",
-        ));
-    }
-    Ok(value)
-}
-
 /// The value of a variable about to be written to a consumer that reads UTF-8 only.
 fn checked_text<'a>(name: &str, variable: &'a Variable, consumer: &str) -> Result<&'a str> {
-    utf8(checked(name, variable)?, consumer)
-        .map_err(|problem| refusal(name, variable, &problem).with_hint(ANY_VALUE))
+    utf8(variable.env_value(name)?, consumer)
+        .map_err(|problem| variable.refusal(name, &problem).with_hint(ANY_VALUE))
 }
 
 /// The value as text, for consumers that read UTF-8 only.
 fn utf8<'a>(value: &'a [u8], consumer: &str) -> Result<&'a str, String> {
     std::str::from_utf8(value).map_err(|_| format!("is not valid UTF-8, which {consumer} requires"))
-}
-
-/// An error naming the variable and where its value came from, never the value.
-fn refusal(name: &str, variable: &Variable, problem: &str) -> Error {
-    let location = match &variable.source {
-        Source::Toml { file, key } | Source::Credentials { file, key } => {
-            Location::file(file).key(key)
-        }
-        Source::Environment { .. } => Location::file("environment"),
-    };
-    Error::config(location, format!("{name} {problem}"))
 }
 
 /// Writes to `-o FILE` (0600 when lsenv creates it, replaced atomically), else to stdout.
@@ -272,13 +249,13 @@ fn docker(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), String> {
 
 fn json(resolution: &Resolution, reveal: bool) -> Result<Zeroizing<Vec<u8>>> {
     let mut object = BTreeMap::new();
-    for (name, variable) in &resolution.variables {
+    for (name, variable) in resolution.iter() {
         let text = if reveal {
             Cow::Borrowed(checked_text(name, variable, "a JSON string")?)
         } else {
             Cow::Owned(variable.value.fingerprint())
         };
-        object.insert(name.as_str(), text);
+        object.insert(name, text);
     }
     let mut out = buffer(resolution);
     // Straight into the wiped buffer: no intermediate `String` holds the values.
@@ -303,22 +280,13 @@ fn github(resolution: &Resolution, env: &Env) -> Result<()> {
         })?;
     let mut masks = buffer(resolution);
     let mut blocks = buffer(resolution);
-    for (name, variable) in &resolution.variables {
+    for (name, variable) in resolution.iter() {
         let value = checked_text(name, variable, "the GitHub Actions runner")?;
         if variable.is_secret() {
             add_masks(&mut masks, value);
         }
         let delimiter = delimiter_for(value);
-        for part in [
-            name.as_str(),
-            "<<",
-            &delimiter,
-            "\n",
-            value,
-            "\n",
-            &delimiter,
-            "\n",
-        ] {
+        for part in [name, "<<", &delimiter, "\n", value, "\n", &delimiter, "\n"] {
             blocks.extend_from_slice(part.as_bytes());
         }
     }
@@ -397,16 +365,16 @@ fn ends_mid_line(path: &Path) -> io::Result<bool> {
 fn gitlab(resolution: &Resolution, path: &Path) -> Result<()> {
     let mut out = buffer(resolution);
     let mut warnings = Vec::new();
-    for (name, variable) in &resolution.variables {
+    for (name, variable) in resolution.iter() {
         let value = checked_text(name, variable, "GitLab")?;
         if value.contains('\n') {
             let problem = "holds a line break, which a GitLab dotenv report cannot carry";
-            return Err(refusal(name, variable, problem));
+            return Err(variable.refusal(name, problem));
         }
         // GitLab strips what Ruby's `String#strip` strips (NUL aside, refused above).
         if value.trim_matches(['\t', '\n', '\x0b', '\x0c', '\r', ' ']) != value {
             let problem = "starts or ends with whitespace, which GitLab strips from dotenv values";
-            return Err(refusal(name, variable, problem));
+            return Err(variable.refusal(name, problem));
         }
         if variable.is_secret() && !gitlab_maskable(value) {
             warnings.push(format!(
@@ -451,7 +419,6 @@ mod tests {
     fn the_worst_values_fit_the_buffer_without_a_reallocation() {
         let worst = ["%\n".repeat(500), "\u{1}".repeat(1000), "'$".repeat(500)];
         for value in worst {
-            let mut resolution = Resolution::default();
             let variable = Variable {
                 value: Secret::copy_from(value.as_bytes()),
                 source: Source::Environment {
@@ -459,7 +426,9 @@ mod tests {
                 },
                 overridden: Vec::new(),
             };
-            resolution.variables.insert("LITESTREAM_X".into(), variable);
+            let resolution: Resolution = [("LITESTREAM_X".to_owned(), variable)]
+                .into_iter()
+                .collect();
             let capacity = buffer(&resolution).capacity();
 
             let mut masks = buffer(&resolution);

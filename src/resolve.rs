@@ -7,9 +7,9 @@
 //! `replica_key_id`/`replica_access_key` are aliases of `access_key_id`/`secret_access_key`,
 //! `null` is "not set", lists are an error. This module moves secrets; it never formats them.
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::{Config, Mapping};
 use crate::env::Env;
@@ -24,11 +24,11 @@ const ALIASES: [(&str, &str); 2] = [
     ("replica_access_key", "secret_access_key"),
 ];
 
-/// Where a value came from.
+/// Where a value came from. The file is shared by every value read from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    Toml { file: PathBuf, key: String },
-    Credentials { file: PathBuf, key: String },
+    Toml { file: Arc<Path>, key: String },
+    Credentials { file: Arc<Path>, key: String },
     Environment { name: String },
 }
 
@@ -57,41 +57,125 @@ impl Variable {
     pub fn is_secret(&self) -> bool {
         !matches!(self.source, Source::Toml { .. })
     }
-}
 
-/// The resolved variables by name.
-#[derive(Debug, Default)]
-pub struct Resolution {
-    pub variables: BTreeMap<String, Variable>,
-}
-
-impl Resolution {
-    fn apply(&mut self, layer: Vec<(String, Secret, Source)>) {
-        for (name, value, source) in layer {
-            let overridden = match self.variables.remove(&name) {
-                Some(mut lower) => {
-                    lower.overridden.push(lower.source);
-                    lower.overridden
-                }
-                None => Vec::new(),
-            };
-            self.variables.insert(
+    /// The value of variable `name` as an environment can hold it: refused if it has a NUL byte.
+    pub fn env_value(&self, name: &str) -> Result<&[u8]> {
+        let value = self.value.expose();
+        if value.contains(&0) {
+            return Err(self.refusal(
                 name,
-                Variable {
-                    value,
-                    source,
-                    overridden,
-                },
-            );
+                "holds a NUL byte, which no environment variable can hold",
+            ));
         }
+        Ok(value)
+    }
+
+    /// An error naming the variable and where its value came from, never the value.
+    pub fn refusal(&self, name: &str, problem: &str) -> Error {
+        let location = match &self.source {
+            Source::Toml { file, key } | Source::Credentials { file, key } => {
+                Location::file(&**file).key(key)
+            }
+            Source::Environment { .. } => Location::file("environment"),
+        };
+        Error::config(location, format!("{name} {problem}"))
     }
 }
 
-/// The resolution of a project, with the decrypted document it came from.
+/// The resolved variables, sorted by name, each name once.
+#[derive(Debug, Default)]
+pub struct Resolution {
+    variables: Vec<(String, Variable)>,
+}
+
+impl Resolution {
+    /// The layers merged: each is sorted by name and sets a name at most once, lowest layer
+    /// first. One pass over all of them; where several set a name, the highest wins and the
+    /// others are remembered as overridden, lowest first.
+    fn merge(layers: Vec<Vec<Entry>>) -> Self {
+        let mut variables = Vec::with_capacity(layers.iter().map(Vec::len).sum());
+        let mut heads: Vec<_> = layers
+            .into_iter()
+            .map(|layer| layer.into_iter().peekable())
+            .collect();
+        loop {
+            // The lowest layer holding the smallest name not merged yet.
+            let lowest = heads
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(at, head)| Some((at, head.peek()?)))
+                .min_by(|(_, a), (_, b)| a.name.cmp(&b.name))
+                .map(|(at, _)| at);
+            let Some(lowest) = lowest else {
+                return Self { variables };
+            };
+            let Some(mut entry) = heads[lowest].next() else {
+                unreachable!("the head was just peeked")
+            };
+            let mut overridden = Vec::new();
+            for head in &mut heads[lowest + 1..] {
+                if let Some(higher) = head.next_if(|higher| higher.name == entry.name) {
+                    overridden.push(std::mem::replace(&mut entry, higher).source);
+                }
+            }
+            let variable = Variable {
+                value: entry.value,
+                source: entry.source,
+                overridden,
+            };
+            variables.push((entry.name, variable));
+        }
+    }
+
+    /// The variables in name order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Variable)> {
+        self.variables
+            .iter()
+            .map(|(name, variable)| (name.as_str(), variable))
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.iter().map(|(name, _)| name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Variable> {
+        self.variables
+            .binary_search_by(|(held, _)| held.as_str().cmp(name))
+            .ok()
+            .map(|at| &self.variables[at].1)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.variables.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.variables.is_empty()
+    }
+}
+
+impl FromIterator<(String, Variable)> for Resolution {
+    /// Variables in any order; of two with one name, the later one is kept.
+    fn from_iter<I: IntoIterator<Item = (String, Variable)>>(iter: I) -> Self {
+        let mut variables: Vec<_> = iter.into_iter().collect();
+        variables.reverse();
+        // Stable, so of two equal names the one given last comes first and is kept.
+        variables.sort_by(|(a, _), (b, _)| a.cmp(b));
+        variables.dedup_by(|duplicate, kept| duplicate.0 == kept.0);
+        Self { variables }
+    }
+}
+
+/// The resolution of a project, with what is left of the decrypted document it came from.
 #[derive(Debug)]
 pub struct Resolved {
     pub resolution: Resolution,
-    /// The credentials file and its decrypted document, when the project has credentials.
+    /// The credentials file and its decrypted document without the section, which became
+    /// variables, when the project has credentials.
     pub credentials: Option<(crate::store::Credentials, Node)>,
 }
 
@@ -115,7 +199,7 @@ pub fn resolve_project(
                 )
                 .any(|used| related(path, used))
     };
-    let credentials = match project.credentials(env)? {
+    let mut credentials = match project.credentials(env)? {
         Some(credentials) => {
             let document = credentials.open_only(env, &wanted)?;
             Some((credentials, document))
@@ -123,7 +207,7 @@ pub fn resolve_project(
         None => None,
     };
     let layer = credentials
-        .as_ref()
+        .as_mut()
         .map(|(credentials, document)| (document, credentials.file.as_path()));
     let resolution = resolve(&project.config, layer, env)?;
     Ok(Resolved {
@@ -147,26 +231,29 @@ pub(crate) fn within(path: &str, prefix: &str) -> bool {
 }
 
 /// Merges the TOML tables, the decrypted credentials (if any) and the environment.
-/// `credentials` is the decrypted document and the file it came from.
+/// `credentials` is the decrypted document and the file it came from: the section is moved out
+/// of it into the variables, so that no secret is copied; the rest is left as it was.
 pub fn resolve(
     config: &Config,
-    credentials: Option<(&Node, &Path)>,
+    credentials: Option<(&mut Node, &Path)>,
     env: &Env,
 ) -> Result<Resolution> {
     check_mappings(config)?;
-    let mut resolution = Resolution::default();
+    let mut layers = Vec::new();
+    let toml_file: Arc<Path> = config.path.as_path().into();
     for (table, node) in &config.litestream {
         let source = |key: String| Source::Toml {
-            file: config.path.clone(),
+            file: Arc::clone(&toml_file),
             key,
         };
-        resolution.apply(section_variables(node, table, &source, &config.path)?.entries);
+        let layer = section_variables(node.clone(), table, &source, &config.path)?;
+        layers.push(layer.finish(&config.path)?);
     }
     if let Some((document, file)) = credentials {
-        resolution.apply(credentials_variables(config, document, file)?);
+        layers.push(credentials_variables(config, document, file)?);
     }
-    resolution.apply(environment_variables(config, env));
-    Ok(resolution)
+    layers.push(environment_variables(config, env));
+    Ok(Resolution::merge(layers))
 }
 
 /// Every `[env]` name must be a valid name that no source may set unless allowed.
@@ -201,23 +288,19 @@ fn check_mappings(config: &Config) -> Result<()> {
 }
 
 /// The credentials layer: the configured section plus the `[env]` mappings.
-fn credentials_variables(
-    config: &Config,
-    document: &Node,
-    file: &Path,
-) -> Result<Vec<(String, Secret, Source)>> {
+/// The section is moved out of `document`; the `[env]` values are copied, as one may lie inside
+/// the section.
+fn credentials_variables(config: &Config, document: &mut Node, file: &Path) -> Result<Vec<Entry>> {
+    let shared: Arc<Path> = file.into();
     let source = |key: String| Source::Credentials {
-        file: file.to_owned(),
+        file: Arc::clone(&shared),
         key,
     };
-    let mut layer = match document.get(&config.section) {
-        None | Some(Node::Null) => Layer::default(),
-        Some(section) => section_variables(section, &config.section, &source, file)?,
-    };
+    let mut mapped = Vec::new();
     for Mapping { name, key_path, .. } in &config.mappings {
-        let value = match document.get(key_path) {
-            None | Some(Node::Null) => continue,
-            Some(Node::Scalar(value)) => value.clone(),
+        match document.get(key_path) {
+            None | Some(Node::Null) => {}
+            Some(Node::Scalar(value)) => mapped.push((name, key_path, value.clone())),
             Some(other) => {
                 return Err(Error::config(
                     Location::file(file).key(key_path),
@@ -227,23 +310,31 @@ fn credentials_variables(
                     ),
                 ));
             }
-        };
-        layer.push(name.clone(), value, source(key_path.clone()), file)?;
+        }
     }
-    Ok(layer.entries)
+    let mut layer = match document.take(&config.section) {
+        None | Some(Node::Null) => Layer::default(),
+        Some(section) => section_variables(section, &config.section, &source, file)?,
+    };
+    for (name, key_path, value) in mapped {
+        layer.push(name.clone(), value, source(key_path.clone()));
+    }
+    layer.finish(file)
 }
 
 /// `LITESTREAM_*` and the `[env]` names from lsenv's own environment; set-but-empty counts.
-fn environment_variables(config: &Config, env: &Env) -> Vec<(String, Secret, Source)> {
+/// The environment's variables come sorted and unique.
+fn environment_variables(config: &Config, env: &Env) -> Vec<Entry> {
     env.iter_named()
         .filter(|(name, _)| {
             name.starts_with(PREFIX) || config.mappings.iter().any(|mapping| mapping.name == *name)
         })
-        .map(|(name, value)| {
-            let source = Source::Environment {
+        .map(|(name, value)| Entry {
+            name: name.to_owned(),
+            value: value.clone(),
+            source: Source::Environment {
                 name: name.to_owned(),
-            };
-            (name.to_owned(), value.clone(), source)
+            },
         })
         .collect()
 }
@@ -251,7 +342,7 @@ fn environment_variables(config: &Config, env: &Env) -> Vec<(String, Secret, Sou
 /// Flattens a section into `LITESTREAM_*` variables. `path` is the section's key path, `file`
 /// the file named in errors.
 fn section_variables(
-    section: &Node,
+    section: Node,
     path: &str,
     source: &dyn Fn(String) -> Source,
     file: &Path,
@@ -265,16 +356,18 @@ fn section_variables(
             ),
         ));
     };
-    let mut layer = Layer::default();
+    let mut layer = Layer {
+        entries: Vec::with_capacity(entries.len()),
+    };
     for (key, child) in entries {
         let canonical = ALIASES
             .iter()
-            .find(|(alias, _)| alias == key)
+            .find(|(alias, _)| *alias == key)
             .map_or(key.as_str(), |(_, canonical)| canonical);
         flatten(
             child,
-            key,
-            &join(path, key),
+            &key,
+            join(path, &key),
             &upper(PREFIX, canonical),
             source,
             file,
@@ -286,15 +379,15 @@ fn section_variables(
 
 /// Adds the variables of `node`, found at `key` (its own name) and `key_path` (from the top).
 fn flatten(
-    node: &Node,
+    node: Node,
     key: &str,
-    key_path: &str,
+    key_path: String,
     name: &str,
     source: &dyn Fn(String) -> Source,
     file: &Path,
     layer: &mut Layer,
 ) -> Result<()> {
-    let location = || Location::file(file).key(key_path);
+    let location = || Location::file(file).key(key_path.as_str());
     // The key itself: a `.` inside it would end up in the variable's name.
     if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(Error::config(
@@ -304,18 +397,16 @@ fn flatten(
     }
     match node {
         Node::Null => Ok(()),
-        Node::Scalar(value) => layer.push(
-            name.to_owned(),
-            value.clone(),
-            source(key_path.to_owned()),
-            file,
-        ),
-        Node::Map(entries) => entries.iter().try_for_each(|(key, child)| {
+        Node::Scalar(value) => {
+            layer.push(name.to_owned(), value, source(key_path));
+            Ok(())
+        }
+        Node::Map(entries) => entries.into_iter().try_for_each(|(key, child)| {
             flatten(
                 child,
-                key,
-                &join(key_path, key),
-                &upper(&format!("{name}__"), key),
+                &key,
+                join(&key_path, &key),
+                &upper(&format!("{name}__"), &key),
                 source,
                 file,
                 layer,
@@ -331,45 +422,69 @@ fn flatten(
     }
 }
 
-/// The variables one layer sets, each name at most once.
+/// A variable one layer sets.
+struct Entry {
+    name: String,
+    value: Secret,
+    source: Source,
+}
+
+/// The variables one layer sets, each with its place in the order the keys are written.
 #[derive(Default)]
 struct Layer {
-    entries: Vec<(String, Secret, Source)>,
-    /// Where each name is in `entries`: a layer may set thousands.
-    index: HashMap<String, usize>,
+    entries: Vec<(usize, Entry)>,
 }
 
 impl Layer {
-    /// Adds a variable unless another key of the same layer already named it (an alias and its
-    /// canonical key, `Foo` and `foo`, `a__b` and `a: {b: …}`): that is an error naming both keys.
-    fn push(&mut self, name: String, value: Secret, source: Source, file: &Path) -> Result<()> {
-        if let Some(&first) = self.index.get(&name) {
+    fn push(&mut self, name: String, value: Secret, source: Source) {
+        let entry = Entry {
+            name,
+            value,
+            source,
+        };
+        self.entries.push((self.entries.len(), entry));
+    }
+
+    /// The entries sorted by name. Two keys of one layer that name the same variable (an alias
+    /// and its canonical key, `Foo` and `foo`, `a__b` and `a: {b: …}`) are an error naming both
+    /// in the order they are written. Sorting instead of hashing each name as it comes: a layer
+    /// may set thousands, and they are often in order already.
+    fn finish(mut self, file: &Path) -> Result<Vec<Entry>> {
+        self.entries
+            .sort_unstable_by(|(a_at, a), (b_at, b)| a.name.cmp(&b.name).then(a_at.cmp(b_at)));
+        let clash = self
+            .entries
+            .windows(2)
+            .find(|pair| pair[0].1.name == pair[1].1.name);
+        if let Some([(_, first), (_, second)]) = clash {
             let key_of = |source: &Source| match source {
                 Source::Toml { key, .. } | Source::Credentials { key, .. } => key.clone(),
                 Source::Environment { name } => name.clone(),
             };
             return Err(Error::config(
-                Location::file(file).key(key_of(&source)),
+                Location::file(file).key(key_of(&second.source)),
                 format!(
-                    "`{}` and `{}` both set {name}",
-                    key_of(&self.entries[first].2),
-                    key_of(&source)
+                    "`{}` and `{}` both set {}",
+                    key_of(&first.source),
+                    key_of(&second.source),
+                    second.name
                 ),
             )
             .with_hint("keep only one of them"));
         }
-        self.index.insert(name.clone(), self.entries.len());
-        self.entries.push((name, value, source));
-        Ok(())
+        Ok(self.entries.into_iter().map(|(_, entry)| entry).collect())
     }
 }
 
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
+        return key.to_owned();
     }
+    let mut joined = String::with_capacity(path.len() + 1 + key.len());
+    joined.push_str(path);
+    joined.push('.');
+    joined.push_str(key);
+    joined
 }
 
 fn upper(prefix: &str, key: &str) -> String {
@@ -400,7 +515,6 @@ mod tests {
 
     fn value(resolution: &Resolution, name: &str) -> Option<String> {
         resolution
-            .variables
             .get(name)
             .map(|v| String::from_utf8(v.value.expose().to_vec()).unwrap())
     }
@@ -410,9 +524,9 @@ mod tests {
         yaml_text: &str,
         env: &[(&str, &str)],
     ) -> crate::error::Result<Resolution> {
-        let document = yaml::parse(yaml_text, Path::new("c.yml.enc")).unwrap();
+        let mut document = yaml::parse(yaml_text, Path::new("c.yml.enc")).unwrap();
         let env: Env = env.iter().copied().collect();
-        resolve(config, Some((&document, Path::new("c.yml.enc"))), &env)
+        resolve(config, Some((&mut document, Path::new("c.yml.enc"))), &env)
     }
 
     #[test]
@@ -438,7 +552,7 @@ mod tests {
             Some("env-bucket")
         );
         assert_eq!(value(&resolution, "OTHER"), None);
-        let bucket = &resolution.variables["LITESTREAM_REPLICA_BUCKET"];
+        let bucket = resolution.get("LITESTREAM_REPLICA_BUCKET").unwrap();
         assert_eq!(
             bucket.source,
             Source::Environment {
@@ -550,8 +664,8 @@ mod tests {
     #[test]
     fn missing_section_is_not_an_error() {
         let resolution = run(&config(""), "secret_key_base: abc\n", &[]).unwrap();
-        assert!(resolution.variables.is_empty());
-        let none = resolve(&config(""), None::<(&Node, &Path)>, &Env::default()).unwrap();
-        assert!(none.variables.is_empty());
+        assert!(resolution.is_empty());
+        let none = resolve(&config(""), None::<(&mut Node, &Path)>, &Env::default()).unwrap();
+        assert!(none.is_empty());
     }
 }

@@ -95,10 +95,9 @@ pub fn run(
 /// (`MIN_REDACTED`); those too short are named on stderr, since their values are left alone.
 fn redactor(resolution: &Resolution) -> Result<Redactor> {
     let (secrets, short): (Vec<_>, Vec<_>) = resolution
-        .variables
         .iter()
         .filter(|(_, variable)| variable.is_secret() && !variable.value.is_empty())
-        .map(|(name, variable)| (name.as_str(), &variable.value))
+        .map(|(name, variable)| (name, &variable.value))
         .partition(|(_, value)| value.len() >= MIN_REDACTED);
     if !short.is_empty() {
         let names: Vec<_> = short.iter().map(|(name, _)| *name).collect();

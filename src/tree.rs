@@ -4,7 +4,7 @@
 
 use crate::secret::Secret;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     /// `null`, `~` or an empty value: "not set".
     Null,
@@ -35,6 +35,24 @@ impl Node {
             })
     }
 
+    /// Removes the node at a dotted key path from the tree and returns it; the empty path takes
+    /// the whole tree, leaving null.
+    pub fn take(&mut self, dotted: &str) -> Option<Node> {
+        if dotted.is_empty() {
+            return Some(std::mem::replace(self, Node::Null));
+        }
+        let Node::Map(entries) = self else {
+            return None;
+        };
+        let (key, rest) = dotted.split_once('.').unwrap_or((dotted, ""));
+        let at = entries.iter().position(|(held, _)| held == key)?;
+        if rest.is_empty() {
+            Some(entries.remove(at).1)
+        } else {
+            entries[at].1.take(rest)
+        }
+    }
+
     /// What the node is, for messages ("a list cannot become a variable").
     pub fn kind(&self) -> &'static str {
         match self {
@@ -61,5 +79,25 @@ mod tests {
         assert!(tree.get("a.c").is_none());
         assert!(tree.get("a.b.c").is_none());
         assert!(matches!(tree.get(""), Some(Node::Map(_))));
+    }
+
+    #[test]
+    fn taking_a_subtree_leaves_the_rest() {
+        let leaf = || Node::Scalar(Secret::copy_from(b"v"));
+        let mut tree = Node::Map(vec![
+            (
+                "a".into(),
+                Node::Map(vec![("b".into(), leaf()), ("c".into(), leaf())]),
+            ),
+            ("d".into(), leaf()),
+        ]);
+        assert!(matches!(tree.take("a.b"), Some(Node::Scalar(_))));
+        assert!(tree.get("a.b").is_none());
+        assert!(tree.get("a.c").is_some());
+        assert!(tree.take("a.b").is_none());
+        assert!(tree.take("d.x").is_none());
+        assert!(matches!(tree.take("a"), Some(Node::Map(entries)) if entries.len() == 1));
+        assert!(matches!(tree.take(""), Some(Node::Map(entries)) if entries.len() == 1));
+        assert!(matches!(tree, Node::Null));
     }
 }

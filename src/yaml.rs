@@ -6,8 +6,10 @@
 //! within a budget, so an alias bomb is refused instead of exhausting memory. Errors keep the
 //! parser's line and column and never quote the document.
 
+mod simple;
+
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
@@ -32,6 +34,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Node> {
 /// read and checked like everything else, then dropped, which saves most of the work on a large
 /// file of which a section is used. Anchored values are always kept, for aliases elsewhere.
 pub fn parse_only(text: &str, path: &Path, wanted: &dyn Fn(&str) -> bool) -> Result<Node> {
+    match simple::parse(text, wanted) {
+        Some(node) => Ok(node),
+        None => parse_general(text, path, wanted),
+    }
+}
+
+/// [`parse_only`] with the general parser alone, whatever the shape of the text (public so that
+/// the fuzz target can check that both readers agree).
+pub fn parse_general(text: &str, path: &Path, wanted: &dyn Fn(&str) -> bool) -> Result<Node> {
     let mut reader = Reader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
@@ -176,9 +187,9 @@ impl<'a> Reader<'a> {
     }
 
     fn mapping(&mut self) -> Result<Node> {
-        let mut entries = Vec::new();
-        // A set, not a scan of `entries`: a mapping may hold thousands of keys.
-        let mut seen = HashSet::new();
+        // Every key with where it is written, and the value of each key that is wanted.
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
         let mut merged = Vec::new();
         loop {
             let (event, span) = self.next()?;
@@ -196,9 +207,6 @@ impl<'a> Reader<'a> {
                 merged.extend(self.merge_sources(event, value_span)?);
                 continue;
             }
-            if !seen.insert(key.clone()) {
-                return Err(self.error(Some(span), &format!("duplicate key `{key}`")));
-            }
             let outer = self.key_path.len();
             if outer > 0 {
                 self.key_path.push('.');
@@ -206,21 +214,47 @@ impl<'a> Reader<'a> {
             self.key_path.push_str(&key);
             let keep = self.unfiltered > 0 || (self.wanted)(&self.key_path);
             let value = if keep {
-                Some(self.node(event, value_span))
+                self.node(event, value_span).map(Some)
             } else {
-                self.skip(event, value_span).err().map(Err)
+                self.skip(event, value_span).map(|()| None)
             };
             self.key_path.truncate(outer);
-            if let Some(value) = value {
-                entries.push((key, value?));
-            }
+            keys.push((key, span));
+            values.push(value?);
         }
-        for (key, value) in merged {
-            if seen.insert(key.clone()) {
-                entries.push((key, value));
-            }
-        }
+        let own = self.unique(&keys)?;
+        // Merged entries fill in only the keys the mapping does not have itself.
+        merged.retain(|(key, _)| own.binary_search(&key.as_str()).is_err());
+        let mut entries: Vec<(String, Node)> = keys
+            .into_iter()
+            .zip(values)
+            .filter_map(|((key, _), value)| Some((key, value?)))
+            .collect();
+        entries.append(&mut merged);
         Ok(Node::Map(entries))
+    }
+
+    /// Refuses a key written twice in one mapping (the second occurrence that comes first in the
+    /// file is reported), else gives the keys sorted. Sorting instead of hashing each key as it
+    /// comes: a mapping may hold thousands, and they are often written in order already.
+    fn unique<'k, K: AsRef<str>>(&self, keys: &'k [(K, Span)]) -> Result<Vec<&'k str>> {
+        let mut sorted: Vec<(&str, usize)> = keys
+            .iter()
+            .enumerate()
+            .map(|(at, (key, _))| (key.as_ref(), at))
+            .collect();
+        sorted.sort_unstable();
+        let duplicate = sorted
+            .windows(2)
+            .filter(|pair| pair[0].0 == pair[1].0)
+            .map(|pair| pair[1].1)
+            .min();
+        if let Some(at) = duplicate {
+            let (key, span) = &keys[at];
+            let key = key.as_ref();
+            return Err(self.error(Some(*span), &format!("duplicate key `{key}`")));
+        }
+        Ok(sorted.into_iter().map(|(key, _)| key).collect())
     }
 
     /// Reads a value that is not wanted without building it (anchored parts are built whole, for
@@ -247,16 +281,12 @@ impl<'a> Reader<'a> {
                 self.skip(event, span)?;
             },
             Event::MappingStart(..) => {
-                let mut seen = HashSet::new();
+                let mut keys = Vec::new();
                 loop {
                     let (key, span) = self.next()?;
                     match key {
-                        Event::MappingEnd => return Ok(()),
-                        Event::Scalar(text, ..)
-                            if text != MERGE_KEY && !seen.insert(text.clone()) =>
-                        {
-                            return Err(self.error(Some(span), &format!("duplicate key `{text}`")));
-                        }
+                        Event::MappingEnd => return self.unique(&keys).map(drop),
+                        Event::Scalar(text, ..) if text != MERGE_KEY => keys.push((text, span)),
                         other => self.skip(other, span)?,
                     }
                     let (value, span) = self.next()?;

@@ -11,7 +11,7 @@ mod consumers;
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use lsenv::Env;
@@ -34,17 +34,17 @@ const FORMATS: [Format; 7] = [
 ];
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let mut resolution = Resolution::default();
+    let mut variables = Vec::new();
     for (index, value) in data.split(|&byte| byte == 0x1e).take(4).enumerate() {
         let key = format!("litestream.v{index}");
         let source = if index % 2 == 0 {
             Source::Credentials {
-                file: PathBuf::from("config/credentials.yml.enc"),
+                file: Path::new("config/credentials.yml.enc").into(),
                 key,
             }
         } else {
             Source::Toml {
-                file: PathBuf::from("config/lsenv.toml"),
+                file: Path::new("config/lsenv.toml").into(),
                 key,
             }
         };
@@ -53,24 +53,21 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             source,
             overridden: Vec::new(),
         };
-        resolution
-            .variables
-            .insert(format!("LITESTREAM_V{index}"), variable);
+        variables.push((format!("LITESTREAM_V{index}"), variable));
     }
+    let resolution: Resolution = variables.into_iter().collect();
     let values = |value: &dyn Fn(&Variable) -> Vec<u8>| -> Values {
         resolution
-            .variables
             .iter()
-            .map(|(name, variable)| (name.clone(), value(variable)))
+            .map(|(name, variable)| (name.to_owned(), value(variable)))
             .collect()
     };
     let revealed = values(&|variable| variable.value.expose().to_vec());
     let fingerprints = values(&|variable| variable.value.fingerprint().into_bytes());
     let secrets: Vec<&str> = resolution
-        .variables
         .iter()
         .filter(|(_, variable)| variable.is_secret())
-        .map(|(name, _)| name.as_str())
+        .map(|(name, _)| name)
         .collect();
     for format in FORMATS {
         // GitHub and GitLab always write the values themselves (and refuse `--reveal`).

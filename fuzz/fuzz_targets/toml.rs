@@ -23,7 +23,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     match resolve(&config, None, &Env::default()) {
         Ok(resolution) => {
-            for (name, variable) in &resolution.variables {
+            for (name, variable) in resolution.iter() {
                 assert!(
                     name.starts_with("LITESTREAM_") && lsenv::names::is_valid_name(name),
                     "not a valid variable name: {name}"

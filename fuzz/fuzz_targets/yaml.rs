@@ -1,7 +1,7 @@
 //! Decrypted credentials text → variables, with the default settings: any text becomes
 //! variables or a configuration error (exit 3), never a panic (alias bombs and deep nesting
-//! included); every variable is a valid `LITESTREAM_*` name holding exactly the scalar at the
-//! key path it names.
+//! included); the simple-shape reader and the general parser read it the same way; every
+//! variable is a valid `LITESTREAM_*` name holding exactly the scalar at the key path it names.
 #![no_main]
 
 use std::path::{Path, PathBuf};
@@ -17,7 +17,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let file = Path::new("config/credentials.yml.enc");
-    let document = match lsenv::yaml::parse(text, file) {
+    let read = lsenv::yaml::parse(text, file);
+    let general = lsenv::yaml::parse_general(text, file, &|_| true);
+    assert_eq!(
+        read.as_ref().map_err(ToString::to_string),
+        general.as_ref().map_err(ToString::to_string)
+    );
+    let document = match read {
         Ok(document) => document,
         Err(err) => {
             assert_eq!(err.exit_code(), exit::CONFIG, "{err}");
@@ -25,14 +31,16 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
     };
     let config = Config::defaults(PathBuf::from("config/lsenv.toml"));
-    let resolution = match resolve(&config, Some((&document, file)), &Env::default()) {
+    // Resolving moves the section out of the document; the variables are checked against it.
+    let mut rest = document.clone();
+    let resolution = match resolve(&config, Some((&mut rest, file)), &Env::default()) {
         Ok(resolution) => resolution,
         Err(err) => {
             assert_eq!(err.exit_code(), exit::CONFIG, "{err}");
             return;
         }
     };
-    for (name, variable) in &resolution.variables {
+    for (name, variable) in resolution.iter() {
         assert!(
             name.starts_with("LITESTREAM_") && lsenv::names::is_valid_name(name),
             "not a valid variable name: {name}"

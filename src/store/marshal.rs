@@ -5,6 +5,8 @@
 //! * `04 08 49 22 LEN BYTES 06 3a 06 45 (54|46)`: a String with the `:E` encoding ivar (UTF-8 or
 //!   US-ASCII), what `credentials.write` from Ruby writes.
 
+use std::ops::Range;
+
 use zeroize::Zeroizing;
 
 const VERSION: [u8; 2] = [4, 8];
@@ -33,26 +35,30 @@ pub enum MarshalError {
     UnsupportedEncoding(String),
 }
 
-/// The bytes of the String held by `payload`.
-pub fn unwrap_string(payload: &[u8]) -> Result<&[u8], MarshalError> {
+/// Where the bytes of the String held by `payload` are: a range, so that the caller can keep
+/// them in the buffer they were decrypted in instead of copying them.
+pub fn unwrap_string(payload: &[u8]) -> Result<Range<usize>, MarshalError> {
     let mut reader = Reader { rest: payload };
     if reader.take(2)? != VERSION {
         return Err(MarshalError::Version);
     }
-    let string = match reader.byte()? {
-        TYPE_STRING => reader.string()?,
-        TYPE_IVAR => {
-            if reader.byte()? != TYPE_STRING {
-                return Err(MarshalError::NotAString);
-            }
-            let string = reader.string()?;
-            reader.encoding_ivar()?;
-            string
-        }
+    // Ruby's framing of a String with its encoding: an object with instance variables, then
+    // the String.
+    let ivars = match reader.byte()? {
+        TYPE_STRING => false,
+        TYPE_IVAR => true,
         _ => return Err(MarshalError::NotAString),
     };
+    if ivars && reader.byte()? != TYPE_STRING {
+        return Err(MarshalError::NotAString);
+    }
+    let len = reader.string()?.len();
+    let end = payload.len() - reader.rest.len();
+    if ivars {
+        reader.encoding_ivar()?;
+    }
     if reader.rest.is_empty() {
-        Ok(string)
+        Ok(end - len..end)
     } else {
         Err(MarshalError::TrailingBytes)
     }
@@ -159,7 +165,7 @@ mod tests {
             let body = vec![b'x'; len];
             let framed = wrap_string(&body);
             assert_eq!(
-                unwrap_string(&framed).unwrap(),
+                &framed[unwrap_string(&framed).unwrap()],
                 body.as_slice(),
                 "len {len}"
             );
@@ -178,8 +184,8 @@ mod tests {
     fn utf8_and_ascii_ivars_are_read() {
         let utf8 = b"\x04\x08I\"\x07hi\x06:\x06ET";
         let ascii = b"\x04\x08I\"\x07hi\x06:\x06EF";
-        assert_eq!(unwrap_string(utf8).unwrap(), b"hi");
-        assert_eq!(unwrap_string(ascii).unwrap(), b"hi");
+        assert_eq!(&utf8[unwrap_string(utf8).unwrap()], b"hi");
+        assert_eq!(&ascii[unwrap_string(ascii).unwrap()], b"hi");
     }
 
     #[test]

@@ -142,14 +142,19 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
             fail("cannot decrypt: wrong key, or the file was changed or damaged")
                 .with_hint("check that the key belongs to this file (RAILS_MASTER_KEY, config/master.key or config/credentials/ENV.key)")
         })?;
-    let yaml = marshal::unwrap_string(&buffer).map_err(|err| fail(&err.to_string()))?;
-    match std::str::from_utf8(yaml) {
-        Ok(text) => Ok(Zeroizing::new(text.to_owned())),
-        Err(err) => Err(fail(&format!(
-            "the decrypted text is not valid UTF-8 (at byte {})",
-            err.valid_up_to()
-        ))),
-    }
+    let text = marshal::unwrap_string(&buffer).map_err(|err| fail(&err.to_string()))?;
+    // The text stays in the buffer it was decrypted in (moved to its front): no second copy of
+    // a large file to allocate and wipe. Zeroizing wipes the spare capacity as well.
+    let mut bytes = std::mem::take(&mut *buffer);
+    bytes.truncate(text.end);
+    bytes.drain(..text.start);
+    String::from_utf8(bytes).map(Zeroizing::new).map_err(|err| {
+        let valid_up_to = err.utf8_error().valid_up_to();
+        drop(Zeroizing::new(err.into_bytes()));
+        fail(&format!(
+            "the decrypted text is not valid UTF-8 (at byte {valid_up_to})"
+        ))
+    })
 }
 
 /// The error for a file that is not `BASE64--BASE64--BASE64`, saying whether a merge or an editor

@@ -217,3 +217,71 @@ fn not_found_and_not_executable() {
     assert_eq!(output.status.code(), Some(126), "{}", said(&output));
     assert!(said(&output).contains("interpreter"), "{}", said(&output));
 }
+
+/// `-C DIR` is where the command runs, and a relative command is found there, as if lsenv had
+/// been started in DIR.
+#[test]
+fn a_relative_command_is_found_and_run_in_the_dash_c_directory() {
+    let project = project_with_secret();
+    project.file("app/bin/where", "#!/bin/sh\npwd\n");
+    std::fs::set_permissions(
+        project.path("app/bin/where"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let output = project
+        .lsenv()
+        .args(["-C", "app", "exec", "--", "./bin/where"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", said(&output));
+    let ran_in = std::fs::canonicalize(String::from_utf8(output.stdout).unwrap().trim()).unwrap();
+    assert_eq!(ran_in, std::fs::canonicalize(project.path("app")).unwrap());
+}
+
+/// Rust ignores SIGPIPE in lsenv itself; the command must not inherit that (a pipeline's writer
+/// would get EPIPE instead of dying), nor any other change: its ignored signals are exactly the
+/// ones it gets when started directly.
+#[test]
+fn the_command_gets_the_signal_dispositions_it_would_get_without_lsenv() {
+    let project = project_with_secret();
+    let ignored = |output: std::process::Output| {
+        assert!(output.status.success(), "{}", said(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let direct = ignored(
+        std::process::Command::new("grep")
+            .args(["SigIgn", "/proc/self/status"])
+            .output()
+            .unwrap(),
+    );
+    let through_lsenv = ignored(
+        project
+            .lsenv()
+            .args(["exec", "--", "grep", "SigIgn", "/proc/self/status"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(through_lsenv, direct);
+    let mask = u64::from_str_radix(direct.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(mask & (1 << (13 - 1)), 0, "SIGPIPE is ignored: {direct}");
+}
+
+/// A value no environment variable can hold is refused by name and origin before anything runs.
+#[test]
+fn a_value_with_a_nul_byte_is_refused_by_name() {
+    let project = Project::new();
+    project.credentials(&format!("litestream:\n  odd: \"{CANARY}\\0x\"\n"));
+    let output = project
+        .lsenv()
+        .args(["exec", "--", "sh", "-c", "echo ran"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
+    let said = said(&output);
+    assert!(
+        said.contains("key `litestream.odd`: LITESTREAM_ODD holds a NUL byte"),
+        "{said}"
+    );
+    assert!(!said.contains(CANARY) && !said.contains("ran"), "{said}");
+}

@@ -3,7 +3,8 @@
 //! layers resolve name by name, the highest layer that has a name winning and remembering every
 //! lower one; and `lsenv env` writes any values so that their consumers read them back exactly,
 //! or refuses them (GitHub's and GitLab's formats print to the process's own stdout and stderr,
-//! so they are left to the `output` fuzz target, which captures them).
+//! so they are left to the `output` fuzz target, which captures them); and YAML near the simple
+//! shape that lsenv reads without the general parser means the same to both readers.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,6 +22,101 @@ use lsenv::store::rails::{self, MasterKey};
 use proptest::prelude::*;
 
 use crate::consumers;
+
+// ---------------------------------------------------------------------------------------------
+// YAML: the simple-shape reader and the general parser agree
+
+/// A value: mostly characters the simple shape takes anywhere, now and then one at its edges
+/// (`: `, ` #`, escapes, tabs, CR, non-ASCII, indicators); plain or quoted.
+fn yaml_value() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        40 => proptest::sample::select(vec![
+            "x", "AKIA", "1e3", "0012", "/", ".", "_", "=", "+", "a b", "x#y", "true",
+        ]),
+        6 => proptest::sample::select(vec![
+            "-", ":x", "[", "]", "{", "}", ",", "'", "\"", "?", "~", "null", "%", "@", "`", "*", "&",
+            "!", "|", ">",
+        ]),
+        1 => proptest::sample::select(vec![
+            ": ", " #", ":", "\\", "''", "\t", "\r", "\u{e9}", "\u{85}", "\u{feff}", "---", " ",
+        ]),
+    ];
+    let text = proptest::collection::vec(piece, 0..5).prop_map(|pieces| pieces.concat());
+    (text, proptest::sample::select(vec!["", "", "'", "\""]))
+        .prop_map(|(text, quote)| format!("{quote}{text}{quote}"))
+}
+
+/// Nested block mappings of the simple shape, rendered with 1 to 4 spaces per level, with an
+/// odd line now and then (a duplicate or invalid key, a stray indentation, a continuation, a
+/// comment, a list item, a document marker), so that both the shape and its edges are covered.
+fn yaml_near_the_simple_shape() -> impl Strategy<Value = String> {
+    #[derive(Debug, Clone)]
+    enum Tree {
+        Leaf(String),
+        Map(Vec<(String, Tree)>),
+    }
+    fn render(tree: &Tree, step: usize, depth: usize, out: &mut Vec<String>) {
+        let Tree::Map(entries) = tree else { return };
+        for (key, child) in entries {
+            let indent = " ".repeat(step * depth);
+            match child {
+                Tree::Leaf(value) if value.is_empty() => out.push(format!("{indent}{key}:")),
+                Tree::Leaf(value) => out.push(format!("{indent}{key}: {value}")),
+                Tree::Map(_) => {
+                    out.push(format!("{indent}{key}:"));
+                    render(child, step, depth + 1, out);
+                }
+            }
+        }
+    }
+    let key = prop_oneof![
+        20 => "k[0-9]{1,2}|litestream|access_key_id|with-dash|0012|null|true".prop_map(String::from),
+        1 => proptest::sample::select(vec!["-x", "a b", "\"q\"", "<<", "", "k1", "k1 "]).prop_map(String::from),
+    ];
+    let tree = yaml_value()
+        .prop_map(Tree::Leaf)
+        .prop_recursive(3, 24, 5, move |inner| {
+            proptest::collection::vec((key.clone(), inner), 1..5).prop_map(Tree::Map)
+        });
+    let odd_line = proptest::sample::select(vec![
+        "  stray: 1",
+        " continued",
+        "# comment: x",
+        "   # comment",
+        "",
+        "- item",
+        "---",
+        "...",
+        "k1: again",
+        "\tk2: tab",
+    ]);
+    let oddities = proptest::collection::vec((any::<prop::sample::Index>(), odd_line), 0..2);
+    (tree, 1..5_usize, oddities).prop_map(|(tree, step, oddities)| {
+        let tree = match tree {
+            leaf @ Tree::Leaf(_) => Tree::Map(vec![("k0".into(), leaf)]),
+            map => map,
+        };
+        let mut lines = Vec::new();
+        render(&tree, step, 0, &mut lines);
+        for (at, line) in oddities {
+            lines.insert(at.index(lines.len() + 1), line.to_owned());
+        }
+        lines.join("\n")
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn simple_yaml_reads_as_the_general_parser_reads_it(text in yaml_near_the_simple_shape()) {
+        let file = Path::new("config/credentials.yml.enc");
+        let both = (
+            lsenv::yaml::parse(&text, file).map_err(|err| err.to_string()),
+            lsenv::yaml::parse_general(&text, file, &|_| true).map_err(|err| err.to_string()),
+        );
+        prop_assert_eq!(&both.0, &both.1, "{:?}", text);
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Rails files: write → read at every length-prefix width
@@ -260,11 +356,11 @@ fn check_precedence(layers: &[Vec<Setting>]) -> Result<(), TestCaseError> {
                     }
                 }
                 (_, Some(table)) => Source::Toml {
-                    file: toml_path.clone(),
+                    file: toml_path.as_path().into(),
                     key: key(table),
                 },
                 (_, None) => Source::Credentials {
-                    file: credentials_path.clone(),
+                    file: credentials_path.as_path().into(),
                     key: key("litestream"),
                 },
             };
@@ -287,15 +383,15 @@ fn check_precedence(layers: &[Vec<Setting>]) -> Result<(), TestCaseError> {
     std::fs::write(&toml_path, &toml).unwrap();
 
     let config = Config::load(toml_path.clone(), Some("production")).unwrap();
-    let document = lsenv::yaml::parse(&yaml, &credentials_path).unwrap();
+    let mut document = lsenv::yaml::parse(&yaml, &credentials_path).unwrap();
     let env: Env = env.into_iter().collect();
-    let resolution = resolve(&config, Some((&document, &credentials_path)), &env).unwrap();
+    let resolution = resolve(&config, Some((&mut document, &credentials_path)), &env).unwrap();
 
-    let names: Vec<&str> = resolution.variables.keys().map(String::as_str).collect();
+    let names: Vec<&str> = resolution.names().collect();
     let expected_names: Vec<&str> = expected.keys().copied().collect();
     prop_assert_eq!(names, expected_names, "\n{}\n{}", toml, yaml);
     for (name, (mut sources, value)) in expected {
-        let variable = &resolution.variables[name];
+        let variable = resolution.get(name).unwrap();
         let winner = sources.pop().unwrap();
         prop_assert_eq!(&variable.source, &winner, "{}", name);
         prop_assert_eq!(&variable.overridden, &sources, "{}", name);
@@ -334,22 +430,24 @@ proptest! {
     fn every_format_writes_values_exactly_or_refuses_them(
         values in proptest::collection::vec(awkward_value(), 1..4),
     ) {
-        let mut resolution = Resolution::default();
-        for (index, value) in values.iter().enumerate() {
-            let variable = Variable {
-                value: Secret::copy_from(value),
-                source: Source::Credentials {
-                    file: PathBuf::from("config/credentials.yml.enc"),
-                    key: format!("litestream.v{index}"),
-                },
-                overridden: Vec::new(),
-            };
-            resolution.variables.insert(format!("LITESTREAM_V{index}"), variable);
-        }
-        let expected: consumers::Values = resolution
-            .variables
+        let resolution: Resolution = values
             .iter()
-            .map(|(name, variable)| (name.clone(), variable.value.expose().to_vec()))
+            .enumerate()
+            .map(|(index, value)| {
+                let variable = Variable {
+                    value: Secret::copy_from(value),
+                    source: Source::Credentials {
+                        file: Path::new("config/credentials.yml.enc").into(),
+                        key: format!("litestream.v{index}"),
+                    },
+                    overridden: Vec::new(),
+                };
+                (format!("LITESTREAM_V{index}"), variable)
+            })
+            .collect();
+        let expected: consumers::Values = resolution
+            .iter()
+            .map(|(name, variable)| (name.to_owned(), variable.value.expose().to_vec()))
             .collect();
         let dir = tempfile::tempdir().unwrap();
         for format in [Format::Dotenv, Format::Shell, Format::Json, Format::Systemd, Format::Docker] {
