@@ -20,7 +20,10 @@ One run, one machine, three sections (core always; --peers, --scaling or --all a
   scaling  `lsenv exec -- true` on credentials of 20, 1 000 and 10 000 keys (~1 MB), in two
            layouts: `section`, every key under `litestream:` (all become variables: the worst
            case), and `app`, 20 keys under `litestream:` and the rest in other sections of 50
-           keys (a big application's credentials; 20 variables).
+           keys (a big application's credentials; 20 variables). Each layout also comes with
+           `+pem`: the same file with a PEM key as a block scalar (`|`) at the top, which lsenv's
+           reader for the simple shape (block mappings of one-line scalars) hands to the general
+           YAML parser, so both readers are timed.
 
 Every command gets the environment {PATH: /usr/bin:/bin} (plus SOPS_AGE_KEY_FILE or
 LSENV_AGE_IDENTITY_FILE where it needs one) and the same spawn method (os.posix_spawn +
@@ -265,14 +268,18 @@ def key_names(n_keys):
 def make_project(root, n_keys, layout="section", value_chars=40):
     """A Rails-style project: config/credentials.yml.enc + config/master.key, by real ActiveSupport.
 
-    layout `section`: all n_keys under `litestream:`; `app`: 20 there, the rest in other sections.
+    layout `section`: all n_keys under `litestream:`; `app`: 20 there, the rest in other sections;
+    either with `+pem`: a PEM key as a block scalar at the top, outside the simple shape.
     Returns (expected variables {name: value}, YAML text)."""
-    in_section = n_keys if layout == "section" else min(n_keys, CORE_KEYS)
+    base, _, pem = layout.partition("+")
+    in_section = n_keys if base == "section" else min(n_keys, CORE_KEYS)
     names = key_names(n_keys)
     # Values quoted: YAML must not turn a token into a number or a bool. token_urlsafe(n)
     # gives ceil(4n/3) characters.
     values = [secrets.token_urlsafe(value_chars * 3 // 4) for _ in names]
     lines = [
+        *(["pem: |", "  -----BEGIN PRIVATE KEY-----", *(f"  {secrets.token_urlsafe(48)}" for _ in range(20)),
+           "  -----END PRIVATE KEY-----"] if pem else []),
         "# aws:",
         "#   access_key_id: 123",
         "",
@@ -540,7 +547,8 @@ def section_scaling(args, lsenv, tmp, meter, tools):
     sizes = args.scaling_keys
     projects = []  # (name, n, layout, project, yaml bytes, variables)
     for n in sizes:
-        for layout in (("section",) if n <= CORE_KEYS else ("section", "app")):
+        layouts = ("section",) if n <= CORE_KEYS else ("section", "app", "section+pem", "app+pem")
+        for layout in layouts:
             project = tmp / f"scale-{n}-{layout}"
             project.mkdir()
             # 80-character values: 10 000 keys make ~1 MB of YAML.
@@ -562,7 +570,8 @@ def section_scaling(args, lsenv, tmp, meter, tools):
         stats[name] |= m
     print(f"== scaling: {args.scaling_warmup} warm-up + {args.scaling_runs} interleaved rounds, {elapsed:.1f}s")
     print("  layouts: section = every key under litestream: (all become variables); "
-          f"app = 20 there, the rest in other sections of {APP_SECTION_KEYS}")
+          f"app = 20 there, the rest in other sections of {APP_SECTION_KEYS}; "
+          "+pem = with a PEM key as a block scalar at the top (read by the general YAML parser)")
     print_table(stats, cmds)
     print()
     return {"cmds": cmds, "stats": stats, "elapsed_s": elapsed}
@@ -682,7 +691,7 @@ def main():
         target(results, "Ruby ActiveSupport median / lsenv exec median", r, f">= {RUBY_TARGET:g}x", r >= RUBY_TARGET)
     if scale:
         largest = max(scale["stats"][c.name]["keys"] for c in scale["cmds"] if c.name != "floor")
-        for layout in ("app", "section"):
+        for layout in ("app", "section", "app+pem", "section+pem"):
             s = scale["stats"].get(f"{largest}/{layout}")
             if s is None:
                 continue

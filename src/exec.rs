@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use signal_hook::consts::SIGPIPE;
 
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::names;
 use crate::os::NoCoreDumps;
 use crate::resolve::Resolution;
@@ -45,12 +45,19 @@ pub fn child_env<'a>(
     env: &'a Env,
     pass: &[String],
 ) -> Result<Vec<(&'a str, &'a [u8])>> {
-    let mut passed = env
+    let passed: Vec<_> = env
         .iter_named()
         .filter(|(name, _)| !names::is_key_variable(name))
         .filter(|(name, _)| pass.iter().any(|pattern| names::glob_match(pattern, name)))
         .map(|(name, value)| (name, value.expose()))
-        .peekable();
+        .collect();
+    if let Some((name, _)) = passed.iter().find(|(_, value)| value.contains(&0)) {
+        return Err(Error::config(
+            Location::file("environment"),
+            format!("{name} holds a NUL byte, which no environment variable can hold"),
+        ));
+    }
+    let mut passed = passed.into_iter().peekable();
     let mut vars = Vec::with_capacity(resolution.len());
     // Both are sorted by name: merge them, the resolved variable winning a tie.
     for (name, variable) in resolution.iter() {
@@ -124,8 +131,8 @@ impl Image {
                 entry.extend_from_slice(name.as_bytes());
                 entry.push(b'=');
                 entry.extend_from_slice(value);
-                // Names are checked and values refused with a NUL byte in them.
-                CString::new(entry).expect("no NUL in a checked variable")
+                // Names are checked and values with a NUL byte refused by `child_env`.
+                CString::new(entry).expect("no NUL byte in a checked variable")
             })
             .collect();
         Ok(Self {
@@ -307,6 +314,12 @@ mod tests {
             refused.contains("LITESTREAM_NUL holds a NUL byte"),
             "{refused}"
         );
+        assert!(!refused.contains("canary"), "{refused}");
+        let env_nul: Env = [("ZED", "canary\0")].into_iter().collect();
+        let refused = child_env(&resolution, &env_nul, &pass)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("ZED holds a NUL byte"), "{refused}");
         assert!(!refused.contains("canary"), "{refused}");
     }
 

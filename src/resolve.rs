@@ -106,11 +106,9 @@ impl Resolution {
                 .filter_map(|(at, head)| Some((at, head.peek()?)))
                 .min_by(|(_, a), (_, b)| a.name.cmp(&b.name))
                 .map(|(at, _)| at);
-            let Some(lowest) = lowest else {
+            let Some((lowest, mut entry)) = lowest.and_then(|at| Some((at, heads[at].next()?)))
+            else {
                 return Self { variables };
-            };
-            let Some(mut entry) = heads[lowest].next() else {
-                unreachable!("the head was just peeked")
             };
             let mut overridden = Vec::new();
             for head in &mut heads[lowest + 1..] {

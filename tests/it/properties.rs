@@ -53,6 +53,8 @@ fn yaml_near_the_simple_shape() -> impl Strategy<Value = String> {
     #[derive(Debug, Clone)]
     enum Tree {
         Leaf(String),
+        /// A block scalar: its header, how much deeper than the key its lines are, its lines.
+        Block(&'static str, usize, Vec<String>),
         Map(Vec<(String, Tree)>),
     }
     fn render(tree: &Tree, step: usize, depth: usize, out: &mut Vec<String>) {
@@ -62,6 +64,11 @@ fn yaml_near_the_simple_shape() -> impl Strategy<Value = String> {
             match child {
                 Tree::Leaf(value) if value.is_empty() => out.push(format!("{indent}{key}:")),
                 Tree::Leaf(value) => out.push(format!("{indent}{key}: {value}")),
+                Tree::Block(header, deeper, lines) => {
+                    out.push(format!("{indent}{key}: {header}"));
+                    let inside = " ".repeat(step * depth + deeper);
+                    out.extend(lines.iter().map(|line| format!("{inside}{line}")));
+                }
                 Tree::Map(_) => {
                     out.push(format!("{indent}{key}:"));
                     render(child, step, depth + 1, out);
@@ -73,11 +80,20 @@ fn yaml_near_the_simple_shape() -> impl Strategy<Value = String> {
         20 => "k[0-9]{1,2}|litestream|access_key_id|with-dash|0012|null|true".prop_map(String::from),
         1 => proptest::sample::select(vec!["-x", "a b", "\"q\"", "<<", "", "k1", "k1 "]).prop_map(String::from),
     ];
-    let tree = yaml_value()
-        .prop_map(Tree::Leaf)
-        .prop_recursive(3, 24, 5, move |inner| {
-            proptest::collection::vec((key.clone(), inner), 1..5).prop_map(Tree::Map)
-        });
+    let block_line = prop_oneof![
+        6 => "[a-zA-Z0-9+/=-]{1,12}".prop_map(String::from),
+        1 => proptest::sample::select(vec!["", " ", "  x", "# kept", "x  ", "{\"k\": 1}"]).prop_map(String::from),
+    ];
+    let block = (
+        proptest::sample::select(vec!["|", "|", "|-", "| # c", "|+", "|2", "|#c", ">"]),
+        1..4_usize,
+        proptest::collection::vec(block_line, 0..5),
+    )
+        .prop_map(|(header, deeper, lines)| Tree::Block(header, deeper, lines));
+    let leaf = prop_oneof![5 => yaml_value().prop_map(Tree::Leaf), 1 => block];
+    let tree = leaf.prop_recursive(3, 24, 5, move |inner| {
+        proptest::collection::vec((key.clone(), inner), 1..5).prop_map(Tree::Map)
+    });
     let odd_line = proptest::sample::select(vec![
         "  stray: 1",
         " continued",
@@ -93,8 +109,8 @@ fn yaml_near_the_simple_shape() -> impl Strategy<Value = String> {
     let oddities = proptest::collection::vec((any::<prop::sample::Index>(), odd_line), 0..2);
     (tree, 1..5_usize, oddities).prop_map(|(tree, step, oddities)| {
         let tree = match tree {
-            leaf @ Tree::Leaf(_) => Tree::Map(vec![("k0".into(), leaf)]),
-            map => map,
+            map @ Tree::Map(_) => map,
+            leaf => Tree::Map(vec![("k0".into(), leaf)]),
         };
         let mut lines = Vec::new();
         render(&tree, step, 0, &mut lines);
