@@ -21,9 +21,9 @@ One run, one machine, three sections (core always; --peers, --scaling or --all a
            layouts: `section`, every key under `litestream:` (all become variables: the worst
            case), and `app`, 20 keys under `litestream:` and the rest in other sections of 50
            keys (a big application's credentials; 20 variables). Each layout also comes with
-           `+pem`: the same file with a PEM key as a block scalar (`|`) at the top, which lsenv's
-           reader for the simple shape (block mappings of one-line scalars) hands to the general
-           YAML parser, so both readers are timed.
+           `+flow`: the same file with a flow sequence (`hosts: [a, b]`) at the top, which lsenv's
+           reader for the common shape (block mappings of one-line scalars and literal blocks)
+           hands to the general YAML parser, so both readers are timed.
 
 Every command gets the environment {PATH: /usr/bin:/bin} (plus SOPS_AGE_KEY_FILE or
 LSENV_AGE_IDENTITY_FILE where it needs one) and the same spawn method (os.posix_spawn +
@@ -269,17 +269,16 @@ def make_project(root, n_keys, layout="section", value_chars=40):
     """A Rails-style project: config/credentials.yml.enc + config/master.key, by real ActiveSupport.
 
     layout `section`: all n_keys under `litestream:`; `app`: 20 there, the rest in other sections;
-    either with `+pem`: a PEM key as a block scalar at the top, outside the simple shape.
+    either with `+flow`: a flow sequence at the top, outside the common shape.
     Returns (expected variables {name: value}, YAML text)."""
-    base, _, pem = layout.partition("+")
+    base, _, flow = layout.partition("+")
     in_section = n_keys if base == "section" else min(n_keys, CORE_KEYS)
     names = key_names(n_keys)
     # Values quoted: YAML must not turn a token into a number or a bool. token_urlsafe(n)
     # gives ceil(4n/3) characters.
     values = [secrets.token_urlsafe(value_chars * 3 // 4) for _ in names]
     lines = [
-        *(["pem: |", "  -----BEGIN PRIVATE KEY-----", *(f"  {secrets.token_urlsafe(48)}" for _ in range(20)),
-           "  -----END PRIVATE KEY-----"] if pem else []),
+        *(["hosts: [app.example.com, www.example.com]"] if flow else []),
         "# aws:",
         "#   access_key_id: 123",
         "",
@@ -547,7 +546,7 @@ def section_scaling(args, lsenv, tmp, meter, tools):
     sizes = args.scaling_keys
     projects = []  # (name, n, layout, project, yaml bytes, variables)
     for n in sizes:
-        layouts = ("section",) if n <= CORE_KEYS else ("section", "app", "section+pem", "app+pem")
+        layouts = ("section",) if n <= CORE_KEYS else ("section", "app", "section+flow", "app+flow")
         for layout in layouts:
             project = tmp / f"scale-{n}-{layout}"
             project.mkdir()
@@ -571,7 +570,7 @@ def section_scaling(args, lsenv, tmp, meter, tools):
     print(f"== scaling: {args.scaling_warmup} warm-up + {args.scaling_runs} interleaved rounds, {elapsed:.1f}s")
     print("  layouts: section = every key under litestream: (all become variables); "
           f"app = 20 there, the rest in other sections of {APP_SECTION_KEYS}; "
-          "+pem = with a PEM key as a block scalar at the top (read by the general YAML parser)")
+          "+flow = with a flow sequence at the top (read by the general YAML parser)")
     print_table(stats, cmds)
     print()
     return {"cmds": cmds, "stats": stats, "elapsed_s": elapsed}
@@ -691,7 +690,7 @@ def main():
         target(results, "Ruby ActiveSupport median / lsenv exec median", r, f">= {RUBY_TARGET:g}x", r >= RUBY_TARGET)
     if scale:
         largest = max(scale["stats"][c.name]["keys"] for c in scale["cmds"] if c.name != "floor")
-        for layout in ("app", "section", "app+pem", "section+pem"):
+        for layout in ("app", "section", "app+flow", "section+flow"):
             s = scale["stats"].get(f"{largest}/{layout}")
             if s is None:
                 continue

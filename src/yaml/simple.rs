@@ -1,7 +1,7 @@
 //! The shape nearly every credentials file has, read without the general parser: block mappings
-//! whose values are one-line plain, single- or double-quoted scalars without escapes, or literal
-//! blocks (`|`, `|-`: PEM keys, JSON documents), with comments and blank lines, all in printable
-//! ASCII. That is a few times faster than the general parser on a large file, which matters when
+//! whose values are one-line plain, single- or double-quoted scalars (with the escapes `\\`, `\"`,
+//! `\n`, `\t`, `\r`, `\/` and `''`), or literal blocks (`|`, `|-`: PEM keys, JSON documents),
+//! with comments and blank lines, all in printable ASCII. That is a few times faster than the general parser on a large file, which matters when
 //! lsenv starts every deploy and every replica.
 //!
 //! Anything outside that shape, and anything irregular (a duplicate key, a stray indentation),
@@ -76,6 +76,8 @@ enum Value<'t> {
     Empty,
     Plain(&'t str),
     Quoted(&'t str),
+    /// A quoted scalar with escapes, unescaped.
+    Unescaped(Secret),
     /// `|` (`strip`: `|-`), its text read from the lines below once the header is read.
     Block {
         strip: bool,
@@ -111,17 +113,11 @@ impl<'t> Value<'t> {
         }
         let quote = text.as_bytes()[0];
         if quote == b'"' || quote == b'\'' {
-            let body = &text[1..];
-            let end = body.find(char::from(quote))?;
-            let (inside, after) = (&body[..end], &body[end + 1..]);
-            // Escapes (`\` in double quotes, `''` in single quotes) are left to the general
-            // parser, and so is anything but a comment after the closing quote.
+            let (value, after) = quoted(&text[1..], quote)?;
+            // Only a comment may follow the closing quote, after a blank.
             let after_ok = after.trim_start_matches(' ').is_empty()
                 || (after.starts_with(' ') && after.trim_start_matches(' ').starts_with('#'));
-            if (quote == b'"' && inside.contains('\\')) || !after_ok {
-                return None;
-            }
-            return Some(Value::Quoted(inside));
+            return after_ok.then_some(value);
         }
         if quote == b'|' {
             let (strip, rest) = match text[1..].strip_prefix('-') {
@@ -147,6 +143,46 @@ impl<'t> Value<'t> {
         }
         Some(Value::Plain(plain))
     }
+}
+
+/// A quoted scalar whose opening `quote` is just before `body`, and what follows its closing
+/// quote; `None` if it does not close on this line or has an escape outside the simple set.
+fn quoted(body: &str, quote: u8) -> Option<(Value<'_>, &str)> {
+    let bytes = body.as_bytes();
+    let end = bytes
+        .iter()
+        .position(|&b| b == quote || (quote == b'"' && b == b'\\'))?;
+    let escaped_quote = quote == b'\'' && bytes.get(end + 1) == Some(&b'\'');
+    if bytes[end] == quote && !escaped_quote {
+        return Some((Value::Quoted(&body[..end]), &body[end + 1..]));
+    }
+    // Escapes: unescaped into a buffer sized once (it can only shrink), so that no copy of the
+    // value is left behind by a reallocation.
+    let mut text = String::with_capacity(body.len());
+    let mut rest = bytes.iter().enumerate();
+    while let Some((at, &b)) = rest.next() {
+        let unescaped = match b {
+            b'\'' if quote == b'\'' => match rest.next() {
+                Some((_, b'\'')) => '\'',
+                _ => return Some((Value::Unescaped(Secret::from(text)), &body[at + 1..])),
+            },
+            b'"' if quote == b'"' => {
+                return Some((Value::Unescaped(Secret::from(text)), &body[at + 1..]));
+            }
+            b'\\' if quote == b'"' => match rest.next()?.1 {
+                b'\\' => '\\',
+                b'"' => '"',
+                b'/' => '/',
+                b'n' => '\n',
+                b't' => '\t',
+                b'r' => '\r',
+                _ => return None,
+            },
+            other => char::from(other),
+        };
+        text.push(unescaped);
+    }
+    None
 }
 
 /// The text of a literal block whose header is on a line indented by `indent`: the lines below
@@ -219,18 +255,24 @@ impl Reader<'_, '_> {
             let nested = below.filter(|&below| below > indent);
             let value = match (&line.value, nested) {
                 // A scalar with more-indented lines below it: a continuation, or an error.
-                (Value::Plain(_) | Value::Quoted(_) | Value::Block { .. }, Some(_)) => {
+                (
+                    Value::Plain(_) | Value::Quoted(_) | Value::Unescaped(_) | Value::Block { .. },
+                    Some(_),
+                ) => {
                     return None;
                 }
                 (Value::Empty, Some(child)) => self.mapping(child, keep_value)?,
                 (Value::Empty | Value::Plain("~" | "null" | "Null" | "NULL"), None) => Node::Null,
-                (Value::Plain(_) | Value::Quoted(_) | Value::Block { .. }, None) if !keep_value => {
-                    Node::Null
-                }
+                (
+                    Value::Plain(_) | Value::Quoted(_) | Value::Unescaped(_) | Value::Block { .. },
+                    None,
+                ) if !keep_value => Node::Null,
                 (Value::Plain(text) | Value::Quoted(text), None) => {
                     Node::Scalar(Secret::copy_from(text.as_bytes()))
                 }
-                (Value::Block { text, .. }, None) => Node::Scalar(text.clone()),
+                (Value::Unescaped(text) | Value::Block { text, .. }, None) => {
+                    Node::Scalar(text.clone())
+                }
             };
             self.key_path.truncate(outer);
             if keep_value {
@@ -267,6 +309,7 @@ mod tests {
             "url: http://x.example/a?b=c&d=[e]{f},g\nhash: a#b\nspaces: a b  c   \ntrailing: x # y: z\n",
             "with-dash: 1\n_under: 2\n0012: 3\ntrue: 4\nno-newline-at-end: 5",
             "a: \"quote 'inside' #not comment\"\nb: 'double \"inside\"'\n",
+            "a: \"es\\\"cape\\\\ \\n\\t\\r\\/\" # c\nb: 'it''s '' \\n'\nc: ''''\nd: \"\\\\\"\n",
             "pem: |\n  -----BEGIN KEY-----\n  abc\n    indented # kept\n\n  def  \n  -----END KEY-----\n\n\nnext: 1\n",
             "a:\n  json: |- # a comment\n    {\"k\": \"v\"}\n\n  b: |\n  c: |-\n\n  d: |\n\n\n    after blank lines\ne: |\n x\n",
         ];
@@ -286,9 +329,12 @@ mod tests {
             "  a: b\n",
             "---\na: b\n",
             "a: b\n...\n",
-            "a: \"es\\\"cape\"\n",
-            "a: 'it''s'\n",
             "a: \"x\"# tight comment\n",
+            "a: \"\\x41\"\n",
+            "a: \"\\u00e9\"\n",
+            "a: \"\\ \"\n",
+            "a: \"unclosed \\\"\n",
+            "a: 'it''s\n",
             "a: \"multi\n  line\"\n",
             "a: plain\n  continued\n",
             "a: - item\n",

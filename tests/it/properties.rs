@@ -35,7 +35,7 @@ fn yaml_value() -> impl Strategy<Value = String> {
         ]),
         6 => proptest::sample::select(vec![
             "-", ":x", "[", "]", "{", "}", ",", "'", "\"", "?", "~", "null", "%", "@", "`", "*", "&",
-            "!", "|", ">",
+            "!", "|", ">", r"\n", r"\t", r"\/", r#"\""#, r"\\", r"\x41", r"\u00e9", "''",
         ]),
         1 => proptest::sample::select(vec![
             ": ", " #", ":", "\\", "''", "\t", "\r", "\u{e9}", "\u{85}", "\u{feff}", "---", " ",
