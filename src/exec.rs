@@ -2,7 +2,7 @@
 //! pass-list, it is found on lsenv's own `PATH`, and `execve` keeps the PID, so signals and the
 //! exit status are the command's own. Values go into the environment only, never into argv.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use signal_hook::consts::SIGPIPE;
+use zeroize::Zeroizing;
 
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
@@ -98,16 +99,24 @@ pub fn exec(
         return Error::io("SIGPIPE", "reset", err);
     }
     core_dumps.restore();
-    let Err(errno) = nix::unistd::execve(&image.path, &image.argv, &image.envp);
+    // Each piece ends in the one NUL byte it holds (values with others are refused).
+    let envp: Vec<&CStr> = image
+        .environment
+        .split_inclusive(|&byte| byte == 0)
+        .filter_map(|entry| CStr::from_bytes_with_nul(entry).ok())
+        .collect();
+    let Err(errno) = nix::unistd::execve(&image.path, &image.argv, &envp);
     cannot_execute(image.program, &errno.into())
 }
 
-/// What `execve` takes: the program found on lsenv's own `PATH`, argv and `NAME=value` strings.
+/// What `execve` takes: the program found on lsenv's own `PATH`, argv, and the environment as
+/// `NAME=value` strings, each ending in a NUL byte, in one buffer (one allocation, not one per
+/// variable; wiped if `execve` fails).
 struct Image {
     program: PathBuf,
     path: CString,
     argv: Vec<CString>,
-    envp: Vec<CString>,
+    environment: Zeroizing<Vec<u8>>,
 }
 
 impl Image {
@@ -124,22 +133,23 @@ impl Image {
             .chain(&plan.args)
             .map(|arg| c_string(arg.as_bytes()))
             .collect::<Result<_>>()?;
-        let envp = child_env(resolution, env, &plan.pass)?
-            .into_iter()
-            .map(|(name, value)| {
-                let mut entry = Vec::with_capacity(name.len() + value.len() + 2);
-                entry.extend_from_slice(name.as_bytes());
-                entry.push(b'=');
-                entry.extend_from_slice(value);
-                // Names are checked and values with a NUL byte refused by `child_env`.
-                CString::new(entry).expect("no NUL byte in a checked variable")
-            })
-            .collect();
+        let vars = child_env(resolution, env, &plan.pass)?;
+        let size = vars
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 2)
+            .sum();
+        let mut environment = Zeroizing::new(Vec::with_capacity(size));
+        for (name, value) in vars {
+            environment.extend_from_slice(name.as_bytes());
+            environment.push(b'=');
+            environment.extend_from_slice(value);
+            environment.push(0);
+        }
         Ok(Self {
             program,
             path,
             argv,
-            envp,
+            environment,
         })
     }
 }

@@ -52,6 +52,14 @@ pub struct Variable {
 }
 
 impl Variable {
+    fn new(value: Secret, source: Source) -> Self {
+        Self {
+            value,
+            source,
+            overridden: Vec::new(),
+        }
+    }
+
     /// Whether the value may be a secret: anything but the committed, non-secret TOML. Masks and
     /// output redaction cover these.
     pub fn is_secret(&self) -> bool {
@@ -91,8 +99,13 @@ pub struct Resolution {
 impl Resolution {
     /// The layers merged: each is sorted by name and sets a name at most once, lowest layer
     /// first. One pass over all of them; where several set a name, the highest wins and the
-    /// others are remembered as overridden, lowest first.
-    fn merge(layers: Vec<Vec<Entry>>) -> Self {
+    /// others are remembered as overridden, lowest first. A lone layer is the result as it is.
+    fn merge(mut layers: Vec<Vec<Entry>>) -> Self {
+        layers.retain(|layer| !layer.is_empty());
+        if layers.len() <= 1 {
+            let variables = layers.pop().unwrap_or_default();
+            return Self { variables };
+        }
         let mut variables = Vec::with_capacity(layers.iter().map(Vec::len).sum());
         let mut heads: Vec<_> = layers
             .into_iter()
@@ -104,7 +117,7 @@ impl Resolution {
                 .iter_mut()
                 .enumerate()
                 .filter_map(|(at, head)| Some((at, head.peek()?)))
-                .min_by(|(_, a), (_, b)| a.name.cmp(&b.name))
+                .min_by(|(_, (a, _)), (_, (b, _))| a.cmp(b))
                 .map(|(at, _)| at);
             let Some((lowest, mut entry)) = lowest.and_then(|at| Some((at, heads[at].next()?)))
             else {
@@ -112,16 +125,12 @@ impl Resolution {
             };
             let mut overridden = Vec::new();
             for head in &mut heads[lowest + 1..] {
-                if let Some(higher) = head.next_if(|higher| higher.name == entry.name) {
-                    overridden.push(std::mem::replace(&mut entry, higher).source);
+                if let Some(higher) = head.next_if(|(higher, _)| *higher == entry.0) {
+                    overridden.push(std::mem::replace(&mut entry, higher).1.source);
                 }
             }
-            let variable = Variable {
-                value: entry.value,
-                source: entry.source,
-                overridden,
-            };
-            variables.push((entry.name, variable));
+            entry.1.overridden = overridden;
+            variables.push(entry);
         }
     }
 
@@ -327,12 +336,11 @@ fn environment_variables(config: &Config, env: &Env) -> Vec<Entry> {
         .filter(|(name, _)| {
             name.starts_with(PREFIX) || config.mappings.iter().any(|mapping| mapping.name == *name)
         })
-        .map(|(name, value)| Entry {
-            name: name.to_owned(),
-            value: value.clone(),
-            source: Source::Environment {
+        .map(|(name, value)| {
+            let source = Source::Environment {
                 name: name.to_owned(),
-            },
+            };
+            (name.to_owned(), Variable::new(value.clone(), source))
         })
         .collect()
 }
@@ -420,12 +428,8 @@ fn flatten(
     }
 }
 
-/// A variable one layer sets.
-struct Entry {
-    name: String,
-    value: Secret,
-    source: Source,
-}
+/// A variable one layer sets, by name; nothing overridden yet.
+type Entry = (String, Variable);
 
 /// The variables one layer sets, each with its place in the order the keys are written.
 #[derive(Default)]
@@ -435,11 +439,7 @@ struct Layer {
 
 impl Layer {
     fn push(&mut self, name: String, value: Secret, source: Source) {
-        let entry = Entry {
-            name,
-            value,
-            source,
-        };
+        let entry = (name, Variable::new(value, source));
         self.entries.push((self.entries.len(), entry));
     }
 
@@ -449,12 +449,12 @@ impl Layer {
     /// may set thousands, and they are often in order already.
     fn finish(mut self, file: &Path) -> Result<Vec<Entry>> {
         self.entries
-            .sort_unstable_by(|(a_at, a), (b_at, b)| a.name.cmp(&b.name).then(a_at.cmp(b_at)));
+            .sort_unstable_by(|(a_at, (a, _)), (b_at, (b, _))| a.cmp(b).then(a_at.cmp(b_at)));
         let clash = self
             .entries
             .windows(2)
-            .find(|pair| pair[0].1.name == pair[1].1.name);
-        if let Some([(_, first), (_, second)]) = clash {
+            .find(|pair| pair[0].1.0 == pair[1].1.0);
+        if let Some([(_, (_, first)), (_, (name, second))]) = clash {
             let key_of = |source: &Source| match source {
                 Source::Toml { key, .. } | Source::Credentials { key, .. } => key.clone(),
                 Source::Environment { name } => name.clone(),
@@ -465,7 +465,7 @@ impl Layer {
                     "`{}` and `{}` both set {}",
                     key_of(&first.source),
                     key_of(&second.source),
-                    second.name
+                    name
                 ),
             )
             .with_hint("keep only one of them"));
