@@ -19,7 +19,7 @@ use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::names;
 use crate::os::NoCoreDumps;
-use crate::resolve::Resolution;
+use crate::resolve::{HOLDS_NUL, Resolution};
 
 /// `execvp`'s search path when `PATH` is not set.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
@@ -55,7 +55,7 @@ pub fn child_env<'a>(
     if let Some((name, _)) = passed.iter().find(|(_, value)| value.contains(&0)) {
         return Err(Error::config(
             Location::file("environment"),
-            format!("{name} holds a NUL byte, which no environment variable can hold"),
+            format!("{name} {HOLDS_NUL}"),
         ));
     }
     let mut passed = passed.into_iter().peekable();

@@ -24,6 +24,9 @@ const ALIASES: [(&str, &str); 2] = [
     ("replica_access_key", "secret_access_key"),
 ];
 
+/// Why a value cannot become an environment variable, after its name.
+pub(crate) const HOLDS_NUL: &str = "holds a NUL byte, which no environment variable can hold";
+
 /// Where a value came from. The file is shared by every value read from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -70,10 +73,7 @@ impl Variable {
     pub fn env_value(&self, name: &str) -> Result<&[u8]> {
         let value = self.value.expose();
         if value.contains(&0) {
-            return Err(self.refusal(
-                name,
-                "holds a NUL byte, which no environment variable can hold",
-            ));
+            return Err(self.refusal(name, HOLDS_NUL));
         }
         Ok(value)
     }

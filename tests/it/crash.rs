@@ -4,7 +4,6 @@
 //! outside the RAM-backed scratch directory.
 
 use std::hash::{BuildHasher as _, RandomState};
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -78,12 +77,10 @@ fn edit_killed_while_saving_leaves_old_or_new_credentials() {
     project.credentials(ORIGINAL);
     let scratch = tempfile::tempdir().unwrap();
     let temp = tempfile::tempdir().unwrap();
-    let editor = project.path("editor.sh");
-    project.file(
+    let editor = project.script(
         "editor.sh",
         "#!/bin/sh\nsed -i 's/replica_bucket: .*/replica_bucket: new/' \"$1\"\n",
     );
-    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
     let edit = || {
         let mut command = project.process();
         command

@@ -8,7 +8,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 
-use crate::support::{CANARY, KEY, Project, Terminal, ruby_oracle, said, send_signal, wait_until};
+use crate::support::{
+    CANARY, KEY, Project, Terminal, assert_said, ruby_oracle, said, send_signal, wait_until,
+};
 
 const ENC: &str = "config/credentials.yml.enc";
 const ORIGINAL: &str =
@@ -38,11 +40,8 @@ impl EditCase {
 
     /// An executable editor script; `$1` is the scratch file.
     fn editor(&self, name: &str, body: &str) -> PathBuf {
-        let path = self.project.path(&format!("editors/{name}"));
         self.project
-            .file(&format!("editors/{name}"), format!("#!/bin/sh\n{body}\n"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path
+            .script(&format!("editors/{name}"), format!("#!/bin/sh\n{body}\n"))
     }
 
     fn edit_command(&self, editor: &Path, args: &[&str]) -> std::process::Command {
@@ -263,12 +262,7 @@ fn a_failing_editor_writes_nothing() {
         "change-then-fail",
         "sed -i 's/original/changed/' \"$1\"; exit 1",
     ));
-    assert_eq!(output.status.code(), Some(1), "{}", said(&output));
-    assert!(
-        said(&output).contains("your edit is kept, encrypted"),
-        "{}",
-        said(&output)
-    );
+    assert_said(&output, 1, "your edit is kept, encrypted");
     assert_eq!(case.bytes(), before);
     case.assert_clean();
 }
@@ -278,12 +272,7 @@ fn an_editor_killed_by_a_signal_writes_nothing() {
     let case = EditCase::new();
     let before = case.bytes();
     let output = case.edit(&case.editor("killed", "kill -KILL $$"));
-    assert_eq!(output.status.code(), Some(1), "{}", said(&output));
-    assert!(
-        said(&output).contains("the editor was killed by a signal"),
-        "{}",
-        said(&output)
-    );
+    assert_said(&output, 1, "the editor was killed by a signal");
     assert_eq!(case.bytes(), before);
     case.assert_clean();
 }
@@ -300,12 +289,7 @@ fn a_missing_editor_is_an_error() {
         .env("VISUAL", "")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
-    assert!(
-        said(&output).contains("no editor: VISUAL and EDITOR are not set"),
-        "{}",
-        said(&output)
-    );
+    assert_said(&output, 2, "no editor: VISUAL and EDITOR are not set");
     assert_eq!(case.bytes(), before);
     case.assert_clean();
 }
@@ -435,11 +419,10 @@ fn a_file_changed_on_disk_meanwhile_is_not_overwritten() {
         ),
     );
     let output = case.edit(&editor);
-    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
-    assert!(
-        said(&output).contains("the file changed on disk while the editor was open"),
-        "{}",
-        said(&output)
+    assert_said(
+        &output,
+        3,
+        "the file changed on disk while the editor was open",
     );
     assert_eq!(
         case.ruby_reads("config/master.key"),
@@ -562,12 +545,7 @@ fn conflict_markers_are_refused_and_reencrypt_recovers() {
         .edit_command(&case.editor("noop", "true"), &["--reencrypt"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
-    assert!(
-        said(&output).contains("conflict markers"),
-        "{}",
-        said(&output)
-    );
+    assert_said(&output, 3, "conflict markers");
     std::fs::remove_file(case.project.path("config/credentials.yml.enc.recovery")).unwrap();
 
     let resolve = case.editor(

@@ -5,7 +5,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
 use crate::support::{
-    CANARY, Project, child_env, core_limit_through, map, said, send_signal, wait_until,
+    CANARY, Project, assert_said, child_env, core_limit_through, map, said, send_signal, wait_until,
 };
 
 fn project_with_secret() -> Project {
@@ -64,8 +64,7 @@ fn toml_pass_list_and_key_variables_refused_by_name() {
         .args(["exec", "--pass", "RAILS_MASTER_KEY", "true"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
-    assert!(said(&output).contains("never passed"), "{}", said(&output));
+    assert_said(&output, 2, "never passed");
     let output = project
         .lsenv()
         .args(["exec", "--pass", "A=B", "true"])
@@ -203,19 +202,13 @@ fn not_found_and_not_executable() {
     assert_eq!(output.status.code(), Some(127), "{}", said(&output));
 
     // A script whose interpreter does not exist.
-    project.file("bin/broken", "#!/nonexistent/interpreter\n");
-    std::fs::set_permissions(
-        project.path("bin/broken"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    project.script("bin/broken", "#!/nonexistent/interpreter\n");
     let output = project
         .lsenv()
         .args(["exec", "./bin/broken"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(126), "{}", said(&output));
-    assert!(said(&output).contains("interpreter"), "{}", said(&output));
+    assert_said(&output, 126, "interpreter");
 }
 
 /// `-C DIR` is where the command runs, and a relative command is found there, as if lsenv had
@@ -223,12 +216,7 @@ fn not_found_and_not_executable() {
 #[test]
 fn a_relative_command_is_found_and_run_in_the_dash_c_directory() {
     let project = project_with_secret();
-    project.file("app/bin/where", "#!/bin/sh\npwd\n");
-    std::fs::set_permissions(
-        project.path("app/bin/where"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    project.script("app/bin/where", "#!/bin/sh\npwd\n");
     let output = project
         .lsenv()
         .args(["-C", "app", "exec", "--", "./bin/where"])

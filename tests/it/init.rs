@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::{KEY, Project, child_env, ruby_oracle, said};
+use crate::support::{KEY, Project, assert_said, child_env, ruby_oracle, said};
 
 const CREDENTIALS_TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -374,11 +374,10 @@ fn no_database_to_replicate_asks_for_db() {
 fn a_db_path_litestream_would_expand_is_refused() {
     let project = Project::new();
     let output = init(&project, &["--db", "ok.sqlite3", "--db", "$HOME/x.sqlite3"]);
-    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
-    assert!(
-        said(&output).contains("--db $HOME/x.sqlite3: Litestream would read the `$`"),
-        "{}",
-        said(&output)
+    assert_said(
+        &output,
+        2,
+        "--db $HOME/x.sqlite3: Litestream would read the `$`",
     );
     assert!(project.snapshot().is_empty());
     assert!(!Path::new(&project.path("config")).exists());

@@ -152,12 +152,10 @@ fn no_failing_command_ever_prints_the_canary() {
 fn no_child_gets_a_secret_in_argv() {
     let project = Project::new();
     project.credentials(&format!("litestream:\n  replica_access_key: {CANARY}\n"));
-    let record = project.path("record.sh");
-    project.file(
+    let record = project.script(
         "record.sh",
         "#!/bin/sh\ncat /proc/$$/cmdline >> \"$(dirname \"$0\")/argv.log\"\n",
     );
-    std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o755)).unwrap();
     for args in [&["exec", "--"][..], &["exec", "--redact", "--"][..]] {
         let output = project
             .lsenv()

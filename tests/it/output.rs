@@ -20,7 +20,7 @@ use std::process::{Command, Output, Stdio};
 use crate::consumers::{
     docker_env_file, github_env_file, github_masks, gitlab_dotenv_report, systemd_environment_file,
 };
-use crate::support::{CANARY, Project, said};
+use crate::support::{CANARY, Project, assert_said, said};
 
 /// Values as the tests expect them: name → bytes.
 type Values = BTreeMap<String, Vec<u8>>;
@@ -660,8 +660,7 @@ fn github_needs_github_env_and_takes_no_reveal_or_output() {
 fn gitlab_needs_a_file_and_refuses_what_its_report_cannot_carry() {
     let project = project_with(AWKWARD);
     let output = env(&project, &["--format", "gitlab"]);
-    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
-    assert!(said(&output).contains("-o FILE"), "{}", said(&output));
+    assert_said(&output, 2, "-o FILE");
 
     let output = env(&project, &["--format", "gitlab", "-o", "build.env"]);
     assert_refused(

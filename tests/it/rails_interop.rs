@@ -5,7 +5,7 @@ use std::path::Path;
 
 use lsenv::store::rails::{self, MasterKey};
 
-use crate::support::{KEY, Project, child_env, map, ruby_oracle, said};
+use crate::support::{KEY, Project, assert_said, child_env, map, ruby_oracle};
 
 fn fixtures() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/rails"))
@@ -196,10 +196,5 @@ fn environment_key_is_chosen_independently_of_the_content() {
     );
     // Without the environment, that key is not looked at.
     let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
-    assert!(
-        said(&output).contains("config/master.key"),
-        "{}",
-        said(&output)
-    );
+    assert_said(&output, 4, "config/master.key");
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -42,6 +43,14 @@ impl Project {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, contents).unwrap();
         self
+    }
+
+    /// An executable file (a script for lsenv to run); its path.
+    pub(crate) fn script(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        self.file(relative, contents);
+        let path = self.path(relative);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
     }
 
     /// `config/credentials.yml.enc` holding `yaml`, and `config/master.key` holding [`KEY`].
@@ -138,6 +147,14 @@ pub(crate) fn said(output: &Output) -> String {
     let mut text = OsString::from_vec(output.stdout.clone());
     text.push(OsString::from_vec(output.stderr.clone()));
     text.to_string_lossy().into_owned()
+}
+
+/// Asserts that the command exited with `code` and said `needle`, showing all it said otherwise.
+#[track_caller]
+pub(crate) fn assert_said(output: &Output, code: i32, needle: &str) {
+    let said = said(output);
+    assert_eq!(output.status.code(), Some(code), "{said}");
+    assert!(said.contains(needle), "{said}");
 }
 
 /// Runs `rails_oracle.rb SUBCOMMAND PATHS… FLAGS…` (real ActiveSupport) with `stdin`; panics on
