@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
 
+use crate::output::Format;
+use crate::store::StoreKind;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "lsenv",
@@ -14,13 +17,13 @@ use clap::{Args, CommandFactory as _, Parser, Subcommand};
     about = "Fill in Litestream's $LITESTREAM_* secrets from encrypted credentials, then run litestream (or any command) with exactly those variables",
     after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 126/127 cannot run the command; otherwise the command's own."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Use DIR as the project root (and run there), instead of searching upwards from here
     #[arg(short = 'C', value_name = "DIR")]
     pub directory: Option<PathBuf>,
 
     /// Credentials environment: config/credentials/ENV.yml.enc and ENV.key [default: `$LSENV_ENV`, then `$RAILS_ENV`]
-    #[arg(short, long, value_name = "ENV")]
+    #[arg(short, long, value_name = "ENV", global = true)]
     pub environment: Option<String>,
 
     #[command(subcommand)]
@@ -28,7 +31,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a command whose environment is exactly the resolved variables plus the pass-list
     #[command(
         after_help = "Every word from COMMAND on belongs to the command, so `--` is optional.\nExample: lsenv exec --pass HOME -- litestream restore -o out.db db.sqlite3"
@@ -37,7 +40,7 @@ pub enum Command {
 
     /// Run `litestream replicate -config config/litestream.yml ARGS` with the resolved variables
     #[command(
-        after_help = "All ARGS go to litestream: lsenv replicate -exec \"bin/rails server\"\nlsenv options go before the subcommand: lsenv -e production replicate"
+        after_help = "All ARGS go to litestream: lsenv replicate -exec \"bin/rails server\"\n-e goes before litestream's arguments: lsenv replicate -e production -exec \"bin/rails server\""
     )]
     Replicate(ReplicateArgs),
 
@@ -75,14 +78,14 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
 
 /// The completion script for `shell`, generated from these definitions (so it never drifts
 /// from `--help`).
-pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+pub(crate) fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "lsenv", &mut script);
     script
@@ -93,7 +96,7 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
 /// # Panics
 ///
 /// Never: rendering writes into memory, which cannot fail.
-pub fn man_page() -> Vec<u8> {
+pub(crate) fn man_page() -> Vec<u8> {
     let mut page = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut page)
@@ -102,32 +105,14 @@ pub fn man_page() -> Vec<u8> {
 }
 
 #[derive(Debug, Args)]
-pub struct KeygenArgs {
+pub(crate) struct KeygenArgs {
     /// Where to write it [default: $XDG_CONFIG_HOME/lsenv/identity.txt or ~/.config/lsenv/identity.txt]; `-` prints it
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 
-/// `-e ENV` on a subcommand, overriding the one given before it.
 #[derive(Debug, Args)]
-pub struct EnvironmentArg {
-    /// Credentials environment (overrides the one given before the subcommand)
-    #[arg(short, long, value_name = "ENV")]
-    pub environment: Option<String>,
-}
-
-impl EnvironmentArg {
-    /// This subcommand's `-e`, else the one given before it.
-    pub fn or(self, global: Option<String>) -> Option<String> {
-        self.environment.or(global)
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct ExecArgs {
-    #[command(flatten)]
-    pub environment: EnvironmentArg,
-
+pub(crate) struct ExecArgs {
     /// Also give the command this variable of lsenv's own environment (a name, or a glob such as LC_*); repeatable
     #[arg(long = "pass", value_name = "NAME|GLOB")]
     pub pass: Vec<String>,
@@ -147,7 +132,7 @@ pub struct ExecArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ReplicateArgs {
+pub(crate) struct ReplicateArgs {
     /// Arguments for `litestream replicate`
     #[arg(
         value_name = "ARGS",
@@ -157,30 +142,8 @@ pub struct ReplicateArgs {
     pub args: Vec<OsString>,
 }
 
-/// The output formats of `lsenv env`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// NAME='value' lines, as dotenv libraries read them
-    Dotenv,
-    /// export NAME='value' lines for a POSIX shell
-    Shell,
-    /// one JSON object
-    Json,
-    /// systemd EnvironmentFile= syntax
-    Systemd,
-    /// docker --env-file syntax (no newlines possible)
-    Docker,
-    /// GitHub Actions: masks, then the values appended to $GITHUB_ENV
-    Github,
-    /// GitLab CI: a dotenv report file
-    Gitlab,
-}
-
 #[derive(Debug, Args)]
-pub struct EnvArgs {
-    #[command(flatten)]
-    pub environment: EnvironmentArg,
-
+pub(crate) struct EnvArgs {
     #[arg(long, value_enum, default_value_t = Format::Dotenv)]
     pub format: Format,
 
@@ -194,10 +157,7 @@ pub struct EnvArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ExplainArgs {
-    #[command(flatten)]
-    pub environment: EnvironmentArg,
-
+pub(crate) struct ExplainArgs {
     /// Only these variables
     #[arg(value_name = "NAME")]
     pub names: Vec<String>,
@@ -208,20 +168,14 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
-    #[command(flatten)]
-    pub environment: EnvironmentArg,
-
+pub(crate) struct CheckArgs {
     /// One JSON object instead of text
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
-    #[command(flatten)]
-    pub environment: EnvironmentArg,
-
+pub(crate) struct InitArgs {
     /// A SQLite database to replicate, relative to the project root; repeatable
     #[arg(long = "db", value_name = "PATH")]
     pub databases: Vec<PathBuf>,
@@ -236,18 +190,18 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CredentialsCommand {
+pub(crate) enum CredentialsCommand {
     /// Decrypt to a private scratch file, run $VISUAL or $EDITOR, check the YAML, re-encrypt
     Edit(EditArgs),
 
     /// Print the decrypted credentials
-    Show(EnvironmentArg),
+    Show,
 
     /// Git textconv driver: print a credentials file decrypted when possible, else as it is
     Diff(DiffArgs),
 
     /// Re-encrypt with a new key; the old key stays in KEY.old until you remove it
-    RotateKey(EnvironmentArg),
+    RotateKey,
 
     /// List, add or remove the age recipients of the credentials (the file is re-encrypted)
     #[command(subcommand)]
@@ -258,9 +212,9 @@ pub enum CredentialsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RecipientsCommand {
+pub(crate) enum RecipientsCommand {
     /// Print each recipient and where it is listed
-    List(EnvironmentArg),
+    List,
     /// Add recipients (age1…) and re-encrypt to them
     Add(RecipientArgs),
     /// Remove recipients and re-encrypt without them
@@ -268,44 +222,26 @@ pub enum RecipientsCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct RecipientArgs {
-    #[command(flatten)]
-    pub environment: EnvironmentArg,
-
+pub(crate) struct RecipientArgs {
     #[arg(value_name = "RECIPIENT", required = true)]
     pub recipients: Vec<String>,
 }
 
-/// The two kinds of credentials file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StoreKind {
-    /// age, to the recipients of the recipients file
-    Age,
-    /// Rails, with a master key
-    Rails,
-}
-
 #[derive(Debug, Args)]
-pub struct ConvertArgs {
-    #[command(flatten)]
-    pub environment: EnvironmentArg,
-
+pub(crate) struct ConvertArgs {
     #[arg(long, value_enum)]
     pub to: StoreKind,
 }
 
 #[derive(Debug, Args)]
-pub struct EditArgs {
-    #[command(flatten)]
-    pub environment: EnvironmentArg,
-
+pub(crate) struct EditArgs {
     /// The file holds plaintext YAML (for example a merge wrote it): edit that text and encrypt it
     #[arg(long)]
     pub reencrypt: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// Register the driver: .gitattributes lines and `git config diff.rails_credentials.textconv`
     #[arg(long, conflicts_with_all = ["disenroll", "path"])]
     pub enroll: bool,
@@ -317,4 +253,47 @@ pub struct DiffArgs {
     /// The file git asks about
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use clap::Parser as _;
+
+    use super::{Cli, Command};
+
+    /// `-e` and the words left for the command.
+    fn parse(args: &[&str]) -> (Option<String>, Vec<OsString>) {
+        let cli = Cli::try_parse_from(args).unwrap();
+        let rest = match cli.command {
+            Command::Replicate(replicate) => replicate.args,
+            Command::Exec(exec) => exec.command,
+            other => panic!("unexpected {other:?}"),
+        };
+        (cli.environment, rest)
+    }
+
+    #[test]
+    fn environment_is_global_and_stops_at_the_commands_words() {
+        let words = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
+        let prod = Some("prod".to_owned());
+        // Litestream's own single-dash flags are never read as lsenv's `-e`.
+        assert_eq!(
+            parse(&["lsenv", "replicate", "-exec", "x"]),
+            (None, words(&["-exec", "x"]))
+        );
+        assert_eq!(
+            parse(&["lsenv", "replicate", "-e", "prod", "-exec", "x"]),
+            (prod.clone(), words(&["-exec", "x"]))
+        );
+        assert_eq!(
+            parse(&["lsenv", "-e", "prod", "replicate", "-exec", "x"]),
+            (prod.clone(), words(&["-exec", "x"]))
+        );
+        assert_eq!(
+            parse(&["lsenv", "exec", "--environment", "prod", "--", "env", "-e"]),
+            (prod, words(&["env", "-e"]))
+        );
+    }
 }

@@ -24,6 +24,15 @@ pub mod exit {
     pub const NOT_FOUND: u8 = 127;
 }
 
+/// How a command that ran to its end finished. Not an error: `check`'s findings and a supervised
+/// command's own exit status are results the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status(pub u8);
+
+impl Status {
+    pub const SUCCESS: Self = Self(0);
+}
+
 /// A place in a file, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
@@ -137,19 +146,9 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// `check` printed its findings; this carries the summary and the exit code.
-    #[error("{summary}")]
-    Findings { summary: String, code: u8 },
-
     /// A terminating signal arrived while lsenv was working; it cleaned up and stops.
     #[error("stopped by signal {signal}; {outcome}")]
     Interrupted { signal: i32, outcome: String },
-
-    /// A command that lsenv supervised (`exec --redact`) ended unsuccessfully: `code` is its exit
-    /// status, or 128 + the signal that killed it. The command has said what it had to say, so
-    /// the binary prints nothing for this and just exits with `code`.
-    #[error("the command exited with status {code}")]
-    ChildExited { code: u8 },
 }
 
 impl Error {
@@ -166,7 +165,6 @@ impl Error {
             Self::Interrupted { signal, .. } => {
                 u8::try_from(128 + signal).unwrap_or(exit::INTERNAL)
             }
-            Self::Findings { code, .. } | Self::ChildExited { code } => *code,
         }
     }
 
@@ -183,9 +181,7 @@ impl Error {
             Self::Cli(_)
             | Self::Io { .. }
             | Self::CannotExecute { .. }
-            | Self::Interrupted { .. }
-            | Self::Findings { .. }
-            | Self::ChildExited { .. } => None,
+            | Self::Interrupted { .. } => None,
         }
     }
 

@@ -3,29 +3,28 @@
 //! then replaces itself with `litestream replicate` or any other command whose environment is
 //! exactly those variables plus an explicit pass-list.
 //!
-//! [`run`] is the whole program: parse → [`plan::Plan`] → resolve → exec.
+//! [`run`] is the whole program: parse → [`plan::Plan`] → the command in [`commands`]. The
+//! layers below the commands: the domain (`config`, `resolve`, `store`, `yaml`, `names`,
+//! `secret`, `tree`, `litestream`, `project`), then the plumbing (`launch`, `supervise`, `os`,
+//! `output`, `terminal`). Modules are public only where the fuzz targets and tests need them.
 
-pub mod check;
-pub mod cli;
+mod cli;
+mod commands;
 pub mod config;
-pub mod credentials;
-pub mod edit;
 pub mod env;
 pub mod error;
-pub mod exec;
-pub mod explain;
-pub mod init;
-pub mod keygen;
-pub mod litestream;
+mod launch;
+mod litestream;
 pub mod names;
-pub mod os;
+mod os;
 pub mod output;
-pub mod plan;
-pub mod project;
+mod plan;
+mod project;
 pub mod resolve;
 pub mod secret;
 pub mod store;
-pub mod supervise;
+mod supervise;
+pub mod terminal;
 pub mod tree;
 pub mod yaml;
 
@@ -33,50 +32,43 @@ use std::ffi::OsString;
 
 use clap::Parser as _;
 
-use plan::Action;
+use commands::{check, credentials, edit, explain, init, keygen};
+use plan::{Action, Generated, Plan};
 
 pub use env::Env;
-pub use error::{Error, Result};
+pub use error::{Error, Result, Status};
 
-/// Runs lsenv with `args` (including the program name) and the environment `env`. `exec` and
-/// `replicate` replace the process on success, so for them this only returns errors. Help and
-/// version text come back as [`Error::Cli`] with exit code 0, for clap to print.
-pub fn run<I, T>(args: I, env: &Env) -> Result<()>
+/// Runs lsenv with `args` (including the program name) and the environment `env`, and returns
+/// the status to exit with. `exec` and `replicate` replace the process on success, so for them
+/// this only returns errors (or, supervised, the command's status). Help and version text come
+/// back as [`Error::Cli`] with exit code 0, for clap to print.
+pub fn run<I, T>(args: I, env: &Env) -> Result<Status>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
     let cli = cli::Cli::try_parse_from(args)?;
-    // Generated from the command line's own definitions; no project needed.
-    match &cli.command {
-        cli::Command::Completions(args) => return print(&cli::completions(args.shell)),
-        cli::Command::Man => return print(&cli::man_page()),
-        _ => {}
-    }
     let cwd =
         std::env::current_dir().map_err(|err| Error::io(".", "find the working directory", err))?;
-    let plan = plan::Plan::new(cli, env, &cwd)?;
+    let (project, action) = match plan::Plan::new(cli, env, &cwd)? {
+        Plan::Generate(Generated::Completions(shell)) => {
+            return done(terminal::print(&cli::completions(shell)));
+        }
+        Plan::Generate(Generated::Man) => return done(terminal::print(&cli::man_page())),
+        Plan::Run { project, action } => (project, action),
+    };
     // Before any key is read or anything decrypted.
     let core_dumps = os::NoCoreDumps::engage()?;
-    let project = &plan.project;
-    match plan.action {
-        Action::Exec(command) => {
-            let resolved = resolve::resolve_project(project, env, false)?;
-            if command.redact {
-                return supervise::run(&command, &resolved.resolution, env, &core_dumps);
-            }
-            Err(exec::exec(&command, &resolved.resolution, env, &core_dumps))
-        }
+    let project = &project;
+    done(match action {
+        Action::Exec(command) => return commands::exec::run(project, &command, env, &core_dumps),
+        Action::Check { json } => return check::run(project, env, json),
         Action::Env {
             format,
             reveal,
             output,
-        } => {
-            let resolved = resolve::resolve_project(project, env, false)?;
-            output::run(&resolved.resolution, env, format, reveal, output.as_deref())
-        }
+        } => commands::env::run(project, env, format, reveal, output.as_deref()),
         Action::Explain { names, json } => explain::run(project, env, &names, json),
-        Action::Check { json } => check::run(project, env, json),
         Action::Init(options) => init::run(project, &options, env),
         Action::Keygen { output } => keygen::run(output.as_deref(), env),
         Action::Recipients(change) => credentials::recipients(project, env, &change),
@@ -87,21 +79,10 @@ where
         Action::Enroll => credentials::enroll(project),
         Action::Disenroll => credentials::disenroll(project),
         Action::RotateKey => credentials::rotate_key(project, env),
-    }
+    })
 }
 
-/// A status line on stderr (`lsenv: …`); stdout stays for what the user asked to see.
-pub(crate) fn say(message: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "lsenv: {message}");
-}
-
-/// Writes what the user asked to see to stdout.
-pub(crate) fn print(bytes: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|err| Error::io("stdout", "print", err))
+/// A command that either did its work or failed.
+fn done(result: Result<()>) -> Result<Status> {
+    result.map(|()| Status::SUCCESS)
 }

@@ -8,7 +8,7 @@ use crate::config::position_of;
 use crate::error::{Error, Position, Result};
 
 /// Variables Litestream reads itself, and the litestream gem's conventions for its config.
-pub const KNOWN_VARIABLES: &[&str] = &[
+pub(crate) const KNOWN_VARIABLES: &[&str] = &[
     "LITESTREAM_ACCESS_KEY_ID",
     "LITESTREAM_SECRET_ACCESS_KEY",
     "LITESTREAM_REPLICA_BUCKET",
@@ -23,7 +23,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
 
 /// How the text around a reference quotes it, which decides what a value may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quoting {
+pub(crate) enum Quoting {
     /// A plain scalar, and whether the reference starts it.
     Plain {
         at_start: bool,
@@ -34,7 +34,7 @@ pub enum Quoting {
 
 /// One `$NAME` or `${NAME}` in the config text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reference {
+pub(crate) struct Reference {
     pub name: String,
     pub position: Position,
     pub quoting: Quoting,
@@ -42,7 +42,7 @@ pub struct Reference {
 
 /// Every variable reference in `text`, as `os.Expand` finds them: `$NAME` (letters, digits, `_`),
 /// `${NAME}`, and the one-character shell specials (`$1`, `$$`, …).
-pub fn references(text: &str) -> Vec<Reference> {
+pub(crate) fn references(text: &str) -> Vec<Reference> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut at = 0;
@@ -130,7 +130,7 @@ fn quoting_at(text: &str, at: usize) -> Quoting {
 
 /// Why `value` would change the YAML once Litestream pastes it in place of a reference quoted
 /// as `quoting`; `None` when it is safe. Never quotes the value.
-pub fn breaks_yaml(value: &[u8], quoting: Quoting) -> Option<&'static str> {
+pub(crate) fn breaks_yaml(value: &[u8], quoting: Quoting) -> Option<&'static str> {
     if value.contains(&b'\n') || value.contains(&b'\r') {
         return Some("it has a line break");
     }
@@ -164,7 +164,7 @@ pub fn breaks_yaml(value: &[u8], quoting: Quoting) -> Option<&'static str> {
 }
 
 /// The Litestream config's text, or `None` when there is none.
-pub fn read_config(path: &Path) -> Result<Option<String>> {
+pub(crate) fn read_config(path: &Path) -> Result<Option<String>> {
     if !path.is_file() {
         return Ok(None);
     }

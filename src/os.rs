@@ -18,14 +18,14 @@ use crate::error::{Error, Location, Result};
 /// just before `execve`, so the child runs with the limits it would have had without lsenv
 /// (`execve` itself makes the new program dumpable again).
 #[derive(Debug)]
-pub struct NoCoreDumps {
+pub(crate) struct NoCoreDumps {
     previous: Rlimit,
 }
 
 impl NoCoreDumps {
     /// Turns core dumps off: `PR_SET_DUMPABLE` 0 (which also closes `/proc/PID/mem` and
     /// `/proc/PID/environ` to other processes of the same user) and a soft `RLIMIT_CORE` of 0.
-    pub fn engage() -> Result<Self> {
+    pub(crate) fn engage() -> Result<Self> {
         let fail = |source: rustix::io::Errno| {
             Error::io("/proc/self", "turn core dumps off", source.into())
         };
@@ -42,7 +42,7 @@ impl NoCoreDumps {
     /// Runs `spawn` with the soft core limit lsenv started with, so that a command it starts
     /// (and supervises) inherits it, then lowers lsenv's own to 0 again. Meanwhile lsenv stays
     /// undumpable (`PR_SET_DUMPABLE` 0).
-    pub fn around_spawn<T>(&self, spawn: impl FnOnce() -> T) -> T {
+    pub(crate) fn around_spawn<T>(&self, spawn: impl FnOnce() -> T) -> T {
         self.restore();
         let spawned = spawn();
         let off = Rlimit {
@@ -55,7 +55,7 @@ impl NoCoreDumps {
     }
 
     /// Puts the soft core limit back for the program about to replace this one.
-    pub fn restore(&self) {
+    pub(crate) fn restore(&self) {
         // Raising a soft limit back up to the unchanged hard limit cannot fail; if it somehow
         // does, the child merely runs without core dumps.
         let _ = setrlimit(Resource::Core, self.previous);
@@ -63,7 +63,7 @@ impl NoCoreDumps {
 }
 
 /// Reads a whole file, refusing files larger than `limit` bytes with a clear error.
-pub fn read_capped(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>> {
     let file = File::open(path).map_err(|err| Error::io(path, "read", err))?;
     // Sized once: growing by doubling would copy a large file several times.
     let expected = file.metadata().map_or(0, |meta| meta.len().min(limit + 1));
@@ -89,12 +89,12 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>> {
 /// Replaces `path` with `bytes` so that a crash at any moment leaves either the old or the new
 /// file, never a partial one. A file that already exists keeps its permissions; a new one is
 /// 0644.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with_mode(path, bytes, 0o644)
 }
 
 /// [`write_atomic`], giving a new file `new_mode` (0600 for files that hold secrets).
-pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
+pub(crate) fn write_atomic_with_mode(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
     let mode = match fs::metadata(path) {
         Ok(meta) => meta.permissions().mode() & 0o7777,
         Err(err) if err.kind() == io::ErrorKind::NotFound => new_mode,
@@ -106,7 +106,7 @@ pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], new_mode: u32) -> Resul
 /// Creates `path` with `bytes` and exactly `mode`, failing if it already exists. For files that
 /// must never be overwritten (keys, identities, fresh configs); like [`write_atomic`], a crash
 /// leaves the file whole or absent, never empty.
-pub fn create_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn create_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(|err| Error::io(path, "create", err))?;
     }
@@ -164,7 +164,7 @@ fn sync_parent(path: &Path) -> io::Result<()> {
 }
 
 /// Asks for the passphrase of `file` on the controlling terminal, with echo off.
-pub fn read_passphrase(file: &Path) -> Result<age::secrecy::SecretString> {
+pub(crate) fn read_passphrase(file: &Path) -> Result<age::secrecy::SecretString> {
     use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
     use std::io::{BufRead as _, BufReader};
     let no_terminal = || Error::Key {

@@ -54,7 +54,6 @@ use aes_gcm::aead::OsRng;
 use aes_gcm::aead::rand_core::RngCore as _;
 use zeroize::Zeroizing;
 
-use crate::cli::Format;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::os;
@@ -68,6 +67,26 @@ const ANY_VALUE: &str = "--format shell writes any value exactly";
 
 /// How one variable becomes one entry of a line-based format, or why it cannot.
 type Entry = fn(&mut Vec<u8>, &str, &[u8]) -> Result<(), String>;
+
+/// The output formats of `lsenv env`. The doc comments are the `--help` text.
+#[allow(clippy::doc_markdown)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// NAME='value' lines, as dotenv libraries read them
+    Dotenv,
+    /// export NAME='value' lines for a POSIX shell
+    Shell,
+    /// one JSON object
+    Json,
+    /// systemd EnvironmentFile= syntax
+    Systemd,
+    /// docker --env-file syntax (no newlines possible)
+    Docker,
+    /// GitHub Actions: masks, then the values appended to $GITHUB_ENV
+    Github,
+    /// GitLab CI: a dotenv report file
+    Gitlab,
+}
 
 pub fn run(
     resolution: &Resolution,
@@ -153,7 +172,7 @@ fn utf8<'a>(value: &'a [u8], consumer: &str) -> Result<&'a str, String> {
 /// Writes to `-o FILE` (0600 when lsenv creates it, replaced atomically), else to stdout.
 fn emit(bytes: &[u8], output: Option<&Path>) -> Result<()> {
     let Some(path) = output else {
-        return crate::print(bytes);
+        return crate::terminal::print(bytes);
     };
     // A new file is 0600 from the start, so the values are never readable by others.
     os::write_atomic_with_mode(path, bytes, 0o600)
@@ -292,7 +311,7 @@ fn github(resolution: &Resolution, env: &Env) -> Result<()> {
     }
     // The runner learns what to mask from these lines before any value reaches the file that
     // later steps read.
-    crate::print(&masks)?;
+    crate::terminal::print(&masks)?;
     append(path, &blocks).map_err(|err| Error::io(path, "append to", err))
 }
 
@@ -394,7 +413,7 @@ fn gitlab(resolution: &Resolution, path: &Path) -> Result<()> {
     }
     emit(&out, Some(path))?;
     for warning in warnings {
-        crate::say(&format!("warning: {warning}"));
+        crate::terminal::say(&format!("warning: {warning}"));
     }
     Ok(())
 }

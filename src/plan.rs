@@ -5,24 +5,35 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{
-    Cli, Command, CredentialsCommand, DiffArgs, Format, RecipientsCommand, StoreKind,
-};
+use crate::cli::{Cli, Command, CredentialsCommand, DiffArgs, RecipientsCommand};
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
-use crate::exec::CommandPlan;
 use crate::names;
+use crate::output::Format;
 use crate::project::Project;
+use crate::store::StoreKind;
 
+/// What lsenv was asked to do, validated.
 #[derive(Debug)]
-pub struct Plan {
-    pub project: Project,
-    pub action: Action,
+pub(crate) enum Plan {
+    /// Text generated from the command line's own definitions: no project is needed.
+    Generate(Generated),
+    /// Everything else works on a project.
+    Run {
+        project: Box<Project>,
+        action: Action,
+    },
 }
 
 #[derive(Debug)]
-pub enum Action {
+pub(crate) enum Generated {
+    Completions(clap_complete::Shell),
+    Man,
+}
+
+#[derive(Debug)]
+pub(crate) enum Action {
     /// `exec` and `replicate`: resolve, then become (or, with `--redact`, supervise) the command.
     Exec(CommandPlan),
     Env {
@@ -58,9 +69,22 @@ pub enum Action {
     RotateKey,
 }
 
+/// What to run, where, and which of lsenv's own variables it may see.
+#[derive(Debug, Clone)]
+pub(crate) struct CommandPlan {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// The child's working directory; `None` keeps lsenv's.
+    pub cwd: Option<PathBuf>,
+    /// Names and globs from `--pass` and `[exec] pass`, validated by the plan.
+    pub pass: Vec<String>,
+    /// Supervise instead of exec, filtering secrets out of the command's output.
+    pub redact: bool,
+}
+
 /// `init`: what to set up besides the config, the key and the credentials.
 #[derive(Debug)]
-pub struct InitOptions {
+pub(crate) struct InitOptions {
     pub databases: Vec<PathBuf>,
     pub age: bool,
     pub procfile: bool,
@@ -68,90 +92,54 @@ pub struct InitOptions {
 
 /// `credentials recipients …`.
 #[derive(Debug)]
-pub enum Recipients {
+pub(crate) enum Recipients {
     List,
     Add(Vec<String>),
     Remove(Vec<String>),
 }
 
 impl Plan {
-    pub fn new(cli: Cli, env: &Env, cwd: &Path) -> Result<Self> {
-        let global = cli.environment;
-        let (environment, raw) = match cli.command {
-            Command::Exec(args) => (
-                args.environment.or(global),
-                Raw::Exec(args.command, args.pass, args.redact),
-            ),
-            Command::Completions(_) | Command::Man => {
-                unreachable!("completions and the man page need no plan; lib::run prints them")
+    pub(crate) fn new(cli: Cli, env: &Env, cwd: &Path) -> Result<Self> {
+        let mut environment = cli.environment;
+        let raw = match cli.command {
+            Command::Completions(args) => {
+                return Ok(Self::Generate(Generated::Completions(args.shell)));
             }
-            Command::Keygen(args) => (
-                global,
-                Raw::Ready(Action::Keygen {
-                    output: args.output,
-                }),
-            ),
-            Command::Env(args) => (
-                args.environment.or(global),
-                Raw::Ready(Action::Env {
-                    format: args.format,
-                    reveal: args.reveal,
-                    output: args.output,
-                }),
-            ),
-            Command::Explain(args) => (
-                args.environment.or(global),
-                Raw::Ready(Action::Explain {
-                    names: args.names,
-                    json: args.json,
-                }),
-            ),
-            Command::Check(args) => (
-                args.environment.or(global),
-                Raw::Ready(Action::Check { json: args.json }),
-            ),
-            Command::Replicate(args) => (global, Raw::Replicate(args.args)),
-            Command::Init(args) => (
-                args.environment.or(global),
-                Raw::Ready(Action::Init(InitOptions {
-                    databases: args.databases,
-                    age: args.age,
-                    procfile: args.procfile,
-                })),
-            ),
-            Command::Credentials(command) => match command {
-                CredentialsCommand::Edit(args) => (
-                    args.environment.or(global),
-                    Raw::Ready(Action::Edit {
-                        reencrypt: args.reencrypt,
-                    }),
-                ),
-                CredentialsCommand::Show(args) => {
-                    (args.environment.or(global), Raw::Ready(Action::Show))
-                }
-                CredentialsCommand::RotateKey(args) => {
-                    (args.environment.or(global), Raw::Ready(Action::RotateKey))
-                }
-                CredentialsCommand::Diff(args) => diff_action(args, global),
-                CredentialsCommand::Recipients(command) => match command {
-                    RecipientsCommand::List(args) => (
-                        args.environment.or(global),
-                        Raw::Ready(Action::Recipients(Recipients::List)),
-                    ),
-                    RecipientsCommand::Add(args) => (
-                        args.environment.or(global),
-                        Raw::Ready(Action::Recipients(Recipients::Add(args.recipients))),
-                    ),
-                    RecipientsCommand::Remove(args) => (
-                        args.environment.or(global),
-                        Raw::Ready(Action::Recipients(Recipients::Remove(args.recipients))),
-                    ),
+            Command::Man => return Ok(Self::Generate(Generated::Man)),
+            Command::Exec(args) => Raw::Exec(args.command, args.pass, args.redact),
+            Command::Replicate(args) => Raw::Replicate(args.args),
+            Command::Keygen(args) => Raw::Ready(Action::Keygen {
+                output: args.output,
+            }),
+            Command::Env(args) => Raw::Ready(Action::Env {
+                format: args.format,
+                reveal: args.reveal,
+                output: args.output,
+            }),
+            Command::Explain(args) => Raw::Ready(Action::Explain {
+                names: args.names,
+                json: args.json,
+            }),
+            Command::Check(args) => Raw::Ready(Action::Check { json: args.json }),
+            Command::Init(args) => Raw::Ready(Action::Init(InitOptions {
+                databases: args.databases,
+                age: args.age,
+                procfile: args.procfile,
+            })),
+            Command::Credentials(command) => Raw::Ready(match command {
+                CredentialsCommand::Edit(args) => Action::Edit {
+                    reencrypt: args.reencrypt,
                 },
-                CredentialsCommand::Convert(args) => (
-                    args.environment.or(global),
-                    Raw::Ready(Action::Convert { to: args.to }),
-                ),
-            },
+                CredentialsCommand::Show => Action::Show,
+                CredentialsCommand::RotateKey => Action::RotateKey,
+                CredentialsCommand::Diff(args) => diff_action(args, &mut environment),
+                CredentialsCommand::Recipients(command) => Action::Recipients(match command {
+                    RecipientsCommand::List => Recipients::List,
+                    RecipientsCommand::Add(args) => Recipients::Add(args.recipients),
+                    RecipientsCommand::Remove(args) => Recipients::Remove(args.recipients),
+                }),
+                CredentialsCommand::Convert(args) => Action::Convert { to: args.to },
+            }),
         };
         let project = Project::open(cli.directory, environment, env, cwd)?;
         let action = match raw {
@@ -168,7 +156,10 @@ impl Plan {
             }
             Raw::Replicate(args) => Action::Exec(replicate_command(&project, args)?),
         };
-        Ok(Self { project, action })
+        Ok(Self::Run {
+            project: Box::new(project),
+            action,
+        })
     }
 }
 
@@ -181,17 +172,18 @@ enum Raw {
 
 /// git hands the textconv driver a temporary copy that keeps the file's name, so the name says
 /// which environment's key opens it: `production.yml.enc` → production, as `rails credentials:diff`.
-fn diff_action(args: DiffArgs, global: Option<String>) -> (Option<String>, Raw) {
+/// The file's environment, when its name gives one, wins over `-e`.
+fn diff_action(args: DiffArgs, environment: &mut Option<String>) -> Action {
     if args.enroll {
-        return (global, Raw::Ready(Action::Enroll));
+        return Action::Enroll;
     }
     if args.disenroll {
-        return (global, Raw::Ready(Action::Disenroll));
+        return Action::Disenroll;
     }
     let Some(file) = args.path else {
-        return (global, Raw::Ready(Action::Show));
+        return Action::Show;
     };
-    let environment = file
+    let named = file
         .file_name()
         .and_then(|name| name.to_str())
         .and_then(|name| {
@@ -200,7 +192,10 @@ fn diff_action(args: DiffArgs, global: Option<String>) -> (Option<String>, Raw) 
         })
         .filter(|name| *name != "credentials")
         .map(str::to_owned);
-    (environment.or(global), Raw::Ready(Action::Diff { file }))
+    if named.is_some() {
+        *environment = named;
+    }
+    Action::Diff { file }
 }
 
 /// `[exec] pass` then `--pass`. Naming a key variable explicitly is refused; globs skip them.

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use crate::config::{CONFIG_FILE, Config};
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
-use crate::say;
 use crate::store::keys::{self, AgeKeys, KeySource};
 use crate::store::rails::MasterKey;
 use crate::store::{Access, Credentials, Keys};
+use crate::terminal::say;
 
-pub const GLOBAL_CREDENTIALS: &str = "config/credentials.yml.enc";
+pub(crate) const GLOBAL_CREDENTIALS: &str = "config/credentials.yml.enc";
 const GLOBAL_STEM: &str = "config/credentials";
 const GLOBAL_KEY: &str = "config/master.key";
 const ENVIRONMENT_VARIABLES: [&str; 2] = ["LSENV_ENV", "RAILS_ENV"];

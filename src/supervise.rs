@@ -36,12 +36,13 @@ use signal_hook::iterator::{Handle, Signals};
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Result, exit};
-use crate::exec::{self, CommandPlan};
+use crate::error::{Error, Result, Status, exit};
+use crate::launch;
 use crate::os::NoCoreDumps;
+use crate::plan::CommandPlan;
 use crate::resolve::Resolution;
-use crate::say;
 use crate::secret::Secret;
+use crate::terminal::say;
 
 /// The signals passed on to the command's process group.
 const FORWARDED: [i32; 7] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH];
@@ -55,15 +56,15 @@ const MIN_REDACTED: usize = 6;
 /// How much output is read at once.
 const CHUNK: usize = 64 * 1024;
 
-/// Runs the command with its output filtered. Returns `Ok` when it exits with 0, else
-/// [`Error::ChildExited`] with the code lsenv must exit with.
-pub fn run(
+/// Runs the command with its output filtered, and returns the status lsenv must exit with: the
+/// command's own, or 128 + the signal that killed it.
+pub(crate) fn run(
     command: &CommandPlan,
     resolution: &Resolution,
     env: &Env,
     core_dumps: &NoCoreDumps,
-) -> Result<()> {
-    let (child_command, program) = exec::command(command, resolution, env)?;
+) -> Result<Status> {
+    let (child_command, program) = launch::command(command, resolution, env)?;
     let redactor = Arc::new(redactor(resolution)?);
     // Installed before the spawn, so a signal that arrives before the forwarding starts waits
     // for it instead of killing lsenv and leaving the command behind.
@@ -85,10 +86,7 @@ pub fn run(
             core_dumps,
         )?
     };
-    match exit_code(status) {
-        0 => Ok(()),
-        code => Err(Error::ChildExited { code }),
-    }
+    Ok(Status(exit_code(status)))
 }
 
 /// The filter for the resolved secrets: every variable that may hold one and is long enough
@@ -130,7 +128,7 @@ fn with_pipes(
     }
     let mut child = core_dumps
         .around_spawn(|| command.spawn())
-        .map_err(|err| exec::cannot_execute(program, &err))?;
+        .map_err(|err| launch::cannot_execute(program, &err))?;
     let input = child.stdin.take();
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         unreachable!("stdout and stderr are piped above");
@@ -160,7 +158,7 @@ fn in_pty(
     copy_window_size(&pty);
     let child = core_dumps
         .around_spawn(|| pty_process::blocking::Command::from(command).spawn(pts))
-        .map_err(|err| exec::cannot_execute(program, &pty_error(err)))?;
+        .map_err(|err| launch::cannot_execute(program, &pty_error(err)))?;
     let child = Supervised::new(child);
     let _raw = RawTerminal::engage(settings).map_err(|err| fail(err.into()))?;
     let master = Master(Arc::new(pty));

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use lsenv::Env;
-use lsenv::cli::Format;
+use lsenv::output::Format;
 use lsenv::error::exit;
 use lsenv::output;
 use lsenv::resolve::{Resolution, Source, Variable};

@@ -179,3 +179,12 @@ impl Credentials {
         self.access.load(env)?.read(&self.file)
     }
 }
+
+/// The two kinds of credentials file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// age, to the recipients of the recipients file
+    Age,
+    /// Rails, with a master key
+    Rails,
+}

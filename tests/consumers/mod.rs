@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use lsenv::cli::Format;
+use lsenv::output::Format;
 
 /// Values as a consumer reads them: name → bytes.
 pub(crate) type Values = BTreeMap<String, Vec<u8>>;

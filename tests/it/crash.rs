@@ -71,15 +71,45 @@ fn opens_with(file: &Path, key_file: &Path) -> Option<String> {
     rails::read(file, &key).ok().map(|text| text.to_string())
 }
 
+/// Spawns `command`, waits until `marker` appears (the editor has saved and is about to exit),
+/// then kills it with SIGKILL after a random delay within `window`: the kills land while lsenv
+/// validates, encrypts and saves, the part of the edit that must be crash-safe.
+fn kill_after(mut command: std::process::Command, marker: &Path, window: Duration, round: u32) {
+    let _ = std::fs::remove_file(marker);
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !marker.exists() && child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "round {round}: the editor never ran"
+        );
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    std::thread::sleep(Duration::from_micros(random_below(
+        window.as_micros(),
+        round,
+    )));
+    if child.try_wait().unwrap().is_none() {
+        send_signal(child.id(), "KILL");
+    }
+    child.wait().unwrap();
+}
+
 #[test]
 fn edit_killed_while_saving_leaves_old_or_new_credentials() {
     let project = Project::new();
     project.credentials(ORIGINAL);
     let scratch = tempfile::tempdir().unwrap();
     let temp = tempfile::tempdir().unwrap();
+    let marker = project.path("edited");
     let editor = project.script(
         "editor.sh",
-        "#!/bin/sh\nsed -i 's/replica_bucket: .*/replica_bucket: new/' \"$1\"\n",
+        "#!/bin/sh\nsed -i 's/replica_bucket: .*/replica_bucket: new/' \"$1\"\ntouch \"$(dirname \"$0\")/edited\"\n",
     );
     let edit = || {
         let mut command = project.process();
@@ -90,12 +120,35 @@ fn edit_killed_while_saving_leaves_old_or_new_credentials() {
             .env("TMPDIR", temp.path());
         command
     };
-    let window = duration_of(edit());
+    // How long lsenv runs after the editor has saved: the window the kills are spread over.
+    let started = Instant::now();
+    let mut calibration = edit()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while !marker.exists() {
+        std::thread::sleep(Duration::from_micros(50));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the editor never ran"
+        );
+    }
+    let edited = Instant::now();
+    assert!(calibration.wait().unwrap().success());
+    let window = edited.elapsed() * 2;
     let enc = project.path("config/credentials.yml.enc");
     let key = project.path("config/master.key");
+    let lock = project.path("config/credentials.yml.enc.lock");
+    // Rounds in which lsenv died before it finished: the kill landed during the save.
+    let mut midway = 0;
     for round in 0..RUNS {
         project.credentials(ORIGINAL);
-        kill_at_random(edit(), window, round);
+        let _ = std::fs::remove_file(&lock);
+        kill_after(edit(), &marker, window, round);
+        if lock.exists() {
+            midway += 1;
+        }
         let text = opens_with(&enc, &key)
             .unwrap_or_else(|| panic!("round {round}: the credentials no longer open"));
         assert!(
@@ -108,6 +161,10 @@ fn edit_killed_while_saving_leaves_old_or_new_credentials() {
             "round {round}: plaintext outside RAM-backed storage: {outside:?}"
         );
     }
+    assert!(
+        midway > 0,
+        "no kill landed before the edit was saved; the test proved nothing"
+    );
     // A lock left by a killed edit is taken over: the next edit works.
     let output = edit().output().unwrap();
     assert!(output.status.success(), "{}", crate::support::said(&output));

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use lsenv::cli::Format;
 use lsenv::config::Config;
 use lsenv::env::Env;
 use lsenv::error::exit;
+use lsenv::output::Format;
 use lsenv::resolve::{Resolution, Source, Variable, resolve};
 use lsenv::secret::Secret;
 use lsenv::store::rails::{self, MasterKey};
@@ -440,6 +440,22 @@ fn awkward_value() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
 }
 
+/// Whether `format` may refuse `value`: only for what its consumer cannot carry. A NUL byte no
+/// format holds; the shell format holds anything else; the others need UTF-8; docker cannot carry
+/// line breaks or a final carriage return; dotenv needs values whose quotes, backslashes, `$` and
+/// line breaks its three readers read alike.
+fn may_refuse(format: Format, value: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return format != Format::Shell || value.contains(&0);
+    };
+    text.contains('\0')
+        || match format {
+            Format::Shell | Format::Json | Format::Systemd => false,
+            Format::Docker => text.contains('\n') || text.ends_with('\r'),
+            _ => text.contains(['\'', '"', '\\', '$', '\n', '\r']),
+        }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
@@ -477,6 +493,10 @@ proptest! {
                 }
                 Err(err) => {
                     prop_assert_eq!(err.exit_code(), exit::CONFIG, "{}", err);
+                    prop_assert!(
+                        values.iter().any(|value| may_refuse(format, value)),
+                        "--format {:?} refused values it can carry: {}", format, err
+                    );
                     prop_assert!(!file.exists(), "--format {:?} refused and wrote: {}", format, err);
                 }
             }

@@ -80,8 +80,10 @@ impl Project {
     }
 
     /// lsenv in a private network namespace (`unshare -n`), for runs that start litestream:
-    /// whatever it does, no traffic can leave the machine.
+    /// whatever it does, no traffic can leave the machine. Panics where no namespace can be made
+    /// (not root, no util-linux), so no test passes without running lsenv.
     pub(crate) fn offline(&self) -> std::process::Command {
+        require_unshare();
         let mut command = std::process::Command::new("unshare");
         command
             .args(["-n", "--"])
@@ -107,6 +109,27 @@ impl Project {
         let mut files = BTreeMap::new();
         walk(self.root(), &mut files);
         files
+    }
+}
+
+/// Fails the test, loudly, where `unshare -n` cannot run: the tests that need a private network
+/// namespace must not pass by never starting what they test.
+pub(crate) fn require_unshare() {
+    static WORKS: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let works = WORKS.get_or_init(|| {
+        match std::process::Command::new("unshare")
+            .args(["-n", "--", "true"])
+            .output()
+        {
+            Ok(output) if output.status.success() => Ok(()),
+            Ok(output) => Err(String::from_utf8_lossy(&output.stderr).into_owned()),
+            Err(err) => Err(err.to_string()),
+        }
+    });
+    if let Err(problem) = works {
+        panic!(
+            "`unshare -n` does not work here (run the tests as root, with util-linux): {problem}"
+        );
     }
 }
 

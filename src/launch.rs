@@ -1,8 +1,9 @@
-//! Replacing lsenv with the command: its environment is exactly the resolved variables plus the
-//! pass-list, it is found on lsenv's own `PATH`, and `execve` keeps the PID, so signals and the
-//! exit status are the command's own. Values go into the environment only, never into argv.
+//! Starting the command: its environment is exactly the resolved variables plus the pass-list,
+//! it is found on lsenv's own `PATH`, and `execve` keeps the PID, so signals and the exit status
+//! are the command's own. Values go into the environment only, never into argv. Both `exec`
+//! (which becomes the command) and supervision (which spawns it) start it through here.
 
-use std::ffi::{CStr, CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -19,29 +20,17 @@ use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::names;
 use crate::os::NoCoreDumps;
+use crate::plan::CommandPlan;
 use crate::resolve::{HOLDS_NUL, Resolution};
 
 /// `execvp`'s search path when `PATH` is not set.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
-/// What to run, where, and which of lsenv's own variables it may see.
-#[derive(Debug, Clone)]
-pub struct CommandPlan {
-    pub program: OsString,
-    pub args: Vec<OsString>,
-    /// The child's working directory; `None` keeps lsenv's.
-    pub cwd: Option<PathBuf>,
-    /// Names and globs from `--pass` and `[exec] pass`, validated by the plan.
-    pub pass: Vec<String>,
-    /// Supervise instead of exec, filtering secrets out of the command's output.
-    pub redact: bool,
-}
-
 /// The child's environment, sorted by name: pass-list matches from `env`, then the resolved
 /// variables on top. Key variables are never included, whatever the pass-list says. Borrowed, so
 /// the only copy of a value is the one the child receives; a value that no environment variable
 /// can hold (a NUL byte) is refused by name.
-pub fn child_env<'a>(
+pub(crate) fn child_env<'a>(
     resolution: &'a Resolution,
     env: &'a Env,
     pass: &[String],
@@ -77,7 +66,7 @@ pub fn child_env<'a>(
 /// `execve` is called directly with an environment built in one pass: `std::process::Command`
 /// copies every variable three times into maps of its own, which with thousands of variables
 /// costs more than all the rest of lsenv's work.
-pub fn exec(
+pub(crate) fn exec(
     plan: &CommandPlan,
     resolution: &Resolution,
     env: &Env,

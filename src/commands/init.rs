@@ -15,25 +15,25 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::commands::keygen;
 use crate::config;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
-use crate::keygen;
 use crate::os;
 use crate::plan::InitOptions;
 use crate::project::{Project, Sealing};
-use crate::say;
 use crate::store::rails::MasterKey;
 use crate::store::{Access, Keys};
+use crate::terminal::say;
 use crate::tree::Node;
 use crate::yaml;
 
-const CONFIG_TEMPLATE: &str = include_str!("../config/templates/lsenv.toml");
+const CONFIG_TEMPLATE: &str = include_str!("../../config/templates/lsenv.toml");
 /// The head of `config/litestream.yml`, ending in `dbs:`.
-const LITESTREAM_TEMPLATE: &str = include_str!("../config/templates/litestream.yml");
+const LITESTREAM_TEMPLATE: &str = include_str!("../../config/templates/litestream.yml");
 /// One entry of `dbs:`; `{path}` is the database path.
-const LITESTREAM_DB_TEMPLATE: &str = include_str!("../config/templates/litestream-db.yml");
-const CREDENTIALS_TEMPLATE: &str = include_str!("../config/templates/credentials.yml");
+const LITESTREAM_DB_TEMPLATE: &str = include_str!("../../config/templates/litestream-db.yml");
+const CREDENTIALS_TEMPLATE: &str = include_str!("../../config/templates/credentials.yml");
 /// The line of the credentials template that opens its section, after a blank line.
 const SECTION_LINE: &str = "\nlitestream:\n";
 
@@ -47,7 +47,7 @@ const ASK_FOR_DB: &str = "name each SQLite database to replicate, relative to th
 /// Words YAML 1.1 readers take for booleans or null: never written as plain scalars.
 const YAML_WORDS: [&str; 9] = ["true", "false", "yes", "no", "on", "off", "y", "n", "null"];
 
-pub fn run(project: &Project, options: &InitOptions, env: &Env) -> Result<()> {
+pub(crate) fn run(project: &Project, options: &InitOptions, env: &Env) -> Result<()> {
     let setup = Setup::new(project, options, env)?;
     setup.write(project)
 }

@@ -10,16 +10,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::cli::StoreKind;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::os;
 use crate::plan::Recipients;
 use crate::project::Project;
-use crate::say;
 use crate::store::keys::{self, AgeKeys, KeySource};
 use crate::store::rails::{self, MasterKey};
-use crate::store::{Access, Credentials, age};
+use crate::store::{Access, Credentials, StoreKind, age};
+use crate::terminal::say;
 
 /// The textconv drivers: Rails files share theirs with `rails credentials:diff --enroll`; age
 /// files get lsenv's own, which Rails' command could not read.
@@ -40,9 +39,9 @@ const DRIVERS: [(&str, [&str; 2]); 2] = [
     ),
 ];
 
-pub fn show(project: &Project, env: &Env) -> Result<()> {
+pub(crate) fn show(project: &Project, env: &Env) -> Result<()> {
     let credentials = existing(project, env)?;
-    crate::print(credentials.read_text(env)?.as_bytes())
+    crate::terminal::print(credentials.read_text(env)?.as_bytes())
 }
 
 /// The project's credentials, which must exist.
@@ -59,7 +58,7 @@ fn existing(project: &Project, env: &Env) -> Result<Credentials> {
 /// git's textconv: the decrypted text when the keys are at hand, else the file as it is; never
 /// an error for git to trip over, so `git diff` and `git log -p` always work. A passphrase file
 /// is shown as it is: git runs this without a terminal to ask on.
-pub fn diff(project: &Project, env: &Env, file: &Path) -> Result<()> {
+pub(crate) fn diff(project: &Project, env: &Env, file: &Path) -> Result<()> {
     let raw = os::read_capped(file, rails::MAX_FILE_BYTES)?;
     let access = if age::is_age(&raw) {
         (!age::is_passphrase_file(&raw))
@@ -71,14 +70,14 @@ pub fn diff(project: &Project, env: &Env, file: &Path) -> Result<()> {
         .and_then(|access| access.load(env).ok())
         .and_then(|keys| keys.decrypt(&raw, file).ok());
     match decrypted {
-        Some(text) => crate::print(text.as_bytes()),
-        None => crate::print(&raw),
+        Some(text) => crate::terminal::print(text.as_bytes()),
+        None => crate::terminal::print(&raw),
     }
 }
 
 /// Adds the `.gitattributes` lines and the git config of both textconv drivers, keeping a
 /// driver that someone else configured.
-pub fn enroll(project: &Project) -> Result<()> {
+pub(crate) fn enroll(project: &Project) -> Result<()> {
     let command = textconv_command(project)?;
     for (driver, _) in DRIVERS {
         match git_config_get(project, driver)? {
@@ -121,7 +120,7 @@ pub fn enroll(project: &Project) -> Result<()> {
 }
 
 /// Removes what [`enroll`] added; a driver configured by someone else stays.
-pub fn disenroll(project: &Project) -> Result<()> {
+pub(crate) fn disenroll(project: &Project) -> Result<()> {
     for (driver, _) in DRIVERS {
         if git_config_get(project, driver)?.is_some_and(|existing| existing.contains("lsenv")) {
             git(
@@ -211,7 +210,7 @@ fn read_optional(path: &Path) -> Result<String> {
 
 /// Re-encrypts every credentials file that the key file opens with a new key, keeping the old
 /// key in `KEY.old`. Run again after a crash, it finishes what was started.
-pub fn rotate_key(project: &Project, env: &Env) -> Result<()> {
+pub(crate) fn rotate_key(project: &Project, env: &Env) -> Result<()> {
     let target = project.credentials_target(env)?;
     if !target.exists {
         return Err(Error::config(
@@ -302,7 +301,7 @@ fn print_key(key: &MasterKey, key_file: &Path, old_key_file: &Path) -> Result<()
     ));
     let mut line = key.to_hex();
     line.push('\n');
-    crate::print(line.as_bytes())
+    crate::terminal::print(line.as_bytes())
 }
 
 /// The credentials files whose key lookup ends at `key_file`: the target, and the global or
@@ -341,7 +340,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Lists, adds or removes the age recipients of the credentials and re-encrypts them. The
 /// recipients file is written first, so an interrupted change is finished by the next write.
-pub fn recipients(project: &Project, env: &Env, change: &Recipients) -> Result<()> {
+pub(crate) fn recipients(project: &Project, env: &Env, change: &Recipients) -> Result<()> {
     let credentials = existing(project, env)?;
     let Access::Age(age_keys) = &credentials.access else {
         return Err(Error::config(
@@ -365,7 +364,7 @@ pub fn recipients(project: &Project, env: &Env, change: &Recipients) -> Result<(
                 };
                 let _ = writeln!(out, "{recipient}  ({})", place.display());
             }
-            return crate::print(out.as_bytes());
+            return crate::terminal::print(out.as_bytes());
         }
         Recipients::Add(added) => {
             let mut text = file_text.clone();
@@ -437,7 +436,7 @@ pub fn recipients(project: &Project, env: &Env, change: &Recipients) -> Result<(
 
 /// Moves the credentials between the Rails and the age store, the text byte for byte; the old
 /// file is removed only once the new one reads back identically.
-pub fn convert(project: &Project, env: &Env, to: StoreKind) -> Result<()> {
+pub(crate) fn convert(project: &Project, env: &Env, to: StoreKind) -> Result<()> {
     let credentials = existing(project, env)?;
     let is_age = matches!(credentials.access, Access::Age(_));
     if is_age == (to == StoreKind::Age) {

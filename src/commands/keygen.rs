@@ -10,26 +10,26 @@ use zeroize::Zeroizing;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::os;
-use crate::say;
 use crate::store::keys::default_identity_file;
+use crate::terminal::say;
 
-pub fn run(output: Option<&Path>, env: &Env) -> Result<()> {
+pub(crate) fn run(output: Option<&Path>, env: &Env) -> Result<()> {
     let identity = x25519::Identity::generate();
     let text = identity_file_text(&identity);
     if output == Some(Path::new("-")) {
         say(&format!("public key: {}", identity.to_public()));
-        return crate::print(text.as_bytes());
+        return crate::terminal::print(text.as_bytes());
     }
     let path = match output {
         Some(path) => path.to_path_buf(),
         None => default_path(env)?,
     };
     write_identity(&path, &text)?;
-    crate::print(format!("{}\n", identity.to_public()).as_bytes())
+    crate::terminal::print(format!("{}\n", identity.to_public()).as_bytes())
 }
 
 /// Creates an identity in the default place for `init --age`; returns where.
-pub fn create_default(env: &Env) -> Result<PathBuf> {
+pub(crate) fn create_default(env: &Env) -> Result<PathBuf> {
     let identity = x25519::Identity::generate();
     let path = default_path(env)?;
     write_identity(&path, &identity_file_text(&identity))?;

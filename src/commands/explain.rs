@@ -15,7 +15,7 @@ use crate::project::Project;
 use crate::resolve::{self, Resolution, Source, Variable, within};
 use crate::tree::Node;
 
-pub fn run(project: &Project, env: &Env, names: &[String], json: bool) -> Result<()> {
+pub(crate) fn run(project: &Project, env: &Env, names: &[String], json: bool) -> Result<()> {
     let resolved = resolve::resolve_project(project, env, true)?;
     let report = Report::new(project, env, &resolved, names)?;
     let text = if json {
@@ -23,7 +23,7 @@ pub fn run(project: &Project, env: &Env, names: &[String], json: bool) -> Result
     } else {
         report.to_text()
     };
-    crate::print(text.as_bytes())
+    crate::terminal::print(text.as_bytes())
 }
 
 struct Report<'a> {

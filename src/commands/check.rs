@@ -16,14 +16,15 @@ use std::process::Command;
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::json;
 
+use crate::commands::explain;
 use crate::env::Env;
-use crate::error::{Error, Location, Position, Result, exit};
-use crate::exec;
-use crate::explain;
+use crate::error::{Error, Location, Position, Result, Status, exit};
+use crate::launch;
 use crate::litestream;
 use crate::project::Project;
 use crate::resolve::{self, Resolution};
 use crate::store::keys::{AgeKeys, KeySource};
+use crate::terminal::say;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
@@ -85,7 +86,7 @@ impl Findings {
     }
 }
 
-pub fn run(project: &Project, env: &Env, json: bool) -> Result<()> {
+pub(crate) fn run(project: &Project, env: &Env, json: bool) -> Result<Status> {
     let mut findings = Findings::default();
     let resolution = check_credentials(project, env, &mut findings);
     if let Some(resolution) = &resolution {
@@ -95,18 +96,16 @@ pub fn run(project: &Project, env: &Env, json: bool) -> Result<()> {
     check_litestream_binary(project, env, &mut findings);
     print(&findings, json)?;
     let (errors, warnings) = (findings.count(Level::Error), findings.count(Level::Warning));
-    let summary = format!("check found {errors} error(s) and {warnings} warning(s)");
-    match findings.0.iter().find(|f| f.level == Level::Error) {
-        Some(first) => Err(Error::Findings {
-            summary,
-            code: first.code,
-        }),
-        None if warnings > 0 => Err(Error::Findings {
-            summary,
-            code: exit::WARNINGS,
-        }),
-        None => Ok(()),
+    if errors + warnings > 0 {
+        say(&format!(
+            "check found {errors} error(s) and {warnings} warning(s)"
+        ));
     }
+    Ok(match findings.0.iter().find(|f| f.level == Level::Error) {
+        Some(first) => Status(first.code),
+        None if warnings > 0 => Status(exit::WARNINGS),
+        None => Status::SUCCESS,
+    })
 }
 
 /// Decrypts and resolves, reporting instead of stopping; `None` when there is nothing to resolve.
@@ -530,7 +529,7 @@ fn check_litestream_binary(project: &Project, env: &Env, findings: &mut Findings
     } else {
         Path::new("")
     };
-    match exec::find_program(
+    match launch::find_program(
         program,
         env.get("PATH")
             .map(|p| std::ffi::OsStr::from_bytes(p.expose())),
@@ -602,7 +601,7 @@ fn print(findings: &Findings, json: bool) -> Result<()> {
         }
         out
     };
-    crate::print(text.as_bytes())
+    crate::terminal::print(text.as_bytes())
 }
 
 #[cfg(test)]

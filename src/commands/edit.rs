@@ -34,15 +34,15 @@ use crate::error::{Error, Location, Result};
 use crate::names;
 use crate::os;
 use crate::project::{CredentialsTarget, Project, Sealing};
-use crate::say;
 use crate::store::Keys;
 use crate::store::rails;
+use crate::terminal::say;
 use crate::yaml;
 
 /// An editor that returns this fast without a change probably did not wait for the user.
 const QUICK_RETURN: Duration = Duration::from_secs(1);
 
-pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
+pub(crate) fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
     let target = project.writable_credentials_target(env)?;
     let editor = editor_command(env)?;
     let lock = EditLock::acquire(&target.file)?;
@@ -136,7 +136,7 @@ fn original_text(
             "there is no file to re-encrypt",
         )),
         (None, false) => Ok(Zeroizing::new(
-            include_str!("../config/templates/credentials.yml").to_owned(),
+            include_str!("../../config/templates/credentials.yml").to_owned(),
         )),
     }
 }
