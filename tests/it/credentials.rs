@@ -410,7 +410,7 @@ fn a_stale_lock_is_reported_and_taken_over() {
 fn a_file_changed_on_disk_meanwhile_is_not_overwritten() {
     let case = EditCase::new();
     // Someone else saves the credentials (here: Ruby) while our editor is open.
-    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/rails_oracle.rb");
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drivers/rails_oracle.rb");
     let editor = case.editor(
         "race",
         &format!(

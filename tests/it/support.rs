@@ -188,7 +188,7 @@ pub(crate) fn ruby_oracle(
     flags: &[&str],
     stdin: &[u8],
 ) -> Vec<u8> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/rails_oracle.rb");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drivers/rails_oracle.rb");
     let output = std::process::Command::new("ruby")
         .arg(script)
         .arg(subcommand)

@@ -4,7 +4,7 @@ real S3 API (moto, authentication switched on) on loopback only.
 
 Run from the repo root inside a private network namespace:
 
-    LSENV_BIN=target/debug/lsenv unshare -n -- python3 tests/e2e/replicate.py
+    LSENV_BIN=target/debug/lsenv unshare -n -- python3 tests/drivers/replicate.py
 
     --direct   control run: call litestream directly with the LITESTREAM_*
                variables lsenv is supposed to produce (no lsenv involved)

@@ -7,17 +7,17 @@
 # Rust tests compare against what Rails actually does, never against a mock.
 # Run from anywhere; paths are taken as given.
 #
-#   ruby tests/support/rails_oracle.rb read   ENC KEY
+#   ruby tests/drivers/rails_oracle.rb read   ENC KEY
 #       Print the decrypted content byte for byte (no newline added).
-#   ruby tests/support/rails_oracle.rb write  ENC KEY [--framing F] [--raw]
+#   ruby tests/drivers/rails_oracle.rb write  ENC KEY [--framing F] [--raw]
 #       Encrypt stdin into ENC. F is binary (default), utf8, usascii or latin1.
 #       KEY is created with a fresh key if it does not exist.
 #       --raw uses EncryptedFile#write (no YAML check) instead of
 #       EncryptedConfiguration#write (which YAML-loads the content first).
-#   ruby tests/support/rails_oracle.rb config ENC KEY DOTTED.KEY [--inspect]
+#   ruby tests/drivers/rails_oracle.rb config ENC KEY DOTTED.KEY [--inspect]
 #       Print config.dig(*keys).to_s (or .inspect) as Rails parses the YAML.
 #       Array elements are addressed by number (e.g. hosts.0).
-#   ruby tests/support/rails_oracle.rb dump-framing ENC KEY
+#   ruby tests/drivers/rails_oracle.rb dump-framing ENC KEY
 #       Describe the Marshal framing of the decrypted payload (hex header,
 #       length, width of the length prefix, trailer, encoding).
 #
