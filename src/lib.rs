@@ -11,6 +11,7 @@
 mod cli;
 mod commands;
 pub mod config;
+mod database_yml;
 pub mod env;
 pub mod error;
 mod launch;

@@ -7,8 +7,8 @@
 //! first write, so a refused init leaves the project as it was. A key created here is the one key
 //! lsenv ever prints: once, on stdout.
 //!
-//! Without `--db`, the databases come from a Rails app's `config/database.yml`: its production
-//! SQLite databases, read without running any Ruby (see [`strip_erb`]).
+//! Without `--db`, the databases come from a Rails app's `config/database.yml`
+//! ([`crate::database_yml`]).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -16,17 +16,15 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::commands::keygen;
-use crate::config;
+use crate::database_yml;
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, Result};
 use crate::os;
 use crate::plan::InitOptions;
 use crate::project::{Project, Sealing};
 use crate::store::rails::MasterKey;
 use crate::store::{Access, Keys};
 use crate::terminal::say;
-use crate::tree::Node;
-use crate::yaml;
 
 const CONFIG_TEMPLATE: &str = include_str!("../../config/templates/lsenv.toml");
 /// The head of `config/litestream.yml`, ending in `dbs:`.
@@ -37,11 +35,6 @@ const CREDENTIALS_TEMPLATE: &str = include_str!("../../config/templates/credenti
 /// The line of the credentials template that opens its section, after a blank line.
 const SECTION_LINE: &str = "\nlitestream:\n";
 
-const DATABASE_YML: &str = "config/database.yml";
-const MAX_DATABASE_YML_BYTES: u64 = 1024 * 1024;
-/// What `<%= … %>` becomes in `config/database.yml`: a plain YAML word that no real path
-/// contains, so that a path computed by Ruby is recognised and skipped, never guessed.
-const ERB_VALUE: &str = "lsenv-erb-value";
 const ASK_FOR_DB: &str = "name each SQLite database to replicate, relative to the project root: lsenv init --db storage/production.sqlite3 --db …";
 
 /// Words YAML 1.1 readers take for booleans or null: never written as plain scalars.
@@ -296,16 +289,16 @@ fn databases_to_replicate(project: &Project, given: &[PathBuf]) -> Result<(Vec<S
     let (found, origin) = if given.is_empty() {
         let origin = format!(
             "the production databases of {}: ",
-            project.path(DATABASE_YML).display()
+            project.path(database_yml::PATH).display()
         );
-        (rails_databases(project)?, origin)
+        (database_yml::sqlite_databases(project, ASK_FOR_DB)?, origin)
     } else {
         let paths = given
             .iter()
             .map(|path| {
                 path.to_str()
                     .ok_or("the path is not valid UTF-8")
-                    .and_then(|text| check_db_path(text).map(|()| text.to_owned()))
+                    .and_then(|text| database_yml::check_db_path(text).map(|()| text.to_owned()))
                     .map_err(|problem| Error::usage(format!("--db {}: {problem}", path.display())))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -318,134 +311,6 @@ fn databases_to_replicate(project: &Project, given: &[PathBuf]) -> Result<(Vec<S
         }
     }
     Ok((unique, origin))
-}
-
-/// Litestream pastes variables into the raw text of its config, so a `$` in a path would become
-/// one; control characters have no place in a path written into YAML.
-fn check_db_path(path: &str) -> Result<(), &'static str> {
-    if path.is_empty() {
-        Err("the path is empty")
-    } else if path == ":memory:" {
-        Err("an in-memory database cannot be replicated")
-    } else if path.contains('$') {
-        Err("Litestream would read the `$` in it as the start of a variable")
-    } else if path.chars().any(char::is_control) {
-        Err("the path has a control character")
-    } else {
-        Ok(())
-    }
-}
-
-/// The SQLite databases of the `production` environment of `config/database.yml`.
-fn rails_databases(project: &Project) -> Result<Vec<String>> {
-    let path = project.path(DATABASE_YML);
-    if !path.is_file() {
-        return Err(Error::usage(format!(
-            "no --db given, and there is no {} to find the databases in",
-            path.display()
-        ))
-        .with_hint(ASK_FOR_DB));
-    }
-    let bytes = os::read_capped(&path, MAX_DATABASE_YML_BYTES)?;
-    let text = std::str::from_utf8(&bytes).map_err(|err| {
-        Error::config(
-            Location::file(&path),
-            format!("not valid UTF-8 (at byte {})", err.valid_up_to()),
-        )
-        .with_hint(ASK_FOR_DB)
-    })?;
-    let yaml = strip_erb(text).map_err(|offset| {
-        Error::config(
-            Location::file(&path).at(Some(config::position_of(text, offset))),
-            "this ERB tag `<%` is never closed by `%>`",
-        )
-        .with_hint(ASK_FOR_DB)
-    })?;
-    let tree = yaml::parse(&yaml, &path).map_err(|err| err.with_hint(ASK_FOR_DB))?;
-    let mut found = Vec::new();
-    for (name, entry) in production_entries(&tree) {
-        match sqlite_database(entry) {
-            None => {}
-            Some(Ok(database)) => found.push(database),
-            Some(Err(problem)) => say(&format!(
-                "{}: skipped `{name}`: {problem}; name it with --db PATH",
-                path.display()
-            )),
-        }
-    }
-    if found.is_empty() {
-        return Err(Error::usage(format!(
-            "{}: no SQLite database in `production`, so there is nothing to replicate",
-            path.display()
-        ))
-        .with_hint(ASK_FOR_DB));
-    }
-    Ok(found)
-}
-
-/// The database configurations of `production` with their key paths: the environment itself in
-/// the single-database form, each child in the multi-database form (Rails' rule: every value of
-/// the environment is a mapping).
-fn production_entries(tree: &Node) -> Vec<(String, &Node)> {
-    let Some(production @ Node::Map(entries)) = tree.get("production") else {
-        return Vec::new();
-    };
-    if !entries.is_empty() && entries.iter().all(|(_, node)| matches!(node, Node::Map(_))) {
-        entries
-            .iter()
-            .map(|(name, node)| (format!("production.{name}"), node))
-            .collect()
-    } else {
-        vec![("production".to_owned(), production)]
-    }
-}
-
-/// `None` for a configuration whose adapter is not `sqlite3`; else its database path, or why it
-/// cannot be used.
-fn sqlite_database(entry: &Node) -> Option<Result<String, &'static str>> {
-    if scalar_text(entry.get("adapter")) != Some("sqlite3") {
-        return None;
-    }
-    Some(match scalar_text(entry.get("database")) {
-        None => Err("it names no database file"),
-        Some(path) if path.contains(ERB_VALUE) => Err("its database path is computed by ERB"),
-        Some(path) => check_db_path(path).map(|()| path.to_owned()),
-    })
-}
-
-/// Settings of `config/database.yml`, which are not secrets.
-fn scalar_text(node: Option<&Node>) -> Option<&str> {
-    match node {
-        Some(Node::Scalar(text)) => std::str::from_utf8(text.expose()).ok(),
-        _ => None,
-    }
-}
-
-/// The YAML inside an ERB template, without running any Ruby: `<%= … %>` becomes [`ERB_VALUE`],
-/// other tags (`<% … %>`, `<%# … %>`, `<%- … -%>`) disappear, and `<%%` stays a literal `<%`.
-/// Both branches of an `if` are kept, which real `database.yml` files survive. Newlines inside a
-/// tag are kept so that positions in errors keep their lines. `Err` holds the byte offset of a tag
-/// that is never closed.
-fn strip_erb(text: &str) -> Result<String, usize> {
-    let mut yaml = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("<%") {
-        yaml.push_str(&rest[..start]);
-        let tag = &rest[start + 2..];
-        if let Some(after) = tag.strip_prefix('%') {
-            yaml.push_str("<%");
-            rest = after;
-            continue;
-        }
-        let end = tag.find("%>").ok_or(text.len() - rest.len() + start)?;
-        if tag.starts_with('=') {
-            yaml.push_str(ERB_VALUE);
-        }
-        yaml.extend(tag[..end].matches('\n'));
-        rest = &tag[end + 2..];
-    }
-    yaml.push_str(rest);
-    Ok(yaml)
 }
 
 fn litestream_yml(paths: &[String]) -> String {
@@ -517,8 +382,7 @@ mod tests {
     use std::path::Path;
 
     use super::{
-        CONFIG_TEMPLATE, CREDENTIALS_TEMPLATE, ERB_VALUE, credentials_yaml, litestream_yml,
-        production_entries, sqlite_database, strip_erb, yaml_scalar,
+        CONFIG_TEMPLATE, CREDENTIALS_TEMPLATE, credentials_yaml, litestream_yml, yaml_scalar,
     };
     use crate::config::Config;
     use crate::tree::Node;
@@ -597,14 +461,6 @@ mod tests {
     }
 
     #[test]
-    fn erb_tags_become_a_placeholder_or_nothing() {
-        let text = "a: <%= ENV.fetch(\"X\") { 5 } %>\n<% if x %>\nb: 1\n<%# note\n%>\nc: <%% d %>\n<%- end -%>\n";
-        let yaml = strip_erb(text).unwrap();
-        assert_eq!(yaml, format!("a: {ERB_VALUE}\n\nb: 1\n\n\nc: <% d %>\n\n"));
-        assert_eq!(strip_erb("a: 1\nb: <%= x\n"), Err(8));
-    }
-
-    #[test]
     fn scalars_are_plain_only_when_unambiguous() {
         for plain in [
             "storage/production.sqlite3",
@@ -638,40 +494,5 @@ mod tests {
             assert_eq!(entry["replica"]["path"].as_str(), Some(path.as_str()));
             assert_eq!(entry["replica"]["type"].as_str(), Some("s3"));
         }
-    }
-
-    #[test]
-    fn production_sqlite_databases_single_and_multi() {
-        let parse = |text: &str| crate::yaml::parse(text, Path::new("d")).unwrap();
-        let found = |tree: &Node| -> Vec<(String, Option<Result<String, &str>>)> {
-            production_entries(tree)
-                .into_iter()
-                .map(|(name, entry)| (name, sqlite_database(entry)))
-                .collect()
-        };
-        let single = parse("production:\n  adapter: sqlite3\n  database: db/p.sqlite3\n");
-        assert_eq!(
-            found(&single),
-            [("production".into(), Some(Ok("db/p.sqlite3".into())))]
-        );
-        let multi = parse(&format!(
-            "production:\n  primary: {{adapter: sqlite3, database: a}}\n  pg: {{adapter: postgresql, database: b}}\n  erb: {{adapter: sqlite3, database: {ERB_VALUE}}}\n  none: {{adapter: sqlite3}}\n"
-        ));
-        assert_eq!(
-            found(&multi),
-            [
-                ("production.primary".into(), Some(Ok("a".into()))),
-                ("production.pg".into(), None),
-                (
-                    "production.erb".into(),
-                    Some(Err("its database path is computed by ERB"))
-                ),
-                (
-                    "production.none".into(),
-                    Some(Err("it names no database file"))
-                ),
-            ]
-        );
-        assert!(found(&parse("development:\n  adapter: sqlite3\n")).is_empty());
     }
 }
