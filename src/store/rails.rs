@@ -105,9 +105,7 @@ pub fn read(path: &Path, key: &MasterKey) -> Result<Zeroizing<String>> {
 /// Decrypts the text of a credentials file. `path` is only used to name the file in errors.
 pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<String>> {
     let fail = |problem: &str| Error::integrity(Location::file(path), problem);
-    // Base64 has no `-`, so splitting on it finds the two `--` separators and nothing else.
-    let parts: Vec<&[u8]> = file.trim_ascii().split(|&b| b == b'-').collect();
-    let [data, b"", iv, b"", tag] = parts.as_slice() else {
+    let Some((data, iv, tag)) = split_parts(file.trim_ascii()) else {
         return Err(not_ciphertext(file, path));
     };
     let decode = |part: &[u8], what: &str| {
@@ -116,9 +114,13 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
             .map(Zeroizing::new)
             .map_err(|_| fail(&format!("the {what} is not valid base64")))
     };
-    let mut buffer = decode(data, "ciphertext")?;
     let iv = decode(iv, "IV")?;
     let tag = decode(tag, "authentication tag")?;
+    let mut buffer = match decode(data, "ciphertext") {
+        // Base64 has no `-`: a third separator means this is not ciphertext at all.
+        Err(_) if data.contains(&b'-') => return Err(not_ciphertext(file, path)),
+        decoded => decoded?,
+    };
     if iv.len() != IV_LEN {
         return Err(fail(&format!(
             "the IV is {} bytes; Rails uses {IV_LEN}",
@@ -155,6 +157,18 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
             "the decrypted text is not valid UTF-8 (at byte {valid_up_to})"
         ))
     })
+}
+
+/// `DATA--IV--TAG`, the separators found from the end, where the short IV and tag are: a large
+/// file is not scanned for them. A `-` inside DATA is left for base64 decoding to refuse.
+fn split_parts(file: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    fn split(text: &[u8]) -> Option<(&[u8], &[u8])> {
+        let at = text.iter().rposition(|&byte| byte == b'-')?;
+        (at > 0 && text[at - 1] == b'-').then(|| (&text[..at - 1], &text[at + 1..]))
+    }
+    let (rest, tag) = split(file)?;
+    let (data, iv) = split(rest)?;
+    Some((data, iv, tag))
 }
 
 /// The error for a file that is not `BASE64--BASE64--BASE64`, saying whether a merge or an editor
