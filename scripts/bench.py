@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ORACLE = REPO / "tests" / "support" / "rails_oracle.rb"
+ORACLE = REPO / "tests" / "drivers" / "rails_oracle.rb"
 MIN_PATH = "/usr/bin:/bin"  # the minimal environment every command gets
 CHILD_ENV = {"PATH": MIN_PATH}
 INSTALL = "scripts/install-bench-deps.sh"
