@@ -37,7 +37,7 @@ from contextlib import closing
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-ORACLE = REPO / "tests" / "support" / "rails_oracle.rb"
+ORACLE = REPO / "tests" / "drivers" / "rails_oracle.rb"
 BUCKET = "lsenv-e2e"
 REGION = "us-east-1"
 RUN_BUDGET_S = 55  # every wait is bounded; the whole run stays under a minute
