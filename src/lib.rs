@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod credentials;
 pub mod edit;
@@ -50,41 +51,51 @@ where
     // Generated from the command line's own definitions; no project needed.
     match &cli.command {
         cli::Command::Completions(args) => return print(&cli::completions(args.shell)),
-        cli::Command::Man => return print(&cli::man_page()),
+        cli::Command::Man(args) => return commands::man::run(args.install.as_deref()),
         _ => {}
     }
     let cwd =
         std::env::current_dir().map_err(|err| Error::io(".", "find the working directory", err))?;
+    let replicating = matches!(cli.command, cli::Command::Replicate(_));
     let plan = plan::Plan::new(cli, env, &cwd)?;
     // Before any key is read or anything decrypted.
     let core_dumps = os::NoCoreDumps::engage()?;
     let project = &plan.project;
     match plan.action {
         Action::Exec(command) => {
+            project.say_if_none();
             let resolved = resolve::resolve_project(project, env, false)?;
             if command.redact {
                 return supervise::run(&command, &resolved.resolution, env, &core_dumps);
             }
-            Err(exec::exec(&command, &resolved.resolution, env, &core_dumps))
+            exec::note_missing_path(&command, &resolved.resolution);
+            let err = exec::exec(&command, &resolved.resolution, env, &core_dumps);
+            Err(if replicating {
+                err.for_litestream(&project.config.path)
+            } else {
+                err
+            })
         }
         Action::Env {
             format,
             reveal,
             output,
         } => {
+            project.say_if_none();
             let resolved = resolve::resolve_project(project, env, false)?;
             output::run(&resolved.resolution, env, format, reveal, output.as_deref())
         }
         Action::Explain { names, json } => explain::run(project, env, &names, json),
         Action::Check { json } => check::run(project, env, json),
         Action::Init(options) => init::run(project, &options, env),
-        Action::Keygen { output } => keygen::run(output.as_deref(), env),
+        Action::Keygen { output } => keygen::run(project, output.as_deref(), env),
         Action::Recipients(change) => credentials::recipients(project, env, &change),
         Action::Convert { to } => credentials::convert(project, env, to),
         Action::Edit { reencrypt } => edit::run(project, env, reencrypt),
+        Action::DiscardRecovery => commands::recovery::discard(project, env),
         Action::Show => credentials::show(project, env),
         Action::Diff { file } => credentials::diff(project, env, &file),
-        Action::Enroll => credentials::enroll(project),
+        Action::Enroll => credentials::enroll(project, env),
         Action::Disenroll => credentials::disenroll(project),
         Action::RotateKey => credentials::rotate_key(project, env),
     }

@@ -48,6 +48,8 @@ pub enum Action {
     Edit {
         reencrypt: bool,
     },
+    /// `credentials edit --discard-recovery`.
+    DiscardRecovery,
     Show,
     /// Print `file` for git, decrypted when its key is at hand.
     Diff {
@@ -64,6 +66,8 @@ pub struct InitOptions {
     pub databases: Vec<PathBuf>,
     pub age: bool,
     pub procfile: bool,
+    /// Add the section to existing credentials that lack it.
+    pub append_section: bool,
 }
 
 /// `credentials recipients …`.
@@ -82,7 +86,7 @@ impl Plan {
                 args.environment.or(global),
                 Raw::Exec(args.command, args.pass, args.redact),
             ),
-            Command::Completions(_) | Command::Man => {
+            Command::Completions(_) | Command::Man(_) => {
                 unreachable!("completions and the man page need no plan; lib::run prints them")
             }
             Command::Keygen(args) => (
@@ -117,13 +121,18 @@ impl Plan {
                     databases: args.databases,
                     age: args.age,
                     procfile: args.procfile,
+                    append_section: args.append_section,
                 })),
             ),
             Command::Credentials(command) => match command {
                 CredentialsCommand::Edit(args) => (
                     args.environment.or(global),
-                    Raw::Ready(Action::Edit {
-                        reencrypt: args.reencrypt,
+                    Raw::Ready(if args.discard_recovery {
+                        Action::DiscardRecovery
+                    } else {
+                        Action::Edit {
+                            reencrypt: args.reencrypt,
+                        }
                     }),
                 ),
                 CredentialsCommand::Show(args) => {

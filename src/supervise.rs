@@ -87,7 +87,16 @@ pub fn run(
     };
     match exit_code(status) {
         0 => Ok(()),
-        code => Err(Error::ChildExited { code }),
+        code => {
+            // 127 is a shell's "command not found".
+            if code == exit::NOT_FOUND && exec::lacks_path(command, resolution) {
+                say(&format!(
+                    "the command exited with 127 (command not found) and it had no PATH; {}",
+                    exec::PASS_PATH_HINT
+                ));
+            }
+            Err(Error::ChildExited { code })
+        }
     }
 }
 
