@@ -70,13 +70,13 @@ pub enum Command {
     /// Print a shell completion script: lsenv completions bash > /etc/bash_completion.d/lsenv
     Completions(CompletionsArgs),
 
-    /// Print the man page (roff), or install a page per subcommand: sudo lsenv man --install
+    /// Print the man page (roff), or install a page per subcommand (as root): lsenv man --install
     Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ManArgs {
-    /// Write lsenv.1 and a page per subcommand (lsenv-exec.1, lsenv-credentials-edit.1, …) into DIR, created if missing
+    /// Write lsenv.1 and a page per subcommand (lsenv-exec.1, lsenv-credentials-edit.1, …) into DIR, created if missing [DIR: /usr/local/share/man/man1]
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "/usr/local/share/man/man1")]
     pub install: Option<PathBuf>,
 }

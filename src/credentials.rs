@@ -339,6 +339,19 @@ fn print_key(key: &MasterKey, key_file: &Path, old_key_file: &Path) -> Result<()
 fn files_using(project: &Project, key_file: &Path, target: &Path) -> Vec<PathBuf> {
     let mut files = vec![target.to_path_buf()];
     let no_variables = Env::default();
+    for (environment, file) in rails_files(project) {
+        let same_key = KeySource::find(&no_variables, &project.root, environment.as_deref())
+            == Some(KeySource::File(key_file.to_path_buf()));
+        if same_key && !files.contains(&file) {
+            files.push(file);
+        }
+    }
+    files
+}
+
+/// The Rails credentials files of the project that exist, global and per environment, with
+/// the environment each belongs to.
+fn rails_files(project: &Project) -> Vec<(Option<String>, PathBuf)> {
     let global = project.path(crate::project::GLOBAL_CREDENTIALS);
     let per_environment = std::fs::read_dir(project.path("config/credentials"))
         .into_iter()
@@ -352,14 +365,11 @@ fn files_using(project: &Project, key_file: &Path, target: &Path) -> Vec<PathBuf
                 .to_owned();
             Some((Some(name), path))
         });
-    for (environment, file) in [(None, global)].into_iter().chain(per_environment) {
-        let same_key = KeySource::find(&no_variables, &project.root, environment.as_deref())
-            == Some(KeySource::File(key_file.to_path_buf()));
-        if file.exists() && same_key && !files.contains(&file) {
-            files.push(file);
-        }
-    }
-    files
+    [(None, global)]
+        .into_iter()
+        .chain(per_environment)
+        .filter(|(_, file)| file.exists())
+        .collect()
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -576,7 +586,14 @@ fn unused_after_convert(project: &Project, old: &Credentials) -> Vec<String> {
                 .map(|file| file.display().to_string())
                 .collect()
         }
-        Access::Rails(variable @ KeySource::Variable(_)) => vec![variable.to_string()],
+        // A key variable comes first for every Rails file.
+        Access::Rails(variable @ KeySource::Variable(_)) => {
+            if rails_files(project).is_empty() {
+                vec![variable.to_string()]
+            } else {
+                Vec::new()
+            }
+        }
         Access::Age(keys) if keys.recipients_file.exists() => {
             vec![keys.recipients_file.display().to_string()]
         }

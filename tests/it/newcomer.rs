@@ -453,6 +453,21 @@ fn convert_names_the_key_files_it_no_longer_needs() {
         "{}",
         said(&output)
     );
+
+    // A key from a variable is named as such.
+    let project = Project::new();
+    project.credentials(YAML);
+    std::fs::remove_file(project.path("config/master.key")).unwrap();
+    let output = run(project
+        .lsenv()
+        .env("RAILS_MASTER_KEY", KEY)
+        .env("LSENV_AGE_IDENTITY_FILE", &identity)
+        .args(["credentials", "convert", "--to", "age"]));
+    assert_said(
+        &output,
+        0,
+        "$RAILS_MASTER_KEY is no longer used by any credentials file",
+    );
 }
 
 #[test]
