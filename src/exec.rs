@@ -97,7 +97,13 @@ pub fn note_missing_path(plan: &CommandPlan, resolution: &Resolution) {
         .file_name()
         .and_then(OsStr::to_str)
         .unwrap_or_default();
-    if SEARCHERS.contains(&name) && lacks_path(plan, resolution) {
+    // `env` with no command (`env`, `env -0`) only prints.
+    let runs_commands = name != "env"
+        || plan.args.iter().any(|arg| {
+            let arg = arg.as_bytes();
+            !arg.starts_with(b"-") && !arg.contains(&b'=')
+        });
+    if SEARCHERS.contains(&name) && runs_commands && lacks_path(plan, resolution) {
         crate::say(&format!(
             "note: {name} gets no PATH, so the commands it runs are looked up in its built-in default path only; {PASS_PATH_HINT}"
         ));

@@ -91,7 +91,9 @@ where
         Action::Keygen { output } => keygen::run(project, output.as_deref(), env),
         Action::Recipients(change) => credentials::recipients(project, env, &change),
         Action::Convert { to } => credentials::convert(project, env, to),
-        Action::Edit { reencrypt } => edit::run(project, env, reencrypt),
+        Action::Edit { reencrypt } => {
+            edit::run(project, env, reencrypt).map_err(|err| project.explain_wrong_key(err, env))
+        }
         Action::DiscardRecovery => commands::recovery::discard(project, env),
         Action::Show => credentials::show(project, env),
         Action::Diff { file } => credentials::diff(project, env, &file),

@@ -394,6 +394,12 @@ impl Project {
         let access = target
             .access()
             .ok_or_else(|| self.missing_key(&target.file))?;
+        Ok(Some(self.with_unused_keys(target.file, access, env)))
+    }
+
+    /// The credentials in `file`, opened with `access`, and the key sources that lookup passes
+    /// over for it.
+    fn with_unused_keys(&self, file: PathBuf, access: Access, env: &Env) -> Credentials {
         let unused_keys = match &access {
             Access::Rails(used) => KeySource::present(env, &self.root, self.environment.as_deref())
                 .into_iter()
@@ -401,11 +407,25 @@ impl Project {
                 .collect(),
             Access::Age(_) => Vec::new(),
         };
-        Ok(Some(Credentials {
-            file: target.file,
+        Credentials {
+            file,
             access,
             unused_keys,
-        }))
+        }
+    }
+
+    /// A key that does not open the file being edited, explained as when it is read
+    /// ([`Credentials::explain_wrong_key`]).
+    pub fn explain_wrong_key(&self, err: Error, env: &Env) -> Error {
+        let Ok(target) = self.writable_credentials_target(env) else {
+            return err;
+        };
+        match target.access() {
+            Some(access) if target.exists => self
+                .with_unused_keys(target.file, access, env)
+                .explain_wrong_key(err, env),
+            _ => err,
+        }
     }
 
     pub fn missing_key(&self, file: &Path) -> Error {

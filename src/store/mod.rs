@@ -187,7 +187,7 @@ impl Credentials {
 
     /// A Rails key that does not open the file: the error says which source it came from, and
     /// which of the other sources present would have opened it.
-    fn explain_wrong_key(&self, err: Error, env: &Env) -> Error {
+    pub fn explain_wrong_key(&self, err: Error, env: &Env) -> Error {
         let (
             Access::Rails(used),
             Error::Integrity {
@@ -199,7 +199,7 @@ impl Credentials {
         else {
             return err;
         };
-        if !problem.starts_with(rails::WRONG_KEY) {
+        if problem != rails::WRONG_KEY || location.path != self.file {
             return err;
         }
         let opens = |source: &KeySource| {

@@ -170,6 +170,24 @@ fn a_stale_key_variable_is_named_and_a_key_file_that_opens_is_pointed_out() {
     );
     assert!(!said(&output).contains(KEY) && !said(&output).contains(OTHER_KEY));
 
+    // The same for an edit, which never starts.
+    let scratch = tempfile::tempdir().unwrap();
+    let editor = project.script("editors/editor", "#!/bin/sh\nexit 0\n");
+    let output = project
+        .process()
+        .env("RAILS_MASTER_KEY", OTHER_KEY)
+        .env("EDITOR", editor)
+        .env("XDG_RUNTIME_DIR", scratch.path())
+        .args(["credentials", "edit"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_said(
+        &output,
+        5,
+        "config/master.key is also there and opens this file",
+    );
+
     // Neither opens it: both are named.
     project.file("config/master.key", "00112233445566778899aabbccddeeff");
     let output = run(project
@@ -276,6 +294,16 @@ fn a_command_not_found_without_path_gets_the_pass_path_hint() {
     assert!(output.status.success(), "{}", said(&output));
     assert!(
         said(&output).contains("add --pass PATH"),
+        "{}",
+        said(&output)
+    );
+    // `env` that only prints runs no command: nothing to say.
+    let output = run(project.lsenv().args(["exec", "env", "-0"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(output.stderr.is_empty(), "{}", said(&output));
+    let output = run(project.lsenv().args(["exec", "env", "X=1", "true"]));
+    assert!(
+        said(&output).contains("env gets no PATH"),
         "{}",
         said(&output)
     );
