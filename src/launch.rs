@@ -61,6 +61,44 @@ pub(crate) fn child_env<'a>(
     Ok(vars)
 }
 
+/// Programs that look other commands up on `PATH`: started without one, they search only their
+/// built-in default.
+const SEARCHERS: [&str; 9] = [
+    "sh", "bash", "dash", "zsh", "ksh", "ash", "busybox", "env", "xargs",
+];
+
+/// Said when a command finds no command because it got no `PATH`.
+pub(crate) const PASS_PATH_HINT: &str = "lsenv gives the command no PATH unless asked: add --pass PATH (or `pass = [\"PATH\"]` in the [exec] table of config/lsenv.toml)";
+
+/// Whether the command gets no `PATH`: neither resolved nor in the pass-list.
+pub(crate) fn lacks_path(plan: &CommandPlan, resolution: &Resolution) -> bool {
+    resolution.get("PATH").is_none()
+        && !plan
+            .pass
+            .iter()
+            .any(|pattern| names::glob_match(pattern, "PATH"))
+}
+
+/// Once lsenv has become the command it cannot see the command exit 127, so a shell (or `env`)
+/// started without `PATH`, whose lookups would then fail, is noted on stderr beforehand.
+pub(crate) fn note_missing_path(plan: &CommandPlan, resolution: &Resolution) {
+    let name = Path::new(&plan.program)
+        .file_name()
+        .and_then(OsStr::to_str)
+        .unwrap_or_default();
+    // `env` with no command (`env`, `env -0`) only prints.
+    let runs_commands = name != "env"
+        || plan.args.iter().any(|arg| {
+            let arg = arg.as_bytes();
+            !arg.starts_with(b"-") && !arg.contains(&b'=')
+        });
+    if SEARCHERS.contains(&name) && runs_commands && lacks_path(plan, resolution) {
+        crate::terminal::say(&format!(
+            "note: {name} gets no PATH, so the commands it runs are looked up in its built-in default path only; {PASS_PATH_HINT}"
+        ));
+    }
+}
+
 /// Replaces this process with the command. Returns only if that failed.
 ///
 /// `execve` is called directly with an environment built in one pass: `std::process::Command`

@@ -55,7 +55,9 @@ where
         Plan::Generate(Generated::Completions(shell)) => {
             return done(terminal::print(&cli::completions(shell)));
         }
-        Plan::Generate(Generated::Man) => return done(terminal::print(&cli::man_page())),
+        Plan::Generate(Generated::Man { install }) => {
+            return done(commands::man::run(install.as_deref()));
+        }
         Plan::Run { project, action } => (project, action),
     };
     // Before any key is read or anything decrypted.
@@ -63,6 +65,9 @@ where
     let project = &project;
     done(match action {
         Action::Exec(command) => return commands::exec::run(project, &command, env, &core_dumps),
+        Action::Replicate(command) => {
+            return commands::exec::replicate(project, &command, env, &core_dumps);
+        }
         Action::Check { json } => return check::run(project, env, json),
         Action::Env {
             format,
@@ -71,13 +76,16 @@ where
         } => commands::env::run(project, env, format, reveal, output.as_deref()),
         Action::Explain { names, json } => explain::run(project, env, &names, json),
         Action::Init(options) => init::run(project, &options, env),
-        Action::Keygen { output } => keygen::run(output.as_deref(), env),
+        Action::Keygen { output } => keygen::run(project, output.as_deref(), env),
         Action::Recipients(change) => credentials::recipients(project, env, &change),
         Action::Convert { to } => credentials::convert(project, env, to),
-        Action::Edit { reencrypt } => edit::run(project, env, reencrypt),
+        Action::Edit { reencrypt } => {
+            edit::run(project, env, reencrypt).map_err(|err| project.explain_wrong_key(err, env))
+        }
+        Action::DiscardRecovery => commands::recovery::discard(project, env),
         Action::Show => credentials::show(project, env),
         Action::Diff { file } => credentials::diff(project, env, &file),
-        Action::Enroll => credentials::enroll(project),
+        Action::Enroll => credentials::enroll(project, env),
         Action::Disenroll => credentials::disenroll(project),
         Action::RotateKey => credentials::rotate_key(project, env),
     })

@@ -29,13 +29,18 @@ pub(crate) enum Plan {
 #[derive(Debug)]
 pub(crate) enum Generated {
     Completions(clap_complete::Shell),
-    Man,
+    /// The man page on stdout, or with `install` a page per command written into that folder.
+    Man {
+        install: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug)]
 pub(crate) enum Action {
-    /// `exec` and `replicate`: resolve, then become (or, with `--redact`, supervise) the command.
+    /// `exec`: resolve, then become (or, with `--redact`, supervise) the command.
     Exec(CommandPlan),
+    /// `replicate`: the same, with litestream as the command.
+    Replicate(CommandPlan),
     Env {
         format: Format,
         reveal: bool,
@@ -59,6 +64,8 @@ pub(crate) enum Action {
     Edit {
         reencrypt: bool,
     },
+    /// `credentials edit --discard-recovery`.
+    DiscardRecovery,
     Show,
     /// Print `file` for git, decrypted when its key is at hand.
     Diff {
@@ -88,6 +95,8 @@ pub(crate) struct InitOptions {
     pub databases: Vec<PathBuf>,
     pub age: bool,
     pub procfile: bool,
+    /// Add the section to existing credentials that lack it.
+    pub append_section: bool,
 }
 
 /// `credentials recipients …`.
@@ -105,7 +114,11 @@ impl Plan {
             Command::Completions(args) => {
                 return Ok(Self::Generate(Generated::Completions(args.shell)));
             }
-            Command::Man => return Ok(Self::Generate(Generated::Man)),
+            Command::Man(args) => {
+                return Ok(Self::Generate(Generated::Man {
+                    install: args.install,
+                }));
+            }
             Command::Exec(args) => Raw::Exec(args.command, args.pass, args.redact),
             Command::Replicate(args) => Raw::Replicate(args.args),
             Command::Keygen(args) => Raw::Ready(Action::Keygen {
@@ -125,8 +138,10 @@ impl Plan {
                 databases: args.databases,
                 age: args.age,
                 procfile: args.procfile,
+                append_section: args.append_section,
             })),
             Command::Credentials(command) => Raw::Ready(match command {
+                CredentialsCommand::Edit(args) if args.discard_recovery => Action::DiscardRecovery,
                 CredentialsCommand::Edit(args) => Action::Edit {
                     reencrypt: args.reencrypt,
                 },
@@ -154,7 +169,7 @@ impl Plan {
                     pass: pass_list(&project.config, pass)?,
                 })
             }
-            Raw::Replicate(args) => Action::Exec(replicate_command(&project, args)?),
+            Raw::Replicate(args) => Action::Replicate(replicate_command(&project, args)?),
         };
         Ok(Self::Run {
             project: Box::new(project),

@@ -29,6 +29,8 @@ pub struct Project {
     /// Whether `-e` named the environment (rather than `LSENV_ENV`/`RAILS_ENV`).
     pub environment_given: bool,
     pub config: Config,
+    /// Whether the root holds one of the files that mark a project (see [`find_root`]).
+    pub found: bool,
 }
 
 /// Where the credentials file of a project is, whether it exists, and its keys.
@@ -224,12 +226,38 @@ impl Project {
         let environment = select_environment(environment, env)?;
         let config = Config::load(root.join(CONFIG_FILE), environment.as_deref())?;
         Ok(Self {
+            found: is_marked(&root),
             root,
             root_given,
             environment,
             environment_given,
             config,
         })
+    }
+
+    /// Why the resolution is the environment alone, when there is no project: not an error (CI
+    /// may run lsenv anywhere), but never silent.
+    pub fn none_found(&self) -> Option<String> {
+        (!self.found).then(|| {
+            let dir = if self.root.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                &self.root
+            };
+            let place = if self.root_given { "in" } else { "in or above" };
+            format!(
+                "no project found {place} {} (no {}): only the LITESTREAM_* variables of the environment apply",
+                std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()).display(),
+                MARKERS.join(", ")
+            )
+        })
+    }
+
+    /// Says [`Self::none_found`] on stderr.
+    pub fn say_if_none(&self) {
+        if let Some(message) = self.none_found() {
+            say(&message);
+        }
     }
 
     pub fn path(&self, relative: impl AsRef<Path>) -> PathBuf {
@@ -352,13 +380,52 @@ impl Project {
             }
             return Ok(None);
         }
+        if let (true, Some(name), None) = (
+            self.environment_given,
+            &self.environment,
+            &self.config.credentials_file,
+        ) && !target.file.starts_with(self.path("config/credentials"))
+        {
+            say(&format!(
+                "-e {name}: there is no config/credentials/{name}.yml.enc (or .yml.age); using {}",
+                target.file.display()
+            ));
+        }
         let access = target
             .access()
             .ok_or_else(|| self.missing_key(&target.file))?;
-        Ok(Some(Credentials {
-            file: target.file,
+        Ok(Some(self.with_unused_keys(target.file, access, env)))
+    }
+
+    /// The credentials in `file`, opened with `access`, and the key sources that lookup passes
+    /// over for it.
+    fn with_unused_keys(&self, file: PathBuf, access: Access, env: &Env) -> Credentials {
+        let unused_keys = match &access {
+            Access::Rails(used) => KeySource::present(env, &self.root, self.environment.as_deref())
+                .into_iter()
+                .filter(|source| source != used)
+                .collect(),
+            Access::Age(_) => Vec::new(),
+        };
+        Credentials {
+            file,
             access,
-        }))
+            unused_keys,
+        }
+    }
+
+    /// A key that does not open the file being edited, explained as when it is read
+    /// ([`Credentials::explain_wrong_key`]).
+    pub fn explain_wrong_key(&self, err: Error, env: &Env) -> Error {
+        let Ok(target) = self.writable_credentials_target(env) else {
+            return err;
+        };
+        match target.access() {
+            Some(access) if target.exists => self
+                .with_unused_keys(target.file, access, env)
+                .explain_wrong_key(err, env),
+            _ => err,
+        }
     }
 
     pub fn missing_key(&self, file: &Path) -> Error {
@@ -376,6 +443,32 @@ impl Project {
                     None => GLOBAL_KEY.to_owned(),
                 }
             )),
+        }
+    }
+
+    /// [`Self::ignore_in_git`] for a file about to be written at `path` (relative to lsenv's
+    /// working directory), when it is inside this project; whether it is.
+    pub fn ignore_if_inside(&self, path: &Path) -> Result<bool> {
+        let absolute = |path: &Path| {
+            let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+            let dir = std::fs::canonicalize(dir.unwrap_or(Path::new("."))).ok()?;
+            Some(dir.join(path.file_name()?))
+        };
+        let root = std::fs::canonicalize(if self.root.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &self.root
+        });
+        let inside = match (root, absolute(path)) {
+            (Ok(root), Some(file)) if self.found => file
+                .strip_prefix(&root)
+                .ok()
+                .map(|relative| self.path(relative)),
+            _ => None,
+        };
+        match inside {
+            Some(path) => self.ignore_in_git(&path).map(|()| true),
+            None => Ok(false),
         }
     }
 
@@ -424,15 +517,26 @@ fn read_head(path: &Path) -> Option<Vec<u8>> {
 /// The nearest ancestor of `cwd` that holds `config/lsenv.toml`, `config/credentials.yml.enc` or
 /// `config/credentials/`, as a relative path (`""`, `".."`, …); `cwd` itself when none does.
 fn find_root(cwd: &Path) -> PathBuf {
-    let markers = [
-        CONFIG_FILE,
-        GLOBAL_CREDENTIALS,
-        "config/credentials.yml.age",
-        "config/credentials",
-    ];
     cwd.ancestors()
-        .position(|dir| markers.iter().any(|marker| dir.join(marker).exists()))
+        .position(is_marked)
         .map_or_else(PathBuf::new, |depth| (0..depth).map(|_| "..").collect())
+}
+
+/// The files whose presence makes a directory a project root.
+const MARKERS: [&str; 4] = [
+    CONFIG_FILE,
+    GLOBAL_CREDENTIALS,
+    "config/credentials.yml.age",
+    "config/credentials",
+];
+
+fn is_marked(dir: &Path) -> bool {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    MARKERS.iter().any(|marker| dir.join(marker).exists())
 }
 
 /// `-e`, else `$LSENV_ENV`, else `$RAILS_ENV` (empty counts as unset). The name becomes part of

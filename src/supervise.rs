@@ -86,7 +86,15 @@ pub(crate) fn run(
             core_dumps,
         )?
     };
-    Ok(Status(exit_code(status)))
+    let code = exit_code(status);
+    // 127 is a shell's "command not found".
+    if code == exit::NOT_FOUND && launch::lacks_path(command, resolution) {
+        say(&format!(
+            "the command exited with 127 (command not found) and it had no PATH; {}",
+            launch::PASS_PATH_HINT
+        ));
+    }
+    Ok(Status(code))
 }
 
 /// The filter for the resolved secrets: every variable that may hold one and is long enough

@@ -88,7 +88,11 @@ impl Findings {
 
 pub(crate) fn run(project: &Project, env: &Env, json: bool) -> Result<Status> {
     let mut findings = Findings::default();
+    if let Some(message) = project.none_found() {
+        findings.warn(None, message);
+    }
     let resolution = check_credentials(project, env, &mut findings);
+    check_recovery(project, env, &mut findings);
     if let Some(resolution) = &resolution {
         check_litestream_config(project, env, resolution, &mut findings)?;
     }
@@ -162,6 +166,25 @@ fn check_credentials(project: &Project, env: &Env, findings: &mut Findings) -> O
             findings.failed(&err);
             None
         }
+    }
+}
+
+/// An edit that could not be saved, kept encrypted next to the credentials: the next `edit`
+/// continues from it, which is worth knowing before it happens.
+fn check_recovery(project: &Project, env: &Env, findings: &mut Findings) {
+    let Ok(target) = project.writable_credentials_target(env) else {
+        return;
+    };
+    let recovery = crate::commands::edit::recovery_path(&target.file);
+    if recovery.exists() {
+        findings.warn(
+            Some(Location::file(&recovery)),
+            format!(
+                "{}; {}",
+                crate::commands::recovery::PENDING,
+                crate::commands::recovery::CHOICES
+            ),
+        );
     }
 }
 
@@ -466,11 +489,17 @@ fn check_key_files(project: &Project, env: &Env, findings: &mut Findings) {
             }
         }
         match git.as_ref().filter(|_| in_project).map(|git| git.status(key)) {
+            Some(GitStatus::Tracked) if is_old_key(key) => findings.error(location, "this old key is committed to git: it opens every version of the credentials encrypted with it, in git history too; remove it from the repository (git rm --cached), and change the secrets those versions hold (rotating the key again does not help)"),
             Some(GitStatus::Tracked) => findings.error(location, "the key file is committed to git: rotate the key (lsenv credentials rotate-key) and remove the file from the repository"),
             Some(GitStatus::NotIgnored) => findings.warn(location, "the key file is not ignored by git; add it to .gitignore"),
             Some(GitStatus::Ignored) | None => {}
         }
     }
+}
+
+/// `KEY.old`, which `rotate-key` leaves behind.
+fn is_old_key(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "old")
 }
 
 enum GitStatus {

@@ -7,6 +7,7 @@
 //! leaves either the old pair or the new pair, and running it again finishes the job.
 
 use std::fmt::Write as _;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -77,8 +78,8 @@ pub(crate) fn diff(project: &Project, env: &Env, file: &Path) -> Result<()> {
 
 /// Adds the `.gitattributes` lines and the git config of both textconv drivers, keeping a
 /// driver that someone else configured.
-pub(crate) fn enroll(project: &Project) -> Result<()> {
-    let command = textconv_command(project)?;
+pub(crate) fn enroll(project: &Project, env: &Env) -> Result<()> {
+    let command = textconv_command(project, env)?;
     for (driver, _) in DRIVERS {
         match git_config_get(project, driver)? {
             Some(existing) if !existing.contains("lsenv") => {
@@ -150,14 +151,40 @@ pub(crate) fn disenroll(project: &Project) -> Result<()> {
 
 /// `lsenv credentials diff`, with `-C` when the project is not the top of the git work tree
 /// (git runs textconv drivers from the top).
-fn textconv_command(project: &Project) -> Result<String> {
+fn textconv_command(project: &Project, env: &Env) -> Result<String> {
     let prefix = git(project, &["rev-parse", "--show-prefix"])?;
     let prefix = prefix.trim().trim_end_matches('/');
+    let lsenv = lsenv_command(env);
     Ok(if prefix.is_empty() {
-        "lsenv credentials diff".to_owned()
+        format!("{lsenv} credentials diff")
     } else {
-        format!("lsenv -C {} credentials diff", shell_words::quote(prefix))
+        format!("{lsenv} -C {} credentials diff", shell_words::quote(prefix))
     })
+}
+
+/// `lsenv` when that is on `PATH`, for git to find it; else the absolute path of this lsenv.
+fn lsenv_command(env: &Env) -> String {
+    let path = env
+        .get("PATH")
+        .map(|path| std::ffi::OsStr::from_bytes(path.expose()));
+    if crate::launch::find_program("lsenv".as_ref(), path, Path::new("")).is_ok() {
+        return "lsenv".to_owned();
+    }
+    match std::env::current_exe() {
+        Ok(exe) => {
+            say(&format!(
+                "lsenv is not on PATH, so git is given its full path, {}",
+                exe.display()
+            ));
+            shell_words::quote(&exe.to_string_lossy()).into_owned()
+        }
+        Err(err) => {
+            say(&format!(
+                "warning: lsenv is not on PATH and its own path is unknown ({err}): git will not find `lsenv` until it is on PATH"
+            ));
+            "lsenv".to_owned()
+        }
+    }
 }
 
 fn git_config_get(project: &Project, driver: &str) -> Result<Option<String>> {
@@ -267,6 +294,8 @@ pub(crate) fn rotate_key(project: &Project, env: &Env) -> Result<()> {
         .map(|file| rails::read(file, &current))
         .collect::<Result<Vec<_>>>()?;
     let new = MasterKey::generate();
+    // Ignored before it exists: it opens every earlier version of the files in git history.
+    project.ignore_in_git(&old_key_file)?;
     keys::create_key_file(&old_key_file, &current)?;
     os::write_atomic(&key_file, new.to_hex().as_bytes())?;
     for (file, text) in files.iter().zip(&texts) {
@@ -309,6 +338,19 @@ fn print_key(key: &MasterKey, key_file: &Path, old_key_file: &Path) -> Result<()
 fn files_using(project: &Project, key_file: &Path, target: &Path) -> Vec<PathBuf> {
     let mut files = vec![target.to_path_buf()];
     let no_variables = Env::default();
+    for (environment, file) in rails_files(project) {
+        let same_key = KeySource::find(&no_variables, &project.root, environment.as_deref())
+            == Some(KeySource::File(key_file.to_path_buf()));
+        if same_key && !files.contains(&file) {
+            files.push(file);
+        }
+    }
+    files
+}
+
+/// The Rails credentials files of the project that exist, global and per environment, with
+/// the environment each belongs to.
+fn rails_files(project: &Project) -> Vec<(Option<String>, PathBuf)> {
     let global = project.path(crate::project::GLOBAL_CREDENTIALS);
     let per_environment = std::fs::read_dir(project.path("config/credentials"))
         .into_iter()
@@ -322,14 +364,11 @@ fn files_using(project: &Project, key_file: &Path, target: &Path) -> Vec<PathBuf
                 .to_owned();
             Some((Some(name), path))
         });
-    for (environment, file) in [(None, global)].into_iter().chain(per_environment) {
-        let same_key = KeySource::find(&no_variables, &project.root, environment.as_deref())
-            == Some(KeySource::File(key_file.to_path_buf()));
-        if file.exists() && same_key && !files.contains(&file) {
-            files.push(file);
-        }
-    }
-    files
+    [(None, global)]
+        .into_iter()
+        .chain(per_environment)
+        .filter(|(_, file)| file.exists())
+        .collect()
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -367,22 +406,10 @@ pub(crate) fn recipients(project: &Project, env: &Env, change: &Recipients) -> R
             return crate::terminal::print(out.as_bytes());
         }
         Recipients::Add(added) => {
-            let mut text = file_text.clone();
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
-            for (number, recipient) in added.iter().enumerate() {
-                age::parse_recipient(recipient).map_err(|problem| {
-                    Error::usage(format!("recipient {}: {problem}", number + 1))
-                })?;
-                if !listed(recipient)
-                    && !in_config(recipient)
-                    && !text.lines().any(|l| l.trim() == recipient)
-                {
-                    text.push_str(recipient);
-                    text.push('\n');
-                }
-            }
+            let Some(text) = with_added(age_keys, &file_text, added)? else {
+                say("nothing to add; nothing rewritten");
+                return Ok(());
+            };
             text
         }
         Recipients::Remove(removed) => {
@@ -434,6 +461,56 @@ pub(crate) fn recipients(project: &Project, env: &Env, change: &Recipients) -> R
     Ok(())
 }
 
+/// The recipients file's text with `added` appended, each once; `None` when every one of them
+/// is a recipient already (each is said).
+fn with_added(age_keys: &AgeKeys, file_text: &str, added: &[String]) -> Result<Option<String>> {
+    let mut text = file_text.to_owned();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let mut new = 0;
+    for (number, recipient) in added.iter().enumerate() {
+        age::parse_recipient(recipient)
+            .map_err(|problem| bad_recipient(number, recipient, &problem))?;
+        let listed = file_text.lines().any(|line| line.trim() == recipient);
+        if listed || age_keys.config_recipients.iter().any(|r| r == recipient) {
+            let place = if listed {
+                &age_keys.recipients_file
+            } else {
+                &age_keys.config_path
+            };
+            say(&format!(
+                "{recipient} is already a recipient (listed in {})",
+                place.display()
+            ));
+        } else if !text.lines().any(|line| line.trim() == recipient) {
+            text.push_str(recipient);
+            text.push('\n');
+            new += 1;
+        }
+    }
+    Ok((new > 0).then_some(text))
+}
+
+/// A recipient that does not parse, named by its text; an identity given by mistake is a secret,
+/// and is named by its position instead.
+fn bad_recipient(number: usize, text: &str, problem: &str) -> Error {
+    const SHOWN: usize = 80;
+    if text
+        .get(..15)
+        .is_some_and(|head| head.eq_ignore_ascii_case("AGE-SECRET-KEY-"))
+    {
+        return Error::usage(format!(
+            "recipient {}: this is an age identity, a secret key, not a recipient",
+            number + 1
+        ))
+        .with_hint("give its public key (age1…), which `age-keygen -y FILE` prints");
+    }
+    let shown: String = text.chars().take(SHOWN).collect();
+    let more = if shown.len() < text.len() { "…" } else { "" };
+    Error::usage(format!("`{}{more}`: {problem}", shown.escape_debug()))
+}
+
 /// Moves the credentials between the Rails and the age store, the text byte for byte; the old
 /// file is removed only once the new one reads back identically.
 pub(crate) fn convert(project: &Project, env: &Env, to: StoreKind) -> Result<()> {
@@ -482,5 +559,43 @@ pub(crate) fn convert(project: &Project, env: &Env, to: StoreKind) -> Result<()>
         credentials.file.display(),
         new_file.display()
     ));
+    for unused in unused_after_convert(project, &credentials) {
+        say(&format!(
+            "{unused} is no longer used by any credentials file; remove it once no server or CI needs it"
+        ));
+    }
     Ok(())
+}
+
+/// What opened the credentials before they moved and now opens nothing: a Rails key (its file,
+/// and the `.old` one rotate-key left, unless another credentials file shares them, or the
+/// variable) or the age recipients file.
+fn unused_after_convert(project: &Project, old: &Credentials) -> Vec<String> {
+    match &old.access {
+        Access::Rails(KeySource::File(key_file)) => {
+            let shared = files_using(project, key_file, &old.file)
+                .iter()
+                .any(|file| *file != old.file);
+            if shared {
+                return Vec::new();
+            }
+            [key_file.clone(), with_suffix(key_file, ".old")]
+                .into_iter()
+                .filter(|file| file.exists())
+                .map(|file| file.display().to_string())
+                .collect()
+        }
+        // A key variable comes first for every Rails file.
+        Access::Rails(variable @ KeySource::Variable(_)) => {
+            if rails_files(project).is_empty() {
+                vec![variable.to_string()]
+            } else {
+                Vec::new()
+            }
+        }
+        Access::Age(keys) if keys.recipients_file.exists() => {
+            vec![keys.recipients_file.display().to_string()]
+        }
+        Access::Age(_) => Vec::new(),
+    }
 }

@@ -62,7 +62,7 @@ pub(crate) fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
     let start = if recovery.exists() {
         let text = sealing.keys.read(&recovery)?;
         say(&format!(
-            "continuing from the edit kept in {}",
+            "continuing from the edit kept in {} (to start from the saved file instead: lsenv credentials edit --discard-recovery)",
             recovery.display()
         ));
         text
@@ -295,8 +295,9 @@ impl Session<'_> {
 
     fn kept_hint(&self) -> String {
         format!(
-            "{}; run `lsenv credentials edit` again to continue from it",
-            self.kept_note()
+            "{}; {}",
+            self.kept_note(),
+            crate::commands::recovery::CHOICES
         )
     }
 }
@@ -331,7 +332,7 @@ fn editor_command(env: &Env) -> Result<Vec<String>> {
     }
 }
 
-fn recovery_path(file: &Path) -> PathBuf {
+pub(crate) fn recovery_path(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
     name.push(".recovery");
     PathBuf::from(name)
@@ -599,4 +600,17 @@ impl Drop for SignalWatch {
             let _ = thread.join();
         }
     }
+}
+
+/// Changes the credentials as an edit saves them, without an editor: under the edit lock, from
+/// the text on disk at that moment, checked, then encrypted and written atomically.
+pub(crate) fn change(
+    file: &Path,
+    keys: &Keys,
+    change: impl FnOnce(&str) -> Zeroizing<String>,
+) -> Result<()> {
+    let _lock = EditLock::acquire(file)?;
+    let changed = change(&keys.read(file)?);
+    validate(&changed, file)?;
+    keys.write(file, changed.as_bytes())
 }

@@ -15,6 +15,7 @@ pub(crate) fn run(
     reveal: bool,
     output: Option<&Path>,
 ) -> Result<()> {
+    project.say_if_none();
     let resolved = resolve::resolve_project(project, env, false)?;
     output::run(&resolved.resolution, env, format, reveal, output)
 }

@@ -17,9 +17,21 @@ pub(crate) fn run(
     env: &Env,
     core_dumps: &NoCoreDumps,
 ) -> Result<Status> {
+    project.say_if_none();
     let resolved = resolve::resolve_project(project, env, false)?;
     if command.redact {
         return supervise::run(command, &resolved.resolution, env, core_dumps);
     }
+    launch::note_missing_path(command, &resolved.resolution);
     Err(launch::exec(command, &resolved.resolution, env, core_dumps))
+}
+
+/// `exec` of litestream, whose hints say how to install it or name it when it is not found.
+pub(crate) fn replicate(
+    project: &Project,
+    command: &CommandPlan,
+    env: &Env,
+    core_dumps: &NoCoreDumps,
+) -> Result<Status> {
+    run(project, command, env, core_dumps).map_err(|err| err.for_litestream(&project.config.path))
 }

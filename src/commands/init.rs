@@ -18,13 +18,14 @@ use std::path::{Path, PathBuf};
 use crate::commands::keygen;
 use crate::database_yml;
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::os;
 use crate::plan::InitOptions;
 use crate::project::{Project, Sealing};
 use crate::store::rails::MasterKey;
 use crate::store::{Access, Keys};
 use crate::terminal::say;
+use crate::yaml;
 
 const CONFIG_TEMPLATE: &str = include_str!("../../config/templates/lsenv.toml");
 /// The head of `config/litestream.yml`, ending in `dbs:`.
@@ -42,7 +43,7 @@ const YAML_WORDS: [&str; 9] = ["true", "false", "yes", "no", "on", "off", "y", "
 
 pub(crate) fn run(project: &Project, options: &InitOptions, env: &Env) -> Result<()> {
     let setup = Setup::new(project, options, env)?;
-    setup.write(project)
+    setup.write(project, env)
 }
 
 /// Everything init will do, decided before anything is written.
@@ -51,6 +52,18 @@ struct Setup {
     litestream: PlainFile,
     procfile: Option<Procfile>,
     credentials: Credentials,
+}
+
+/// Whether existing credentials have the section the variables come from.
+enum Section {
+    Present,
+    /// Missing: the YAML to paste (or, with `--append-section`, to append).
+    Missing {
+        yaml: String,
+        append: bool,
+    },
+    /// The file could not be read to tell (a passphrase file, or it does not decrypt): why.
+    Unknown(String),
 }
 
 /// The Procfile with a `litestream:` process: its new text, or `None` when one is already there.
@@ -113,8 +126,12 @@ struct PlainFile {
 }
 
 enum Credentials {
-    /// The file exists and its keys are at hand: nothing to do.
-    Keep { file: PathBuf, access: Access },
+    /// The file exists and its keys are at hand: nothing to do, unless it lacks the section.
+    Keep {
+        file: PathBuf,
+        access: Access,
+        section: Section,
+    },
     Create {
         file: PathBuf,
         yaml: String,
@@ -143,14 +160,14 @@ impl Setup {
             config,
             litestream,
             procfile: options.procfile.then(|| procfile(project)).transpose()?,
-            credentials: Credentials::plan(project, env, options.age)?,
+            credentials: Credentials::plan(project, env, options)?,
         })
     }
 
-    fn write(self, project: &Project) -> Result<()> {
+    fn write(self, project: &Project, env: &Env) -> Result<()> {
         self.config.write()?;
         self.litestream.write()?;
-        self.credentials.write(project)?;
+        self.credentials.write(project, env)?;
         if let Some(procfile) = self.procfile {
             procfile.write()?;
         }
@@ -202,14 +219,32 @@ impl PlainFile {
 }
 
 impl Credentials {
-    fn plan(project: &Project, env: &Env, age: bool) -> Result<Self> {
+    fn plan(project: &Project, env: &Env, options: &InitOptions) -> Result<Self> {
+        let age = options.age;
         let mut target = project.writable_credentials_target(env)?;
         if target.exists {
             return match target.access() {
-                Some(access) => Ok(Self::Keep {
-                    file: target.file,
-                    access,
-                }),
+                Some(access) => {
+                    let section = section_of(project, &target.file, &access, env);
+                    if let (true, Section::Unknown(why)) = (options.append_section, &section) {
+                        return Err(Error::config(
+                            Location::file(&target.file),
+                            format!("cannot add the {} section: {why}", project.config.section),
+                        ));
+                    }
+                    let section = match section {
+                        Section::Missing { yaml, .. } => Section::Missing {
+                            yaml,
+                            append: options.append_section,
+                        },
+                        other => other,
+                    };
+                    Ok(Self::Keep {
+                        file: target.file,
+                        access,
+                        section,
+                    })
+                }
                 // Rails makes a key here, one that can never open the file; say what to do instead.
                 None => Err(project.missing_key_because(
                     &target.file,
@@ -236,14 +271,18 @@ impl Credentials {
         })
     }
 
-    fn write(self, project: &Project) -> Result<()> {
+    fn write(self, project: &Project, env: &Env) -> Result<()> {
         let (file, yaml, sealing) = match self {
-            Self::Keep { file, access } => {
+            Self::Keep {
+                file,
+                access,
+                section,
+            } => {
                 say(&format!(
                     "kept existing {} (it opens with {access})",
                     file.display()
                 ));
-                return Ok(());
+                return keep_section(project, &file, &access, section, env);
             }
             Self::Create {
                 file,
@@ -269,6 +308,87 @@ impl Credentials {
             print_key(key)?;
         }
         Ok(())
+    }
+}
+
+/// Whether the credentials in `file` have the configured section.
+fn section_of(project: &Project, file: &Path, access: &Access, env: &Env) -> Section {
+    let section = &project.config.section;
+    let opened = os::read_capped(file, crate::store::rails::MAX_FILE_BYTES).and_then(|bytes| {
+        if crate::store::age::is_passphrase_file(&bytes) {
+            return Ok(None);
+        }
+        let text = access.load(env)?.decrypt(&bytes, file)?;
+        Ok(Some(yaml::parse(&text, file)?.get(section).is_some()))
+    });
+    match opened {
+        Ok(Some(true)) => Section::Present,
+        Ok(Some(false)) => Section::Missing {
+            yaml: section_yaml(section),
+            append: false,
+        },
+        Ok(None) => Section::Unknown("it is encrypted with a passphrase".into()),
+        Err(err) => Section::Unknown(err.to_string()),
+    }
+}
+
+/// Existing credentials without the section: it is printed to paste, or with
+/// `--append-section` added as `credentials edit` saves.
+fn keep_section(
+    project: &Project,
+    file: &Path,
+    access: &Access,
+    section: Section,
+    env: &Env,
+) -> Result<()> {
+    let name = &project.config.section;
+    match section {
+        Section::Present => Ok(()),
+        Section::Unknown(why) => {
+            say(&format!(
+                "could not check {} for a `{name}:` section: {why}",
+                file.display()
+            ));
+            Ok(())
+        }
+        Section::Missing {
+            yaml,
+            append: false,
+        } => {
+            say(&format!(
+                "{} has no `{name}:` section, so it sets no LITESTREAM_* variable. Add the section below with `lsenv credentials edit`, or run `lsenv init --append-section` to have it added:",
+                file.display()
+            ));
+            crate::terminal::print(format!("\n{yaml}").as_bytes())
+        }
+        Section::Missing { yaml, append: true } => {
+            let keys = access.load(env)?;
+            crate::commands::edit::change(file, &keys, |text| {
+                let mut changed =
+                    zeroize::Zeroizing::new(String::with_capacity(text.len() + yaml.len() + 2));
+                changed.push_str(text);
+                if !changed.is_empty() && !changed.ends_with('\n') {
+                    changed.push('\n');
+                }
+                changed.push('\n');
+                changed.push_str(&yaml);
+                changed
+            })?;
+            let has_it = keys
+                .read(file)
+                .and_then(|text| yaml::parse(&text, file).map(|tree| tree.get(name).is_some()))?;
+            if !has_it {
+                return Err(Error::config(
+                    Location::file(file),
+                    format!("the `{name}:` section was added but does not read back as a section"),
+                ));
+            }
+            say(&format!(
+                "added a `{name}:` section to {}: fill it in with `lsenv credentials edit`",
+                file.display()
+            ));
+            Ok(())
+        }
     }
 }
 
@@ -324,7 +444,15 @@ fn litestream_yml(paths: &[String]) -> String {
 /// The credentials template with its `litestream:` block under `section`, the dotted key path
 /// `[credentials] section` may set (the empty path puts the block's keys at the top level).
 fn credentials_yaml(section: &str) -> String {
-    let (header, block) = CREDENTIALS_TEMPLATE
+    let (header, _) = CREDENTIALS_TEMPLATE
+        .split_once(SECTION_LINE)
+        .expect("config/templates/credentials.yml has a `litestream:` line after a blank line");
+    format!("{header}\n{}", section_yaml(section))
+}
+
+/// The `litestream:` block of the credentials template, under `section`.
+fn section_yaml(section: &str) -> String {
+    let (_, block) = CREDENTIALS_TEMPLATE
         .split_once(SECTION_LINE)
         .expect("config/templates/credentials.yml has a `litestream:` line after a blank line");
     let segments: Vec<&str> = if section.is_empty() {
@@ -332,7 +460,7 @@ fn credentials_yaml(section: &str) -> String {
     } else {
         section.split('.').collect()
     };
-    let mut yaml = format!("{header}\n");
+    let mut yaml = String::new();
     for (depth, segment) in segments.iter().enumerate() {
         let _ = writeln!(yaml, "{:1$}{2}:", "", 2 * depth, yaml_scalar(segment));
     }

@@ -10,10 +10,11 @@ use zeroize::Zeroizing;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::os;
+use crate::project::Project;
 use crate::store::keys::default_identity_file;
 use crate::terminal::say;
 
-pub(crate) fn run(output: Option<&Path>, env: &Env) -> Result<()> {
+pub(crate) fn run(project: &Project, output: Option<&Path>, env: &Env) -> Result<()> {
     let identity = x25519::Identity::generate();
     let text = identity_file_text(&identity);
     if output == Some(Path::new("-")) {
@@ -24,6 +25,12 @@ pub(crate) fn run(output: Option<&Path>, env: &Env) -> Result<()> {
         Some(path) => path.to_path_buf(),
         None => default_path(env)?,
     };
+    if !path.exists() && project.ignore_if_inside(&path)? {
+        say(&format!(
+            "listed {} in the project's .gitignore before writing it",
+            path.display()
+        ));
+    }
     write_identity(&path, &text)?;
     crate::terminal::print(format!("{}\n", identity.to_public()).as_bytes())
 }

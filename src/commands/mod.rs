@@ -10,3 +10,5 @@ pub(crate) mod exec;
 pub(crate) mod explain;
 pub(crate) mod init;
 pub(crate) mod keygen;
+pub(crate) mod man;
+pub(crate) mod recovery;

@@ -43,12 +43,15 @@ impl fmt::Display for KeySource {
 impl KeySource {
     /// The first key source that is present for a project at `root`.
     pub fn find(env: &Env, root: &Path, environment: Option<&str>) -> Option<Self> {
-        if let Some(name) = KEY_VARIABLES
+        Self::present(env, root, environment).into_iter().next()
+    }
+
+    /// Every key source that is present, in the order they are tried (only the first is used).
+    pub fn present(env: &Env, root: &Path, environment: Option<&str>) -> Vec<Self> {
+        let variables = KEY_VARIABLES
             .into_iter()
-            .find(|name| env.get_non_empty(name).is_some())
-        {
-            return Some(Self::Variable(name));
-        }
+            .filter(|name| env.get_non_empty(name).is_some())
+            .map(Self::Variable);
         // Under systemd, `LoadCredential=master.key:…` (or `ENV.key`) delivers the key as a file in
         // $CREDENTIALS_DIRECTORY, readable only by the service.
         let delivered = systemd_credentials(env).into_iter().flat_map(|dir| {
@@ -61,10 +64,11 @@ impl KeySource {
             .map(|name| root.join(format!("config/credentials/{name}.key")))
             .into_iter()
             .chain([root.join("config/master.key")]);
-        delivered
+        let files = delivered
             .chain(project)
-            .find(|path| path.exists())
-            .map(Self::File)
+            .filter(|path| path.exists())
+            .map(Self::File);
+        variables.chain(files).collect()
     }
 
     pub fn load(&self, env: &Env) -> Result<MasterKey> {

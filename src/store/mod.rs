@@ -161,6 +161,9 @@ impl Keys {
 pub struct Credentials {
     pub file: PathBuf,
     pub access: Access,
+    /// The other Rails key sources that are present but come after the chosen one: never used,
+    /// only tried to explain a key that does not open the file.
+    pub unused_keys: Vec<KeySource>,
 }
 
 impl Credentials {
@@ -176,7 +179,62 @@ impl Credentials {
 
     /// The decrypted YAML text.
     pub fn read_text(&self, env: &Env) -> Result<Zeroizing<String>> {
-        self.access.load(env)?.read(&self.file)
+        self.access
+            .load(env)?
+            .read(&self.file)
+            .map_err(|err| self.explain_wrong_key(err, env))
+    }
+
+    /// A Rails key that does not open the file: the error says which source it came from, and
+    /// which of the other sources present would have opened it.
+    pub fn explain_wrong_key(&self, err: Error, env: &Env) -> Error {
+        let (
+            Access::Rails(used),
+            Error::Integrity {
+                location,
+                problem,
+                hint,
+            },
+        ) = (&self.access, &err)
+        else {
+            return err;
+        };
+        if problem != rails::WRONG_KEY || location.path != self.file {
+            return err;
+        }
+        let opens = |source: &KeySource| {
+            source
+                .load(env)
+                .is_ok_and(|key| Keys::Rails(key).read(&self.file).is_ok())
+        };
+        let (opening, not_opening): (Vec<&KeySource>, Vec<&KeySource>) =
+            self.unused_keys.iter().partition(|source| opens(source));
+        let list = |sources: &[&KeySource]| {
+            sources
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let hint = if let Some(good) = opening.first() {
+            Some(format!(
+                "{good} is also there and opens this file, but {used} comes first and wins: unset or correct {used}"
+            ))
+        } else if not_opening.is_empty() {
+            hint.clone()
+        } else {
+            Some(format!(
+                "{} {} also there and {} not open it either: find the key that belongs to this file",
+                list(&not_opening),
+                if not_opening.len() == 1 { "is" } else { "are" },
+                if not_opening.len() == 1 { "does" } else { "do" },
+            ))
+        };
+        Error::Integrity {
+            location: location.clone(),
+            problem: format!("{problem} (tried the key from {used})"),
+            hint,
+        }
     }
 }
 

@@ -22,6 +22,8 @@ const IV_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const SEPARATOR: &str = "--";
 /// Credentials files larger than this are refused before anything is allocated for them.
+/// How a key that does not open a file is reported (the hint may name where the key came from).
+pub const WRONG_KEY: &str = "cannot decrypt: wrong key, or the file was changed or damaged";
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A Rails master key: 16 bytes, wiped on drop, never printed.
@@ -141,7 +143,7 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
             Tag::from_slice(&tag),
         )
         .map_err(|_| {
-            fail("cannot decrypt: wrong key, or the file was changed or damaged")
+            fail(WRONG_KEY)
                 .with_hint("check that the key belongs to this file (RAILS_MASTER_KEY, config/master.key or config/credentials/ENV.key)")
         })?;
     let text = marshal::unwrap_string(&buffer).map_err(|err| fail(&err.to_string()))?;

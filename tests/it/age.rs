@@ -261,12 +261,16 @@ fn recipients_come_and_go() {
     );
     assert_eq!(keys.alice.decrypts(&file).as_deref(), Some(YAML));
 
-    // The last recipient stays; a bad one is refused by position, not echoed.
+    // The last recipient stays; a bad one is refused, named by its text.
     let before = project.snapshot();
     let output = lsenv(&["credentials", "recipients", "remove", &keys.alice.recipient]);
     assert_eq!(output.status.code(), Some(2), "{}", said(&output));
     let output = lsenv(&["credentials", "recipients", "add", "age1notarecipient"]);
-    assert_said(&output, 2, "recipient 1: not an age X25519 recipient");
+    assert_said(
+        &output,
+        2,
+        "`age1notarecipient`: not an age X25519 recipient",
+    );
     assert_eq!(project.snapshot(), before);
 }
 

