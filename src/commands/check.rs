@@ -181,8 +181,8 @@ fn check_recovery(project: &Project, env: &Env, findings: &mut Findings) {
             Some(Location::file(&recovery)),
             format!(
                 "{}; {}",
-                crate::commands::recovery::PENDING,
-                crate::commands::recovery::CHOICES
+                crate::commands::edit::PENDING,
+                crate::commands::edit::CHOICES
             ),
         );
     }

@@ -39,6 +39,11 @@ use crate::store::rails;
 use crate::terminal::say;
 use crate::yaml;
 
+/// What a recovery file is, for `check`.
+pub(crate) const PENDING: &str = "an edit that could not be saved is kept here, encrypted";
+/// What can be done with it, for `check` and the hint after a failed edit.
+pub(crate) const CHOICES: &str = "`lsenv credentials edit` continues from it, `lsenv credentials edit --discard-recovery` drops it";
+
 /// An editor that returns this fast without a change probably did not wait for the user.
 const QUICK_RETURN: Duration = Duration::from_secs(1);
 
@@ -294,11 +299,7 @@ impl Session<'_> {
     }
 
     fn kept_hint(&self) -> String {
-        format!(
-            "{}; {}",
-            self.kept_note(),
-            crate::commands::recovery::CHOICES
-        )
+        format!("{}; {}", self.kept_note(), CHOICES)
     }
 }
 

@@ -12,11 +12,6 @@ use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::terminal::{self, say};
 
-/// What a recovery file is, for `check`.
-pub(crate) const PENDING: &str = "an edit that could not be saved is kept here, encrypted";
-/// What can be done with it, for `check` and the hint after a failed edit.
-pub(crate) const CHOICES: &str = "`lsenv credentials edit` continues from it, `lsenv credentials edit --discard-recovery` drops it";
-
 /// Keys longer than this are not names a person wrote, and are left out.
 const MAX_NAME: usize = 128;
 
