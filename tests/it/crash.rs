@@ -50,45 +50,38 @@ fn duration_of(mut command: std::process::Command) -> Duration {
     started.elapsed()
 }
 
-/// Kills `command` with SIGKILL after a random delay within `window`.
-fn kill_at_random(mut command: std::process::Command, window: Duration, round: u32) {
-    let delay = Duration::from_micros(random_below(window.as_micros(), round));
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(delay);
-    if child.try_wait().unwrap().is_none() {
-        send_signal(child.id(), "KILL");
-    }
-    child.wait().unwrap();
-}
-
 fn opens_with(file: &Path, key_file: &Path) -> Option<String> {
     let key = MasterKey::parse(&std::fs::read(key_file).ok()?, "test").ok()?;
     rails::read(file, &key).ok().map(|text| text.to_string())
 }
 
-/// Spawns `command`, waits until `marker` appears (the editor has saved and is about to exit),
-/// then kills it with SIGKILL after a random delay within `window`: the kills land while lsenv
-/// validates, encrypts and saves, the part of the edit that must be crash-safe.
-fn kill_after(mut command: std::process::Command, marker: &Path, window: Duration, round: u32) {
-    let _ = std::fs::remove_file(marker);
+/// Kills `command` with SIGKILL after a random delay within `window`; with `marker`, the delay
+/// starts when that file appears (the editor has saved and is about to exit), so the kills land
+/// while lsenv validates, encrypts and saves, the part of the edit that must be crash-safe.
+fn kill_at_random(
+    mut command: std::process::Command,
+    marker: Option<&Path>,
+    window: Duration,
+    round: u32,
+) {
+    if let Some(marker) = marker {
+        let _ = std::fs::remove_file(marker);
+    }
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !marker.exists() && child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "round {round}: the editor never ran"
-        );
-        std::thread::sleep(Duration::from_micros(50));
+    if let Some(marker) = marker {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !marker.exists() && child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the editor never ran"
+            );
+            std::thread::sleep(Duration::from_micros(50));
+        }
     }
     std::thread::sleep(Duration::from_micros(random_below(
         window.as_micros(),
@@ -145,7 +138,7 @@ fn edit_killed_while_saving_leaves_old_or_new_credentials() {
     for round in 0..RUNS {
         project.credentials(ORIGINAL);
         let _ = std::fs::remove_file(&lock);
-        kill_after(edit(), &marker, window, round);
+        kill_at_random(edit(), Some(&marker), window, round);
         if lock.exists() {
             midway += 1;
         }
@@ -207,7 +200,7 @@ fn rotate_key_killed_at_any_moment_leaves_a_key_that_opens_every_file() {
     let mut midway = 0;
     for round in 0..RUNS {
         setup();
-        kill_at_random(rotate(), window, round);
+        kill_at_random(rotate(), None, window, round);
         for (file, text) in &files {
             let opened = opens_with(file, &key).or_else(|| opens_with(file, &old));
             assert_eq!(
