@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cli;
+mod commands;
 pub mod config;
 pub mod credentials;
 pub mod edit;
@@ -87,6 +88,7 @@ where
         Action::Enroll => credentials::enroll(project),
         Action::Disenroll => credentials::disenroll(project),
         Action::RotateKey => credentials::rotate_key(project, env),
+        Action::Scan { paths, history } => commands::scan::run(project, env, &paths, history),
     }
 }
 

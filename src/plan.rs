@@ -56,6 +56,11 @@ pub enum Action {
     Enroll,
     Disenroll,
     RotateKey,
+    /// Look for the secret values in the repository.
+    Scan {
+        paths: Vec<PathBuf>,
+        history: bool,
+    },
 }
 
 /// `init`: what to set up besides the config, the key and the credentials.
@@ -111,6 +116,13 @@ impl Plan {
                 Raw::Ready(Action::Check { json: args.json }),
             ),
             Command::Replicate(args) => (global, Raw::Replicate(args.args)),
+            Command::Scan(args) => (
+                args.environment.or(global),
+                Raw::Ready(Action::Scan {
+                    paths: args.paths,
+                    history: args.history,
+                }),
+            ),
             Command::Init(args) => (
                 args.environment.or(global),
                 Raw::Ready(Action::Init(InitOptions {

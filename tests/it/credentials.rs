@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 
 use crate::support::{
-    CANARY, KEY, Project, Terminal, assert_said, ruby_oracle, said, send_signal, wait_until,
+    CANARY, KEY, Project, Terminal, assert_said, git, ruby_oracle, said, send_signal, wait_until,
 };
 
 const ENC: &str = "config/credentials.yml.enc";
@@ -582,36 +582,6 @@ fn show_prints_the_decrypted_yaml() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
-}
-
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let output = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("PATH", path_with_lsenv())
-        .env_remove("RAILS_MASTER_KEY")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "git {args:?}: {}", said(&output));
-    output
-}
-
-/// `PATH` with the directory of the lsenv under test first, as git runs the driver by name.
-fn path_with_lsenv() -> std::ffi::OsString {
-    let bin = PathBuf::from(assert_cmd::cargo::cargo_bin!("lsenv"));
-    std::env::join_paths(
-        std::iter::once(bin.parent().unwrap().to_path_buf())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
-    .unwrap()
 }
 
 #[test]

@@ -18,5 +18,6 @@ mod rails_interop;
 mod redact;
 mod replicate;
 mod resolve;
+mod scan;
 mod support;
 mod tamper;
