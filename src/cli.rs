@@ -61,6 +61,12 @@ pub enum Command {
     )]
     Scan(ScanArgs),
 
+    /// Print the decrypt audit log: every successful decryption, by whom, where, with what
+    #[command(
+        after_help = "The log: $XDG_STATE_HOME/lsenv/audit.jsonl or ~/.local/state/lsenv/audit.jsonl, set (or turned off) only in\n$XDG_CONFIG_HOME/lsenv/config.toml or ~/.config/lsenv/config.toml: [audit] enabled, file, max_bytes."
+    )]
+    Audit(AuditArgs),
+
     /// Set up a project: config/lsenv.toml, config/litestream.yml, a key and encrypted credentials
     #[command(
         after_help = "Never overwrites an existing file. In a Rails app without --db, the production SQLite\ndatabases of config/database.yml are used."
@@ -236,6 +242,17 @@ pub struct ScanArgs {
     /// Only these files or directories [default: the whole repository]
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only entries from then on: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC), or an age: 30m, 12h, 7d
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// The entries as JSON lines, as logged
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

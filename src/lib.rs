@@ -60,13 +60,17 @@ where
     // Before any key is read or anything decrypted.
     let core_dumps = os::NoCoreDumps::engage()?;
     let project = &plan.project;
-    match plan.action {
+    let logged = |names: &mut dyn Iterator<Item = &str>| {
+        commands::audit::record(env, &plan.action, &project.root, names);
+    };
+    let result = match &plan.action {
         Action::Exec(command) => {
             let resolved = resolve::resolve_project(project, env, false)?;
+            logged(&mut resolved.resolution.names());
             if command.redact {
-                return supervise::run(&command, &resolved.resolution, env, &core_dumps);
+                return supervise::run(command, &resolved.resolution, env, &core_dumps);
             }
-            Err(exec::exec(&command, &resolved.resolution, env, &core_dumps))
+            Err(exec::exec(command, &resolved.resolution, env, &core_dumps))
         }
         Action::Env {
             format,
@@ -74,22 +78,33 @@ where
             output,
         } => {
             let resolved = resolve::resolve_project(project, env, false)?;
-            output::run(&resolved.resolution, env, format, reveal, output.as_deref())
+            logged(&mut resolved.resolution.names());
+            output::run(
+                &resolved.resolution,
+                env,
+                *format,
+                *reveal,
+                output.as_deref(),
+            )
         }
-        Action::Explain { names, json } => explain::run(project, env, &names, json),
-        Action::Check { json } => check::run(project, env, json),
-        Action::Init(options) => init::run(project, &options, env),
+        Action::Explain { names, json } => explain::run(project, env, names, *json),
+        Action::Check { json } => check::run(project, env, *json),
+        Action::Init(options) => init::run(project, options, env),
         Action::Keygen { output } => keygen::run(output.as_deref(), env),
-        Action::Recipients(change) => credentials::recipients(project, env, &change),
-        Action::Convert { to } => credentials::convert(project, env, to),
-        Action::Edit { reencrypt } => edit::run(project, env, reencrypt),
+        Action::Recipients(change) => credentials::recipients(project, env, change),
+        Action::Convert { to } => credentials::convert(project, env, *to),
+        Action::Edit { reencrypt } => edit::run(project, env, *reencrypt),
         Action::Show => credentials::show(project, env),
-        Action::Diff { file } => credentials::diff(project, env, &file),
+        Action::Diff { file } => credentials::diff(project, env, file),
         Action::Enroll => credentials::enroll(project),
         Action::Disenroll => credentials::disenroll(project),
         Action::RotateKey => credentials::rotate_key(project, env),
-        Action::Scan { paths, history } => commands::scan::run(project, env, &paths, history),
-    }
+        Action::Scan { paths, history } => commands::scan::run(project, env, paths, *history),
+        Action::Audit { since, json } => commands::audit::run(env, since.as_deref(), *json),
+    };
+    // Whatever decrypted, whether the command then succeeded or not.
+    logged(&mut std::iter::empty());
+    result
 }
 
 /// A status line on stderr (`lsenv: …`); stdout stays for what the user asked to see.

@@ -61,6 +61,11 @@ pub enum Action {
         paths: Vec<PathBuf>,
         history: bool,
     },
+    /// Print the audit log.
+    Audit {
+        since: Option<String>,
+        json: bool,
+    },
 }
 
 /// `init`: what to set up besides the config, the key and the credentials.
@@ -116,13 +121,7 @@ impl Plan {
                 Raw::Ready(Action::Check { json: args.json }),
             ),
             Command::Replicate(args) => (global, Raw::Replicate(args.args)),
-            Command::Scan(args) => (
-                args.environment.or(global),
-                Raw::Ready(Action::Scan {
-                    paths: args.paths,
-                    history: args.history,
-                }),
-            ),
+            command @ (Command::Scan(_) | Command::Audit(_)) => module_action(command, global),
             Command::Init(args) => (
                 args.environment.or(global),
                 Raw::Ready(Action::Init(InitOptions {
@@ -189,6 +188,27 @@ enum Raw {
     Ready(Action),
     Exec(Vec<OsString>, Vec<String>, bool),
     Replicate(Vec<OsString>),
+}
+
+/// The commands of `crate::commands`.
+fn module_action(command: Command, global: Option<String>) -> (Option<String>, Raw) {
+    match command {
+        Command::Scan(args) => (
+            args.environment.or(global),
+            Raw::Ready(Action::Scan {
+                paths: args.paths,
+                history: args.history,
+            }),
+        ),
+        Command::Audit(args) => (
+            global,
+            Raw::Ready(Action::Audit {
+                since: args.since,
+                json: args.json,
+            }),
+        ),
+        _ => unreachable!("only scan and audit are handed here"),
+    }
 }
 
 /// git hands the textconv driver a temporary copy that keeps the file's name, so the name says

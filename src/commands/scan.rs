@@ -26,6 +26,8 @@ use crate::project::Project;
 use crate::resolve::{self, Resolution};
 use crate::secret::Secret;
 
+use super::printable;
+
 /// Values shorter than this are not searched for: they would match by chance (`true`, a port).
 pub(crate) const MIN_VALUE_BYTES: usize = 8;
 /// Larger files and blobs (databases, media) are skipped, and said to be.
@@ -305,14 +307,14 @@ fn scan_work_tree(
                 report.too_large += 1;
                 crate::say(&format!(
                     "{}: skipped: larger than {} MiB",
-                    shown(relative),
+                    printable(relative),
                     MAX_FILE_BYTES >> 20
                 ));
                 continue;
             }
             Err(err) => {
                 report.unreadable += 1;
-                crate::say(&format!("{}: cannot read: {err}", shown(relative)));
+                crate::say(&format!("{}: cannot read: {err}", printable(relative)));
                 continue;
             }
         }
@@ -322,7 +324,7 @@ fn scan_work_tree(
             let _ = writeln!(
                 report.found,
                 "{}:{line}: {}",
-                shown(relative),
+                printable(relative),
                 patterns.describe(at)
             );
         });
@@ -430,8 +432,8 @@ fn scan_history(
                     let _ = writeln!(
                         report.found,
                         "{}:{}:{line}: {what}",
-                        shown(&commit[..commit.len().min(12)]),
-                        shown(path)
+                        printable(&commit[..commit.len().min(12)]),
+                        printable(path)
                     );
                 }
             }
@@ -440,7 +442,7 @@ fn scan_history(
                 let _ = writeln!(
                     report.found,
                     "blob {}:{line}: {what}",
-                    shown(&id[..id.len().min(12)])
+                    printable(&id[..id.len().min(12)])
                 );
             }
         }
@@ -480,7 +482,7 @@ impl Git {
             return Err(Error::usage(format!(
                 "{}: not in a git work tree: {}",
                 dir.display(),
-                shown(output.stderr.trim_ascii())
+                printable(output.stderr.trim_ascii())
             ))
             .with_hint("lsenv scan reads what git tracks; run it inside the repository"));
         }
@@ -509,7 +511,7 @@ impl Git {
         Ok(output.stdout)
     }
 
-    /// `git cat-file OPTION`, fed `ids`, calling `each` with the header of every answer and the
+    /// `git cat-file OPTION --buffer` (no flush after every object), fed `ids`, calling `each` with the header of every answer and the
     /// stream its content (if any) follows on.
     fn batch(
         &self,
@@ -517,7 +519,7 @@ impl Git {
         ids: &[&[u8]],
         mut each: impl FnMut(&[u8], &mut dyn BufRead) -> io::Result<()>,
     ) -> Result<()> {
-        let args = ["cat-file", option];
+        let args = ["cat-file", option, "--buffer"];
         let mut child = self
             .command(&args, &[])
             .stdin(Stdio::piped())
@@ -628,34 +630,15 @@ fn git_failed(args: &[&str], stderr: &[u8]) -> Error {
         message: format!(
             "git {} failed: {}",
             args.join(" "),
-            shown(stderr.trim_ascii())
+            printable(stderr.trim_ascii())
         ),
         hint: None,
     }
 }
 
-/// Bytes from the repository (paths, git's messages) as text that cannot drive a terminal:
-/// control characters and invalid UTF-8 escaped.
-fn shown(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c.is_control() {
-                out.extend(c.escape_default());
-            } else {
-                out.push(c);
-            }
-        }
-        for byte in chunk.invalid() {
-            let _ = write!(out, "\\x{byte:02x}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Form, forms, shown, url_encode};
+    use super::{Form, forms, url_encode};
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
 
@@ -687,10 +670,5 @@ mod tests {
     fn url_encoding_keeps_only_unreserved_characters() {
         assert_eq!(url_encode(b"a b/~%", true), b"a%20b%2F~%25");
         assert_eq!(url_encode(b"\xff", false), b"%ff");
-    }
-
-    #[test]
-    fn shown_escapes_what_could_drive_a_terminal() {
-        assert_eq!(shown(b"a\x1b[2Jb\n\xffc"), "a\\u{1b}[2Jb\\n\\xffc");
     }
 }

@@ -84,8 +84,19 @@ impl Keys {
         self.decrypt(&os::read_capped(path, rails::MAX_FILE_BYTES)?, path)
     }
 
-    /// Decrypts the bytes of a credentials file, whichever kind they are.
+    /// Decrypts the bytes of a credentials file, whichever kind they are. Each success goes to the
+    /// audit log.
     pub fn decrypt(&self, bytes: &[u8], path: &Path) -> Result<Zeroizing<String>> {
+        let text = self.decrypt_unlogged(bytes, path)?;
+        let source = match self {
+            Keys::Rails(key) => key.source().to_owned(),
+            Keys::Age { sources, .. } => sources.clone(),
+        };
+        crate::commands::audit::decrypted(path, bytes, source);
+        Ok(text)
+    }
+
+    fn decrypt_unlogged(&self, bytes: &[u8], path: &Path) -> Result<Zeroizing<String>> {
         match self {
             Keys::Rails(key) if !age::is_age(bytes) => rails::decrypt(bytes, key, path),
             Keys::Age {
