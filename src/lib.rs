@@ -59,18 +59,27 @@ where
     let plan = plan::Plan::new(cli, env, &cwd)?;
     // Before any key is read or anything decrypted.
     let core_dumps = os::NoCoreDumps::engage()?;
+    let result = act(&plan, env, &core_dumps);
+    // Whatever decrypted, whether the command then succeeded or not.
+    commands::audit::record(env, &plan.action, &plan.project.root, std::iter::empty());
+    result
+}
+
+/// Carries out the plan. `exec` and `replicate` log their decryption with the names they deliver
+/// before the process is replaced.
+fn act(plan: &plan::Plan, env: &Env, core_dumps: &os::NoCoreDumps) -> Result<()> {
     let project = &plan.project;
     let logged = |names: &mut dyn Iterator<Item = &str>| {
         commands::audit::record(env, &plan.action, &project.root, names);
     };
-    let result = match &plan.action {
+    match &plan.action {
         Action::Exec(command) => {
             let resolved = resolve::resolve_project(project, env, false)?;
             logged(&mut resolved.resolution.names());
             if command.redact {
-                return supervise::run(command, &resolved.resolution, env, &core_dumps);
+                return supervise::run(command, &resolved.resolution, env, core_dumps);
             }
-            Err(exec::exec(command, &resolved.resolution, env, &core_dumps))
+            Err(exec::exec(command, &resolved.resolution, env, core_dumps))
         }
         Action::Env {
             format,
@@ -101,10 +110,7 @@ where
         Action::RotateKey => credentials::rotate_key(project, env),
         Action::Scan { paths, history } => commands::scan::run(project, env, paths, *history),
         Action::Audit { since, json } => commands::audit::run(env, since.as_deref(), *json),
-    };
-    // Whatever decrypted, whether the command then succeeded or not.
-    logged(&mut std::iter::empty());
-    result
+    }
 }
 
 /// A status line on stderr (`lsenv: …`); stdout stays for what the user asked to see.

@@ -239,6 +239,13 @@ impl Report {
                 self.not_regular
             ));
         }
+        if self.too_large > 0 {
+            crate::say(&format!(
+                "skipped {} file(s) or blob(s) over {} MiB",
+                self.too_large,
+                MAX_FILE_BYTES >> 20
+            ));
+        }
         let blobs = if history {
             format!(" and {} blob(s) of the history", self.blobs)
         } else {

@@ -834,11 +834,12 @@ fn rotate_key_refuses_a_key_from_a_variable() {
 }
 
 /// `lsenv credentials edit` with `editor` in a real terminal, and the editor's HOME, which must
-/// stay empty (no viminfo, swap or backup with plaintext).
+/// stay empty (no viminfo, swap or backup with plaintext). lsenv's audit log goes to the project,
+/// whose files are checked for plaintext too.
 fn edit_in_terminal(case: &EditCase, editor: &str) -> (Terminal, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
     let script = format!(
-        "cd {root} && env -i PATH=\"$PATH\" TERM=xterm HOME={home} XDG_RUNTIME_DIR={scratch} TMPDIR={temp} EDITOR={editor} {lsenv} credentials edit; echo LSENV-EXIT=$?; sleep 60",
+        "cd {root} && env -i PATH=\"$PATH\" TERM=xterm HOME={home} XDG_STATE_HOME={root}/state XDG_RUNTIME_DIR={scratch} TMPDIR={temp} EDITOR={editor} {lsenv} credentials edit; echo LSENV-EXIT=$?; sleep 60",
         root = shell_words::quote(&case.project.root().to_string_lossy()),
         home = shell_words::quote(&home.path().to_string_lossy()),
         scratch = shell_words::quote(&case.scratch.path().to_string_lossy()),

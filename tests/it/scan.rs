@@ -151,7 +151,7 @@ fn a_clean_repository_exits_0_and_says_what_it_scanned() {
 }
 
 #[test]
-fn symlinks_fifos_and_ignored_files_are_not_read() {
+fn symlinks_fifos_large_and_ignored_files_are_not_read() {
     let project = repository();
     let outside = tempfile::tempdir().unwrap();
     let target = outside.path().join("secret.txt");
@@ -168,13 +168,22 @@ fn symlinks_fifos_and_ignored_files_are_not_read() {
         .unwrap();
     assert!(fifo.success());
     project.file(".env", format!("A={ACCESS}\n"));
+    // Over the bound (16 MiB): named and skipped, not read.
+    let mut big = ACCESS.as_bytes().to_vec();
+    big.resize((16 << 20) + 1, b'x');
+    project.file("big.bin", big);
     let output = scan(&project, &[]);
     assert_said(
         &output,
         0,
         "skipped 2 symlink(s) and other non-regular file(s)",
     );
-    assert!(said(&output).contains("none found"), "{}", said(&output));
+    let said = said(&output);
+    assert!(
+        said.contains("big.bin: skipped: larger than 16 MiB"),
+        "{said}"
+    );
+    assert!(said.contains("none found"), "{said}");
 }
 
 #[test]
