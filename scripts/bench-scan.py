@@ -8,7 +8,8 @@ characters) come from the environment; one is planted base64-encoded in one file
 tree and one as it is in a file that a commit added and the next removed. Each command is first
 checked to report those findings (exit 7) and no value, then timed --runs times (median and min,
 wall clock, after that first run, which fills the page cache). `--history` is timed twice: with
-the objects loose, as the commits left them, and packed by `git gc`.
+the objects loose, as the commits left them, and packed by `git gc`; then, for comparison, git
+alone reading every object of the packed history (`rev-list --objects --all | cat-file --batch`).
 
     python3 scripts/bench-scan.py [--files 5000] [--commits 20] [--runs 5] [--lsenv PATH]
 
@@ -116,6 +117,15 @@ def main():
                 times.append(time.perf_counter() - start)
             print(f"{label:24} median {statistics.median(times) * 1000:8.1f} ms   min {min(times) * 1000:8.1f} ms"
                   f"   ({first.stderr.strip().splitlines()[-1]})")
+        # What git alone takes to hand over every object of the history, packed.
+        floor = "git rev-list --objects --all | cut -d' ' -f1 | git cat-file --batch --buffer >/dev/null"
+        times = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            subprocess.run(["sh", "-c", floor], cwd=repo, check=True)
+            times.append(time.perf_counter() - start)
+        print(f"{'  git alone, packed':24} median {statistics.median(times) * 1000:8.1f} ms   min {min(times) * 1000:8.1f} ms"
+              f"   ({floor})")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
