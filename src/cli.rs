@@ -15,7 +15,7 @@ use crate::store::StoreKind;
     name = "lsenv",
     version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LSENV_COMMIT"), ")"),
     about = "Fill in Litestream's $LITESTREAM_* secrets from encrypted credentials, then run litestream (or any command) with exactly those variables",
-    after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 6 `check` found only warnings, 126/127 cannot run the command; otherwise the command's own."
+    after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 6 check: warnings only, 9 scan: a secret value found, 126/127 cannot run the command; otherwise the command's own."
 )]
 pub(crate) struct Cli {
     /// Use DIR as the project root (and run there), instead of searching upwards from here
@@ -56,6 +56,19 @@ pub(crate) enum Command {
     /// Check the whole setup: decryption, the Litestream config's variables, values that would
     /// break it, names that look like typos, key files, litestream itself
     Check(CheckArgs),
+
+    /// Look for the secret values (as they are, base64- or URL-encoded) in the files of the git
+    /// repository, and with --history in every commit
+    #[command(
+        after_help = "Prints file:line (or commit:path:line) and the variable's name, never the value.\nValues shorter than 8 bytes are not searched for (and named); a value split across lines is not found.\nExit status: 0 none found, 7 found, anything else: the scan could not run."
+    )]
+    Scan(ScanArgs),
+
+    /// Print the decrypt audit log: every successful decryption, by whom, where, with what
+    #[command(
+        after_help = "The log: $XDG_STATE_HOME/lsenv/audit.jsonl or ~/.local/state/lsenv/audit.jsonl, set (or turned off) only in\n$XDG_CONFIG_HOME/lsenv/config.toml or ~/.config/lsenv/config.toml: [audit] enabled, file, max_bytes."
+    )]
+    Audit(AuditArgs),
 
     /// Set up a project: config/lsenv.toml, config/litestream.yml, a key and encrypted credentials
     #[command(
@@ -202,6 +215,28 @@ pub(crate) struct ExplainArgs {
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     /// One JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// Also every blob of every commit reachable from a ref (branches, tags, stashes)
+    #[arg(long)]
+    pub history: bool,
+
+    /// Only these files or directories [default: the whole repository]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// Only entries from then on: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC), or an age: 30m, 12h, 7d
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// The entries as JSON lines, as logged
     #[arg(long)]
     pub json: bool,
 }

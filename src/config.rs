@@ -130,6 +130,14 @@ impl Config {
                 "env" => self.apply_env(value, &table_name)?,
                 "exec" => self.apply_exec(value, &table_name)?,
                 "replicate" => self.apply_replicate(value, &table_name)?,
+                // A repository must not be able to switch the user's audit log off or move it.
+                "audit" => {
+                    return Err(Error::config(
+                        self.location(&table_name),
+                        "the audit log is set only in the user's own config, never by a project",
+                    )
+                    .with_hint("remove this table; see `lsenv audit --help`"));
+                }
                 _ => {
                     return Err(self.unknown(
                         &table_name,

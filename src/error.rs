@@ -20,6 +20,8 @@ pub mod exit {
     pub const INTEGRITY: u8 = 5;
     /// `check` found warnings and no errors.
     pub const WARNINGS: u8 = 6;
+    /// `scan` found a secret value in the repository.
+    pub const SECRETS_FOUND: u8 = 9;
     pub const CANNOT_EXECUTE: u8 = 126;
     pub const NOT_FOUND: u8 = 127;
 }

@@ -5,9 +5,10 @@
 //!
 //! [`run`] is the whole program: parse → [`plan::Plan`] → the command in [`commands`]. The
 //! layers below the commands: the domain (`config`, `resolve`, `store`, `yaml`, `names`,
-//! `secret`, `tree`, `litestream`, `project`), then the plumbing (`launch`, `supervise`, `os`,
+//! `secret`, `tree`, `litestream`, `project`, `audit`), then the plumbing (`launch`, `supervise`, `os`,
 //! `output`, `terminal`). Modules are public only where the fuzz targets and tests need them.
 
+mod audit;
 mod cli;
 mod commands;
 pub mod config;
@@ -62,18 +63,38 @@ where
     };
     // Before any key is read or anything decrypted.
     let core_dumps = os::NoCoreDumps::engage()?;
-    let project = &project;
+    let name = action.name();
+    let result = act(&project, action, &name, env, &core_dumps);
+    // Whatever decrypted, whether the command then succeeded or not (`exec`, `env` and
+    // `replicate` log theirs with the variable names they deliver).
+    audit::record(env, &name, &project.root, std::iter::empty());
+    result
+}
+
+/// Carries out the plan's action on the project.
+fn act(
+    project: &project::Project,
+    action: Action,
+    name: &str,
+    env: &Env,
+    core_dumps: &os::NoCoreDumps,
+) -> Result<Status> {
     done(match action {
-        Action::Exec(command) => return commands::exec::run(project, &command, env, &core_dumps),
+        Action::Exec(command) => {
+            return commands::exec::run(project, &command, name, env, core_dumps);
+        }
         Action::Replicate(command) => {
-            return commands::exec::replicate(project, &command, env, &core_dumps);
+            return commands::exec::replicate(project, &command, name, env, core_dumps);
         }
         Action::Check { json } => return check::run(project, env, json),
+        Action::Scan { paths, history } => {
+            return commands::scan::run(project, env, &paths, history);
+        }
         Action::Env {
             format,
             reveal,
             output,
-        } => commands::env::run(project, env, format, reveal, output.as_deref()),
+        } => commands::env::run(project, name, env, format, reveal, output.as_deref()),
         Action::Explain { names, json } => explain::run(project, env, &names, json),
         Action::Init(options) => init::run(project, &options, env),
         Action::Keygen { output } => keygen::run(project, output.as_deref(), env),
@@ -88,6 +109,7 @@ where
         Action::Enroll => credentials::enroll(project, env),
         Action::Disenroll => credentials::disenroll(project),
         Action::RotateKey => credentials::rotate_key(project, env),
+        Action::Audit { since, json } => commands::audit::run(env, since.as_deref(), json),
     })
 }
 

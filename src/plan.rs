@@ -74,6 +74,16 @@ pub(crate) enum Action {
     Enroll,
     Disenroll,
     RotateKey,
+    /// Look for the secret values in the repository.
+    Scan {
+        paths: Vec<PathBuf>,
+        history: bool,
+    },
+    /// Print the audit log.
+    Audit {
+        since: Option<String>,
+        json: bool,
+    },
 }
 
 /// What to run, where, and which of lsenv's own variables it may see.
@@ -87,6 +97,37 @@ pub(crate) struct CommandPlan {
     pub pass: Vec<String>,
     /// Supervise instead of exec, filtering secrets out of the command's output.
     pub redact: bool,
+}
+
+impl Action {
+    /// The command as the audit log names it.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Self::Exec(command) => format!(
+                "exec {}",
+                Path::new(&command.program)
+                    .file_name()
+                    .unwrap_or(command.program.as_os_str())
+                    .to_string_lossy()
+            ),
+            Self::Replicate(_) => "replicate".into(),
+            Self::Env { .. } => "env".into(),
+            Self::Explain { .. } => "explain".into(),
+            Self::Check { .. } => "check".into(),
+            Self::Init(_) => "init".into(),
+            Self::Keygen { .. } => "keygen".into(),
+            Self::Recipients(_) => "credentials recipients".into(),
+            Self::Convert { .. } => "credentials convert".into(),
+            Self::Edit { .. } => "credentials edit".into(),
+            Self::DiscardRecovery => "credentials edit --discard-recovery".into(),
+            Self::Show => "credentials show".into(),
+            Self::Diff { .. } => "credentials diff".into(),
+            Self::Enroll | Self::Disenroll => "credentials diff --enroll".into(),
+            Self::RotateKey => "credentials rotate-key".into(),
+            Self::Scan { .. } => "scan".into(),
+            Self::Audit { .. } => "audit".into(),
+        }
+    }
 }
 
 /// `init`: what to set up besides the config, the key and the credentials.
@@ -134,6 +175,14 @@ impl Plan {
                 json: args.json,
             }),
             Command::Check(args) => Raw::Ready(Action::Check { json: args.json }),
+            Command::Scan(args) => Raw::Ready(Action::Scan {
+                paths: args.paths,
+                history: args.history,
+            }),
+            Command::Audit(args) => Raw::Ready(Action::Audit {
+                since: args.since,
+                json: args.json,
+            }),
             Command::Init(args) => Raw::Ready(Action::Init(InitOptions {
                 databases: args.databases,
                 age: args.age,

@@ -2,6 +2,7 @@
 //! and errors on stderr. Nothing written here is a secret unless the user asked for it
 //! (`--reveal`, `credentials show`); errors and status lines never carry values.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::error::{Error, Result};
@@ -20,6 +21,25 @@ pub(crate) fn print(bytes: &[u8]) -> Result<()> {
         .map_err(|err| Error::io("stdout", "print", err))
 }
 
+/// Bytes lsenv did not write (paths from a repository, git's messages, a log's fields) as text
+/// that cannot drive a terminal: control characters and invalid UTF-8 escaped.
+pub(crate) fn printable(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out
+}
+
 /// Reports an error the way the binary ends with one: clap's own text for usage errors, help and
 /// version, otherwise `lsenv: …` and its hint on stderr.
 pub fn report(err: &Error) {
@@ -32,5 +52,15 @@ pub fn report(err: &Error) {
     let _ = writeln!(stderr, "lsenv: {err}");
     if let Some(hint) = err.hint() {
         let _ = writeln!(stderr, "lsenv: hint: {hint}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn printable_escapes_what_could_drive_a_terminal() {
+        assert_eq!(printable(b"a\x1b[2Jb\n\xffc"), "a\\u{1b}[2Jb\\n\\xffc");
     }
 }

@@ -1,6 +1,7 @@
 //! `lsenv exec` and `lsenv replicate`: resolve, then become the command (`execve`), or, with
 //! `--redact`, supervise it and filter the secrets out of its output.
 
+use crate::audit;
 use crate::env::Env;
 use crate::error::{Result, Status};
 use crate::launch;
@@ -11,14 +12,18 @@ use crate::resolve;
 use crate::supervise;
 
 /// Returns only when the command could not be started, or, when supervised, with its status.
+/// `name` is the command as the audit log names it.
 pub(crate) fn run(
     project: &Project,
     command: &CommandPlan,
+    name: &str,
     env: &Env,
     core_dumps: &NoCoreDumps,
 ) -> Result<Status> {
     project.say_if_none();
     let resolved = resolve::resolve_project(project, env, false)?;
+    // Before the process is replaced.
+    audit::record(env, name, &project.root, resolved.resolution.names());
     if command.redact {
         return supervise::run(command, &resolved.resolution, env, core_dumps);
     }
@@ -30,8 +35,10 @@ pub(crate) fn run(
 pub(crate) fn replicate(
     project: &Project,
     command: &CommandPlan,
+    name: &str,
     env: &Env,
     core_dumps: &NoCoreDumps,
 ) -> Result<Status> {
-    run(project, command, env, core_dumps).map_err(|err| err.for_litestream(&project.config.path))
+    run(project, command, name, env, core_dumps)
+        .map_err(|err| err.for_litestream(&project.config.path))
 }

@@ -2,6 +2,7 @@
 //! returns the status lsenv exits with. Commands use the domain (resolve, store, config) and the
 //! plumbing (launch, os, terminal) below them; nothing below imports a command.
 
+pub(crate) mod audit;
 pub(crate) mod check;
 pub(crate) mod credentials;
 pub(crate) mod edit;
@@ -12,3 +13,4 @@ pub(crate) mod init;
 pub(crate) mod keygen;
 pub(crate) mod man;
 pub(crate) mod recovery;
+pub(crate) mod scan;

@@ -84,8 +84,19 @@ impl Keys {
         self.decrypt(&os::read_capped(path, rails::MAX_FILE_BYTES)?, path)
     }
 
-    /// Decrypts the bytes of a credentials file, whichever kind they are.
+    /// Decrypts the bytes of a credentials file, whichever kind they are. Each success goes to the
+    /// audit log.
     pub fn decrypt(&self, bytes: &[u8], path: &Path) -> Result<Zeroizing<String>> {
+        let text = self.decrypt_unlogged(bytes, path)?;
+        let source = match self {
+            Keys::Rails(key) => key.source().to_owned(),
+            Keys::Age { sources, .. } => sources.clone(),
+        };
+        crate::audit::decrypted(path, bytes, source);
+        Ok(text)
+    }
+
+    fn decrypt_unlogged(&self, bytes: &[u8], path: &Path) -> Result<Zeroizing<String>> {
         match self {
             Keys::Rails(key) if !age::is_age(bytes) => rails::decrypt(bytes, key, path),
             Keys::Age {
@@ -202,10 +213,15 @@ impl Credentials {
         if problem != rails::WRONG_KEY || location.path != self.file {
             return err;
         }
+        // Only tried, never used: not a decryption for the audit log.
         let opens = |source: &KeySource| {
-            source
-                .load(env)
-                .is_ok_and(|key| Keys::Rails(key).read(&self.file).is_ok())
+            source.load(env).is_ok_and(|key| {
+                os::read_capped(&self.file, rails::MAX_FILE_BYTES).is_ok_and(|bytes| {
+                    Keys::Rails(key)
+                        .decrypt_unlogged(&bytes, &self.file)
+                        .is_ok()
+                })
+            })
         };
         let (opening, not_opening): (Vec<&KeySource>, Vec<&KeySource>) =
             self.unused_keys.iter().partition(|source| opens(source));

@@ -26,8 +26,12 @@ const SEPARATOR: &str = "--";
 pub const WRONG_KEY: &str = "cannot decrypt: wrong key, or the file was changed or damaged";
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// A Rails master key: 16 bytes, wiped on drop, never printed.
-pub struct MasterKey(Zeroizing<[u8; 16]>);
+/// A Rails master key: 16 bytes, wiped on drop, never printed; and where it came from.
+pub struct MasterKey {
+    key: Zeroizing<[u8; 16]>,
+    /// The path or variable it was read from (the audit log names it).
+    source: String,
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,7 +67,15 @@ impl MasterKey {
         for (byte, pair) in key.iter_mut().zip(text.chunks_exact(2)) {
             *byte = (hex_value(pair[0]) << 4) | hex_value(pair[1]);
         }
-        Ok(Self(key))
+        Ok(Self {
+            key,
+            source: source_name.to_owned(),
+        })
+    }
+
+    /// Where the key came from: a path, a variable's name, or `a new key`.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// A new random key, as Rails makes it.
@@ -71,14 +83,17 @@ impl MasterKey {
         let key = Aes128Gcm::generate_key(&mut OsRng);
         let mut bytes = Zeroizing::new([0u8; 16]);
         bytes.copy_from_slice(&key);
-        Self(bytes)
+        Self {
+            key: bytes,
+            source: "a new key".into(),
+        }
     }
 
     /// The 32 lowercase hex characters of the key, for writing it to its file once.
     pub fn to_hex(&self) -> Zeroizing<String> {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut text = Zeroizing::new(String::with_capacity(KEY_HEX_LEN));
-        for byte in self.0.iter() {
+        for byte in self.key.iter() {
             text.push(char::from(DIGITS[usize::from(byte >> 4)]));
             text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
         }
@@ -86,7 +101,7 @@ impl MasterKey {
     }
 
     fn cipher(&self) -> Aes128Gcm {
-        Aes128Gcm::new(aes_gcm::Key::<Aes128Gcm>::from_slice(self.0.as_ref()))
+        Aes128Gcm::new(aes_gcm::Key::<Aes128Gcm>::from_slice(self.key.as_ref()))
     }
 }
 

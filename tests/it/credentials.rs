@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 
 use crate::support::{
-    CANARY, KEY, Project, Terminal, assert_said, ruby_oracle, said, send_signal, wait_until,
+    CANARY, KEY, Project, Terminal, assert_said, git, ruby_oracle, said, send_signal, wait_until,
 };
 
 const ENC: &str = "config/credentials.yml.enc";
@@ -584,36 +584,6 @@ fn show_prints_the_decrypted_yaml() {
     assert_eq!(output.status.code(), Some(3));
 }
 
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let output = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("PATH", path_with_lsenv())
-        .env_remove("RAILS_MASTER_KEY")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "git {args:?}: {}", said(&output));
-    output
-}
-
-/// `PATH` with the directory of the lsenv under test first, as git runs the driver by name.
-fn path_with_lsenv() -> std::ffi::OsString {
-    let bin = PathBuf::from(assert_cmd::cargo::cargo_bin!("lsenv"));
-    std::env::join_paths(
-        std::iter::once(bin.parent().unwrap().to_path_buf())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
-    .unwrap()
-}
-
 #[test]
 fn diff_enroll_makes_git_show_decrypted_yaml() {
     let case = EditCase::new();
@@ -864,11 +834,12 @@ fn rotate_key_refuses_a_key_from_a_variable() {
 }
 
 /// `lsenv credentials edit` with `editor` in a real terminal, and the editor's HOME, which must
-/// stay empty (no viminfo, swap or backup with plaintext).
+/// stay empty (no viminfo, swap or backup with plaintext). lsenv's audit log goes to the project,
+/// whose files are checked for plaintext too.
 fn edit_in_terminal(case: &EditCase, editor: &str) -> (Terminal, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
     let script = format!(
-        "cd {root} && env -i PATH=\"$PATH\" TERM=xterm HOME={home} XDG_RUNTIME_DIR={scratch} TMPDIR={temp} EDITOR={editor} {lsenv} credentials edit; echo LSENV-EXIT=$?; sleep 60",
+        "cd {root} && env -i PATH=\"$PATH\" TERM=xterm HOME={home} XDG_STATE_HOME={root}/state XDG_RUNTIME_DIR={scratch} TMPDIR={temp} EDITOR={editor} {lsenv} credentials edit; echo LSENV-EXIT=$?; sleep 60",
         root = shell_words::quote(&case.project.root().to_string_lossy()),
         home = shell_words::quote(&home.path().to_string_lossy()),
         scratch = shell_words::quote(&case.scratch.path().to_string_lossy()),

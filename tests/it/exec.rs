@@ -25,6 +25,8 @@ fn child_env_is_exactly_resolved_plus_pass_list() {
         .env("AWS_SECRET_ACCESS_KEY", "decoy-aws")
         .env("RANDOM_DECOY", "decoy")
         .env("HOME", "/home/someone")
+        // Where the audit log goes instead of that home.
+        .env("XDG_STATE_HOME", project.path("state"))
         .env("LC_ALL", "C.UTF-8")
         .env("LC_TIME", "C");
     let env = child_env(

@@ -2,6 +2,7 @@
 //! with (Ruby's ActiveSupport, litestream, an S3 API). A missing tool fails a test; none skip.
 
 mod age;
+mod audit;
 mod bad_input;
 #[path = "../consumers/mod.rs"]
 mod consumers;
@@ -19,6 +20,7 @@ mod rails_interop;
 mod redact;
 mod replicate;
 mod resolve;
+mod scan;
 mod support;
 mod tamper;
 mod transcripts;

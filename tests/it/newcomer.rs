@@ -338,7 +338,8 @@ fn help_lists_every_exit_code() {
         "3 configuration",
         "4 key",
         "5 decryption",
-        "6 `check` found only warnings",
+        "6 check: warnings only",
+        "9 scan: a secret value found",
         "126/127",
     ] {
         assert!(help.contains(code), "{code}: {help}");

@@ -355,3 +355,35 @@ pub(crate) fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `git ARGS` in `dir` with a fixed author, lsenv on `PATH` (git runs drivers by name); panics on
+/// failure.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> Output {
+    let output = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", path_with_lsenv())
+        .env_remove("RAILS_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", said(&output));
+    output
+}
+
+/// `PATH` with the directory of the lsenv under test first, as git runs the driver by name.
+fn path_with_lsenv() -> std::ffi::OsString {
+    let bin = PathBuf::from(assert_cmd::cargo::cargo_bin!("lsenv"));
+    std::env::join_paths(
+        std::iter::once(bin.parent().unwrap().to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap()
+}
