@@ -54,6 +54,13 @@ pub enum Command {
     /// break it, names that look like typos, key files, litestream itself
     Check(CheckArgs),
 
+    /// Restore drill: write a sentinel into each database, restore its replica to a private
+    /// temporary copy, and check that the sentinel came back
+    #[command(
+        after_help = "Exit codes: 0 every database verified, 7 a replica lacks the sentinel (replication behind or stopped),\n8 the drill could not run (restore failed, credentials refused, no such database)."
+    )]
+    Verify(VerifyArgs),
+
     /// Set up a project: config/lsenv.toml, config/litestream.yml, a key and encrypted credentials
     #[command(
         after_help = "Never overwrites an existing file. In a Rails app without --db, the production SQLite\ndatabases of config/database.yml are used."
@@ -148,6 +155,11 @@ pub struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplicateArgs {
+    /// Restore each database that does not exist from its replica first (litestream's own
+    /// -restore-if-db-not-exists); with no replica yet, replicate as usual
+    #[arg(long)]
+    pub restore_if_missing: bool,
+
     /// Arguments for `litestream replicate`
     #[arg(
         value_name = "ARGS",
@@ -213,6 +225,24 @@ pub struct CheckArgs {
     pub environment: EnvironmentArg,
 
     /// One JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+
+    /// Only these databases of the Litestream config [default: all of them]
+    #[arg(value_name = "DB")]
+    pub databases: Vec<PathBuf>,
+
+    /// How long to wait for the sentinel in the replica, per database: seconds or a duration (30s, 2m) [default: ten of Litestream's monitor and sync intervals, at least 10s]
+    #[arg(long, value_name = "DURATION", value_parser = crate::commands::verify::parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// One JSON object instead of one line per database
     #[arg(long)]
     pub json: bool,
 }

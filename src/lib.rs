@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod credentials;
 pub mod edit;
@@ -77,6 +78,7 @@ where
         }
         Action::Explain { names, json } => explain::run(project, env, &names, json),
         Action::Check { json } => check::run(project, env, json),
+        Action::Verify(options) => commands::verify::run(project, env, &options, &core_dumps),
         Action::Init(options) => init::run(project, &options, env),
         Action::Keygen { output } => keygen::run(output.as_deref(), env),
         Action::Recipients(change) => credentials::recipients(project, env, &change),

