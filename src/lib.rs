@@ -47,7 +47,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = cli::Cli::try_parse_from(args)?;
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) if err.kind() == clap::error::ErrorKind::DisplayVersion => {
+            return version(&err, env);
+        }
+        Err(err) => return Err(err.into()),
+    };
     // Generated from the command line's own definitions; no project needed.
     match &cli.command {
         cli::Command::Completions(args) => return print(&cli::completions(args.shell)),
@@ -90,6 +96,26 @@ where
         Action::Disenroll => credentials::disenroll(project),
         Action::RotateKey => credentials::rotate_key(project, env),
     }
+}
+
+/// `--version`: lsenv's, then which litestream `replicate` would run from here (path and
+/// version), as the project in the working directory (if any) configures it.
+fn version(clap_version: &clap::Error, env: &Env) -> Result<()> {
+    let cwd =
+        std::env::current_dir().map_err(|err| Error::io(".", "find the working directory", err))?;
+    let located = project::Project::open(None, None, env, &cwd)
+        .and_then(|project| litestream::locate(&project, env));
+    let litestream = match located {
+        Ok(path) => match litestream::version(&path) {
+            Some(version) => format!("litestream {version}: {}", path.display()),
+            None => format!(
+                "litestream: {} (`litestream version` failed)",
+                path.display()
+            ),
+        },
+        Err(err) => format!("litestream: {err}"),
+    };
+    print(format!("{}{litestream}\n", clap_version.render()).as_bytes())
 }
 
 /// A status line on stderr (`lsenv: …`); stdout stays for what the user asked to see.
