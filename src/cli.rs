@@ -12,7 +12,7 @@ use clap::{Args, CommandFactory as _, Parser, Subcommand};
     name = "lsenv",
     version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LSENV_COMMIT"), ")"),
     about = "Fill in Litestream's $LITESTREAM_* secrets from encrypted credentials, then run litestream (or any command) with exactly those variables",
-    after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 126/127 cannot run the command; otherwise the command's own."
+    after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 6 check warnings, 7 verify: replica behind, 8 verify: could not run, 126/127 cannot run the command; otherwise the command's own."
 )]
 pub struct Cli {
     /// Use DIR as the project root (and run there), instead of searching upwards from here
