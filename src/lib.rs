@@ -113,7 +113,8 @@ fn version(clap_version: &clap::Error, env: &Env) -> Result<()> {
                 path.display()
             ),
         },
-        Err(err) => format!("litestream: {err}"),
+        // Names the program already: "litestream: command not found (…)".
+        Err(err) => err.to_string(),
     };
     print(format!("{}{litestream}\n", clap_version.render()).as_bytes())
 }

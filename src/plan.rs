@@ -223,7 +223,7 @@ fn verify_action(args: VerifyArgs, global: Option<String>) -> (Option<String>, R
 }
 
 /// `[exec] pass` then `--pass`. Naming a key variable explicitly is refused; globs skip them.
-fn pass_list(config: &Config, cli: Vec<String>) -> Result<Vec<String>> {
+pub(crate) fn pass_list(config: &Config, cli: Vec<String>) -> Result<Vec<String>> {
     for pattern in &config.pass {
         check_pattern(pattern).map_err(|problem| {
             Error::config(Location::file(&config.path).key("exec.pass"), problem)

@@ -85,6 +85,7 @@ pub fn run(
         )
     })?;
     let databases = choose(databases(&text, &config_path)?, &options.databases, project)?;
+    let pass = crate::plan::pass_list(&project.config, Vec::new())?;
     let resolved = resolve::resolve_project(project, env, false)?;
     let stop = Stop::watch()?;
     let scratch_parent = env.get_non_empty("TMPDIR").map_or_else(
@@ -108,6 +109,7 @@ pub fn run(
         core_dumps,
         stop: &stop,
         scratch: scratch.path(),
+        pass,
     };
     let mut results = Vec::new();
     for database in &databases {
@@ -161,6 +163,8 @@ struct Drill<'a> {
     core_dumps: &'a NoCoreDumps,
     stop: &'a Stop,
     scratch: &'a Path,
+    /// `[exec] pass`, as `replicate` passes it to litestream.
+    pass: Vec<String>,
 }
 
 impl Drill<'_> {
@@ -236,7 +240,7 @@ impl Drill<'_> {
                 database.path.clone().into(),
             ],
             cwd: (!self.project.root.as_os_str().is_empty()).then(|| self.project.root.clone()),
-            pass: config.pass.clone(),
+            pass: self.pass.clone(),
             redact: false,
         };
         let (mut command, program) = match exec::command(&plan, self.resolution, self.env) {
@@ -405,7 +409,7 @@ fn choose(all: Vec<Database>, named: &[PathBuf], project: &Project) -> Result<Ve
         .collect())
 }
 
-/// A value as a JSON-free tree of what the Litestream config holds.
+/// The Litestream config as a tree: scalars as their text, lists, mappings.
 enum Yaml {
     Scalar(String),
     List(Vec<Yaml>),
@@ -448,8 +452,11 @@ fn databases(text: &str, file: &Path) -> Result<Vec<Database>> {
             break;
         }
     }
-    let Some(Yaml::List(dbs)) = root.get("dbs") else {
-        return Err(invalid("no `dbs:` list of databases".into()));
+    let Some(Yaml::List(dbs)) = root
+        .get("dbs")
+        .filter(|dbs| !matches!(dbs, Yaml::List(list) if list.is_empty()))
+    else {
+        return Err(invalid("no databases: `dbs:` is missing or empty".into()));
     };
     let mut found = Vec::new();
     for db in dbs {
@@ -713,5 +720,6 @@ mod tests {
             "{refused}"
         );
         assert!(databases("a: b\n", Path::new("l.yml")).is_err());
+        assert!(databases("dbs: []\n", Path::new("l.yml")).is_err());
     }
 }
