@@ -60,7 +60,7 @@ check_installed() {
 
   out=$("${run[@]}" lsenv --version) || fail "$label: lsenv --version failed"
   case $out in
-    "lsenv $version" | "lsenv $version "*) ok "$label: lsenv --version: $out" ;;
+    "lsenv $version" | "lsenv $version "*) ok "$label: lsenv --version: ${out//$'\n'/; }" ;;
     *) fail "$label: lsenv --version printed '$out', expected lsenv $version" ;;
   esac
 

@@ -57,7 +57,7 @@ pub enum Command {
     /// Restore drill: write a sentinel into each database, restore its replica to a private
     /// temporary copy, and check that the sentinel came back
     #[command(
-        after_help = "Exit codes: 0 every database verified, 7 a replica lacks the sentinel (replication behind or stopped),\n8 the drill could not run (restore failed, credentials refused, no such database)."
+        after_help = "Exit codes: 0 every database verified, 7 a replica lacks the sentinel (replication behind or stopped),\n8 the drill could not run (database file missing, restore failed or too slow, credentials refused)."
     )]
     Verify(VerifyArgs),
 
