@@ -522,8 +522,8 @@ impl GitView {
 
 /// litestream is found where `replicate` would look, and says its version.
 fn check_litestream_binary(project: &Project, env: &Env, findings: &mut Findings) {
-    match crate::litestream::locate(project, env) {
-        Ok(path) => match crate::litestream::version(&path) {
+    match litestream::locate(project, env) {
+        Ok(path) => match litestream::version(&path) {
             Some(version) => findings.ok(
                 Some(Location::file(&path)),
                 format!("litestream {version} will run"),

@@ -37,17 +37,13 @@ pub fn program(config: &Config, env: &Env) -> OsString {
         .map_or_else(|| OsString::from("litestream"), PathBuf::into_os_string)
 }
 
-/// The litestream a project's `replicate` would run, found as `exec` finds it.
+/// The litestream a project's `replicate` would run, found as `exec` finds it there: a relative
+/// path from the project root, where `replicate` runs it.
 pub fn locate(project: &Project, env: &Env) -> Result<PathBuf> {
-    let base = if project.root_given {
-        project.root.as_path()
-    } else {
-        Path::new("")
-    };
     let path = env
         .get("PATH")
         .map(|value| std::ffi::OsStr::from_bytes(value.expose()));
-    crate::exec::find_program(&program(&project.config, env), path, base)
+    crate::exec::find_program(&program(&project.config, env), path, &project.root)
 }
 
 /// What `litestream version` says, or `None` when it fails (then it is no litestream).
