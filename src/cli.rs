@@ -15,7 +15,7 @@ use crate::store::StoreKind;
     name = "lsenv",
     version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LSENV_COMMIT"), ")"),
     about = "Fill in Litestream's $LITESTREAM_* secrets from encrypted credentials, then run litestream (or any command) with exactly those variables",
-    after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 6 check: warnings only, 9 scan: a secret value found, 126/127 cannot run the command; otherwise the command's own."
+    after_help = "Precedence, lowest first: config/lsenv.toml < credentials < LITESTREAM_* in the environment.\nExit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 key, 5 decryption/integrity, 6 check: warnings only, 7 verify: replica behind, 8 verify: could not run, 9 scan: a secret value found, 126/127 cannot run the command; otherwise the command's own."
 )]
 pub(crate) struct Cli {
     /// Use DIR as the project root (and run there), instead of searching upwards from here
@@ -60,7 +60,7 @@ pub(crate) enum Command {
     /// Look for the secret values (as they are, base64- or URL-encoded) in the files of the git
     /// repository, and with --history in every commit
     #[command(
-        after_help = "Prints file:line (or commit:path:line) and the variable's name, never the value.\nValues shorter than 8 bytes are not searched for (and named); a value split across lines is not found.\nExit status: 0 none found, 7 found, anything else: the scan could not run."
+        after_help = "Prints file:line (or commit:path:line) and the variable's name, never the value.\nValues shorter than 8 bytes are not searched for (and named); a value split across lines is not found.\nExit status: 0 none found, 9 found, anything else: the scan could not run."
     )]
     Scan(ScanArgs),
 
@@ -69,6 +69,13 @@ pub(crate) enum Command {
         after_help = "The log: $XDG_STATE_HOME/lsenv/audit.jsonl or ~/.local/state/lsenv/audit.jsonl, set (or turned off) only in\n$XDG_CONFIG_HOME/lsenv/config.toml or ~/.config/lsenv/config.toml: [audit] enabled, file, max_bytes."
     )]
     Audit(AuditArgs),
+
+    /// Restore drill: write a sentinel into each database, restore its replica to a private
+    /// temporary copy, and check that the sentinel came back
+    #[command(
+        after_help = "Exit codes: 0 every database verified, 7 a replica lacks the sentinel (replication behind or stopped),\n8 the drill could not run (database file missing, restore failed or too slow, credentials refused)."
+    )]
+    Verify(VerifyArgs),
 
     /// Set up a project: config/lsenv.toml, config/litestream.yml, a key and encrypted credentials
     #[command(
@@ -178,6 +185,11 @@ pub(crate) struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ReplicateArgs {
+    /// Restore each database that does not exist from its replica first (litestream's own
+    /// -restore-if-db-not-exists); with no replica yet, replicate as usual
+    #[arg(long)]
+    pub restore_if_missing: bool,
+
     /// Arguments for `litestream replicate`
     #[arg(
         value_name = "ARGS",
@@ -215,6 +227,21 @@ pub(crate) struct ExplainArgs {
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     /// One JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Only these databases of the Litestream config [default: all of them]
+    #[arg(value_name = "DB")]
+    pub databases: Vec<PathBuf>,
+
+    /// How long to wait for the sentinel in the replica, per database: seconds or a duration (30s, 2m) [default: ten of Litestream's monitor and sync intervals, at least 10s]
+    #[arg(long, value_name = "DURATION", value_parser = crate::commands::verify::parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// One JSON object instead of one line per database
     #[arg(long)]
     pub json: bool,
 }

@@ -29,7 +29,6 @@ use crate::tree::Node;
 pub const CONFIG_FILE: &str = "config/lsenv.toml";
 const DEFAULT_SECTION: &str = "litestream";
 const DEFAULT_LITESTREAM_CONFIG: &str = "config/litestream.yml";
-const DEFAULT_LITESTREAM_BIN: &str = "litestream";
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// The settings after the environment's overlay has been applied.
@@ -52,7 +51,9 @@ pub struct Config {
     pub pass: Vec<String>,
     pub allow: Vec<String>,
     pub litestream_config: PathBuf,
-    pub litestream_bin: OsString,
+    /// `[replicate] litestream`; `None`: the one lsenv's package brought, else `PATH`'s
+    /// (`crate::litestream::program`).
+    pub litestream_bin: Option<OsString>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +78,7 @@ impl Config {
             pass: Vec::new(),
             allow: Vec::new(),
             litestream_config: PathBuf::from(DEFAULT_LITESTREAM_CONFIG),
-            litestream_bin: OsString::from(DEFAULT_LITESTREAM_BIN),
+            litestream_bin: None,
         }
     }
 
@@ -202,7 +203,9 @@ impl Config {
             let full = format!("{table_name}.{key}");
             match key.as_str() {
                 "config" => self.litestream_config = self.expect_string(value, &full)?.into(),
-                "litestream" => self.litestream_bin = self.expect_string(value, &full)?.into(),
+                "litestream" => {
+                    self.litestream_bin = Some(self.expect_string(value, &full)?.into());
+                }
                 _ => return Err(self.unknown(&full, "config, litestream")),
             }
         }
@@ -313,7 +316,10 @@ mod tests {
         assert_eq!(config.litestream.len(), 2);
         assert_eq!(config.litestream[1].0, "environments.production.litestream");
         assert_eq!(config.pass, ["LANG"]);
-        assert_eq!(config.litestream_bin, "/opt/litestream");
+        assert_eq!(
+            config.litestream_bin.as_deref(),
+            Some("/opt/litestream".as_ref())
+        );
         let dev = load(text, None).unwrap();
         assert_eq!(dev.litestream.len(), 1);
         assert_eq!(dev.pass, ["HOME"]);

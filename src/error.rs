@@ -20,6 +20,10 @@ pub mod exit {
     pub const INTEGRITY: u8 = 5;
     /// `check` found warnings and no errors.
     pub const WARNINGS: u8 = 6;
+    /// `verify`: a replica lacks the sentinel (replication behind or stopped).
+    pub const VERIFY_BEHIND: u8 = 7;
+    /// `verify`: the drill could not be carried out (restore failed, credentials refused).
+    pub const VERIFY_FAILED: u8 = 8;
     /// `scan` found a secret value in the repository.
     pub const SECRETS_FOUND: u8 = 9;
     pub const CANNOT_EXECUTE: u8 = 126;

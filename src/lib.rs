@@ -49,7 +49,14 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = cli::Cli::try_parse_from(args)?;
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        // lsenv's version, then which litestream would run from here.
+        Err(err) if err.kind() == clap::error::ErrorKind::DisplayVersion => {
+            return done(commands::version::run(&err, env));
+        }
+        Err(err) => return Err(err.into()),
+    };
     let cwd =
         std::env::current_dir().map_err(|err| Error::io(".", "find the working directory", err))?;
     let (project, action) = match plan::Plan::new(cli, env, &cwd)? {
@@ -87,6 +94,9 @@ fn act(
             return commands::exec::replicate(project, &command, name, env, core_dumps);
         }
         Action::Check { json } => return check::run(project, env, json),
+        Action::Verify(options) => {
+            return commands::verify::run(project, env, &options, core_dumps);
+        }
         Action::Scan { paths, history } => {
             return commands::scan::run(project, env, &paths, history);
         }

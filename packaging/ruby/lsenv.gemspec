@@ -20,4 +20,7 @@ Gem::Specification.new do |spec|
   spec.files = ["exe/lsenv", "libexec/lsenv"]
   spec.bindir = "exe"
   spec.executables = ["lsenv"]
+  # The litestream gem ships the official litestream binary per platform; exe/lsenv hands its
+  # path to lsenv, which runs it unless `[replicate] litestream` names another.
+  spec.add_dependency "litestream", ">= 0.13", "< 1"
 end

@@ -8,7 +8,6 @@
 //! error's kind (3 configuration, 4 key, 5 decryption). No finding ever quotes a value.
 
 use std::fmt::Write as _;
-use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +18,6 @@ use serde_json::json;
 use crate::commands::explain;
 use crate::env::Env;
 use crate::error::{Error, Location, Position, Result, Status, exit};
-use crate::launch;
 use crate::litestream;
 use crate::project::Project;
 use crate::resolve::{self, Resolution};
@@ -552,34 +550,17 @@ impl GitView {
 
 /// litestream is found where `replicate` would look, and says its version.
 fn check_litestream_binary(project: &Project, env: &Env, findings: &mut Findings) {
-    let program = &project.config.litestream_bin;
-    let base = if project.root_given {
-        project.root.as_path()
-    } else {
-        Path::new("")
-    };
-    match launch::find_program(
-        program,
-        env.get("PATH")
-            .map(|p| std::ffi::OsStr::from_bytes(p.expose())),
-        base,
-    ) {
-        Ok(path) => {
-            let version = Command::new(&path).arg("version").env_clear().output();
-            match version {
-                Ok(output) if output.status.success() => findings.ok(
-                    Some(Location::file(&path)),
-                    format!(
-                        "litestream {}",
-                        String::from_utf8_lossy(&output.stdout).trim()
-                    ),
-                ),
-                _ => findings.warn(
-                    Some(Location::file(&path)),
-                    "`litestream version` failed: is this litestream?",
-                ),
-            }
-        }
+    match litestream::locate(project, env) {
+        Ok(path) => match litestream::version(&path) {
+            Some(version) => findings.ok(
+                Some(Location::file(&path)),
+                format!("litestream {version} will run"),
+            ),
+            None => findings.warn(
+                Some(Location::file(&path)),
+                "`litestream version` failed: is this litestream?",
+            ),
+        },
         Err(err) => findings.warn(
             None,
             format!(

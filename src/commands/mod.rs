@@ -14,3 +14,5 @@ pub(crate) mod keygen;
 pub(crate) mod man;
 pub(crate) mod recovery;
 pub(crate) mod scan;
+pub(crate) mod verify;
+pub(crate) mod version;

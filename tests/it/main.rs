@@ -24,3 +24,4 @@ mod scan;
 mod support;
 mod tamper;
 mod transcripts;
+mod verify;
