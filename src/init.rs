@@ -44,9 +44,6 @@ const MAX_DATABASE_YML_BYTES: u64 = 1024 * 1024;
 const ERB_VALUE: &str = "lsenv-erb-value";
 const ASK_FOR_DB: &str = "name each SQLite database to replicate, relative to the project root: lsenv init --db storage/production.sqlite3 --db …";
 
-/// Words YAML 1.1 readers take for booleans or null: never written as plain scalars.
-const YAML_WORDS: [&str; 9] = ["true", "false", "yes", "no", "on", "off", "y", "n", "null"];
-
 pub fn run(project: &Project, options: &InitOptions, env: &Env) -> Result<()> {
     let setup = Setup::new(project, options, env)?;
     setup.write(project)
@@ -490,7 +487,7 @@ fn yaml_scalar(text: &str) -> Cow<'_, str> {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
-        && !YAML_WORDS.contains(&text.to_ascii_lowercase().as_str());
+        && !crate::yaml::syntax::is_reserved_word(text);
     if plain {
         return Cow::Borrowed(text);
     }
