@@ -123,15 +123,22 @@ struct Reader<'a> {
     unfiltered: usize,
     remarks: Option<Vec<Remark>>,
     /// When the text does not end in a line break: its length in characters (the parser's
-    /// unit). A block scalar that ends there has no final line break, as in libyaml (Ruby),
-    /// where the parser adds one.
-    unterminated_end: Option<usize>,
+    /// unit), and the width of its last line when that is only spaces. A block scalar that ends
+    /// there has no final line break, as in libyaml (Ruby), where the parser adds one — except
+    /// after a last line of fewer spaces than the block's indentation.
+    unterminated_end: Option<(usize, Option<usize>)>,
 }
 
 impl<'a> Reader<'a> {
     fn new(text: &'a str, path: &'a Path, wanted: &'a dyn Fn(&str) -> bool, remarks: bool) -> Self {
-        let unterminated_end =
-            (!text.is_empty() && !text.ends_with(['\n', '\r'])).then(|| text.chars().count());
+        let unterminated_end = (!text.is_empty() && !text.ends_with(['\n', '\r'])).then(|| {
+            let last_line = text.rsplit(['\n', '\r']).next().unwrap_or(text);
+            let blanks = last_line
+                .bytes()
+                .all(|b| b == b' ')
+                .then_some(last_line.len());
+            (text.chars().count(), blanks)
+        });
         Reader {
             text,
             parser: Parser::new_from_str(text),
@@ -328,8 +335,11 @@ impl<'a> Reader<'a> {
             Tagging::Plain | Tagging::Text => {}
         }
         let mut text = text.into_owned();
+        let added_break = self.unterminated_end.is_some_and(|(end, blanks)| {
+            end == span.end.index() && blanks.is_none_or(|width| width >= span.start.col())
+        });
         if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
-            && self.unterminated_end == Some(span.end.index())
+            && added_break
             && text.ends_with('\n')
         {
             text.pop();
@@ -699,6 +709,8 @@ mod tests {
             ("a: |+\n  k\n  l", "a", "k\nl"),
             ("a: >\n  k\n  l", "a", "k l"),
             ("a: |\n  k\n  l\n  ", "a", "k\nl\n"),
+            ("a: >\n  k\n  l\n ", "a", "k l\n"),
+            ("x:\n  a: |\n    k\n   ", "x.a", "k\n"),
             ("a: |\n  k\n  l\n", "a", "k\nl\n"),
             ("a: |\n  k\nb: 1", "a", "k\n"),
         ];

@@ -20,3 +20,4 @@ mod replicate;
 mod resolve;
 mod support;
 mod tamper;
+mod yaml_oracle;
