@@ -93,6 +93,7 @@ KEY_NAMES = [
 ]
 CORE_KEYS = 20
 APP_SECTION_KEYS = 50  # `app` layout: keys per other section
+EXEC_LIMIT = 6 << 20  # Linux: execve takes at most 6 MiB of arguments and environment
 
 # Ruby's way: ActiveSupport decrypts and parses (`config` deep-symbolizes, hence hash/keys),
 # then the process becomes the command with exactly the LITESTREAM_* variables.
@@ -545,6 +546,9 @@ def section_scaling(args, lsenv, tmp, meter, tools):
     projects = []  # (name, n, layout, project, yaml bytes, variables)
     for n in sizes:
         layouts = ("section",) if n <= CORE_KEYS else ("section", "app", "section+flow", "app+flow")
+        if n * 100 > EXEC_LIMIT:
+            # Every key a variable would be an environment execve refuses (E2BIG).
+            layouts = ("app", "app+flow")
         for layout in layouts:
             project = tmp / f"scale-{n}-{layout}"
             project.mkdir()

@@ -29,6 +29,8 @@ const ALIAS_BUDGET: usize = 1_000_000;
 /// YAML's merge key.
 const MERGE_KEY: &str = "<<";
 
+const NOT_A_KEY: &str = "a mapping key must be a plain value";
+
 /// Something about a value that lsenv reads as Ruby does but that deserves a warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remark {
@@ -386,9 +388,9 @@ impl<'a> Reader<'a> {
                 Node::Scalar(text) => {
                     Ok((String::from_utf8_lossy(text.expose()).into_owned(), false))
                 }
-                _ => Err(self.error(Some(span), "a mapping key must be a plain value")),
+                _ => Err(self.error(Some(span), NOT_A_KEY)),
             },
-            _ => Err(self.error(Some(span), "a mapping key must be a plain value")),
+            _ => Err(self.error(Some(span), NOT_A_KEY)),
         }
     }
 
@@ -485,11 +487,11 @@ impl<'a> Reader<'a> {
                 self.skip(event, span)?;
             },
             Event::MappingStart(..) => loop {
-                let (key, span) = self.next()?;
-                if matches!(key, Event::MappingEnd) {
-                    return Ok(());
+                match self.next()? {
+                    (Event::MappingEnd, _) => return Ok(()),
+                    (Event::Scalar(..) | Event::Alias(_), _) => {}
+                    (_, span) => return Err(self.error(Some(span), NOT_A_KEY)),
                 }
-                self.key(key, span)?;
                 let (value, span) = self.next()?;
                 self.skip(value, span)?;
             },
