@@ -217,7 +217,7 @@ pub(crate) fn breaks_yaml(value: &[u8], quoting: Quoting) -> Option<&'static str
             } else if at_start
                 && value
                     .first()
-                    .is_some_and(|b| b"*&!'\"[]{}|>%@`#,?-".contains(b))
+                    .is_some_and(|b| crate::yaml::syntax::INDICATORS.contains(b))
             {
                 Some("it starts with a YAML indicator character")
             } else if at_start && (value.first() == Some(&b' ') || value.last() == Some(&b' ')) {

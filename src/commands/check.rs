@@ -12,17 +12,17 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::json;
 
 use crate::commands::explain;
 use crate::env::Env;
-use crate::error::{Error, Location, Position, Result, Status, exit};
+use crate::error::{Error, Location, Result, Status, exit};
 use crate::litestream;
 use crate::project::Project;
 use crate::resolve::{self, Resolution};
 use crate::store::keys::{AgeKeys, KeySource};
 use crate::terminal::say;
+use crate::yaml::{Remark, RemarkKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
@@ -128,12 +128,11 @@ fn check_credentials(project: &Project, env: &Env, findings: &mut Findings) -> O
             None
         }
         Some(credentials) => {
-            let opened = credentials.read_text(env).and_then(|text| {
-                let document = crate::yaml::parse(&text, &credentials.file)?;
-                Ok((text, document))
-            });
+            let opened = credentials
+                .read_text(env)
+                .and_then(|text| crate::yaml::parse_with_remarks(&text, &credentials.file));
             match opened {
-                Ok((text, document)) => {
+                Ok((document, remarks)) => {
                     findings.ok(
                         Some(Location::file(&credentials.file)),
                         format!("decrypts with {}", credentials.access),
@@ -144,7 +143,7 @@ fn check_credentials(project: &Project, env: &Env, findings: &mut Findings) -> O
                             "there is no such section, so the credentials set no LITESTREAM_* variable",
                         );
                     }
-                    check_ruby_reading(project, &credentials.file, &text, findings);
+                    check_remarks(project, &credentials.file, &remarks, findings);
                     Some(document)
                 }
                 Err(err) => {
@@ -187,8 +186,9 @@ fn check_recovery(project: &Project, env: &Env, findings: &mut Findings) {
 }
 
 /// Unquoted scalars that become variables and that Ruby's YAML 1.1 reads as something whose text
-/// differs from what is written (`0012345` is 5349 to Ruby, `yes` is true, `1.50` is 1.5).
-fn check_ruby_reading(project: &Project, file: &Path, text: &str, findings: &mut Findings) {
+/// differs from what is written (`0012345` is 5349 to Ruby, `yes` is true, `1.50` is 1.5), and
+/// keys written twice in one mapping.
+fn check_remarks(project: &Project, file: &Path, remarks: &[Remark], findings: &mut Findings) {
     let config = &project.config;
     let becomes_variable = |path: &str| {
         path.strip_prefix(config.section.as_str())
@@ -198,136 +198,26 @@ fn check_ruby_reading(project: &Project, file: &Path, text: &str, findings: &mut
                 .iter()
                 .any(|mapping| mapping.key_path == path)
     };
-    for (path, position, ruby) in plain_scalars(text) {
-        if becomes_variable(&path) {
-            findings.warn(
-                Some(Location::file(file).at(Some(position)).key(&path)),
+    for remark in remarks {
+        let location = Some(
+            Location::file(file)
+                .at(Some(remark.position))
+                .key(&remark.path),
+        );
+        match remark.kind {
+            RemarkKind::RubyReads(ruby) if becomes_variable(&remark.path) => findings.warn(
+                location,
                 format!(
                     "unquoted, Ruby (Rails, the litestream gem) reads it as {ruby}, lsenv as the text written; quote it so both read the same"
                 ),
-            );
+            ),
+            RemarkKind::RubyReads(_) => {}
+            RemarkKind::Duplicate => findings.warn(
+                location,
+                "the key is written twice in one mapping; Ruby (Rails) and lsenv take the last value, so the earlier one is ignored",
+            ),
         }
     }
-}
-
-/// Key path, position and Ruby's reading of every plain scalar value that Ruby would turn into
-/// something else than its text.
-fn plain_scalars(text: &str) -> Vec<(String, Position, &'static str)> {
-    enum Frame {
-        Map { key: Option<String> },
-        Seq { index: usize },
-    }
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut found = Vec::new();
-    let path = |stack: &[Frame]| {
-        stack
-            .iter()
-            .filter_map(|frame| match frame {
-                Frame::Map { key } => key.clone(),
-                Frame::Seq { index } => Some(index.to_string()),
-            })
-            .collect::<Vec<_>>()
-            .join(".")
-    };
-    // A value ends: the enclosing map expects a key again, the enclosing list moves on.
-    let value_done = |stack: &mut Vec<Frame>| match stack.last_mut() {
-        Some(Frame::Map { key }) => *key = None,
-        Some(Frame::Seq { index }) => *index += 1,
-        None => {}
-    };
-    for item in Parser::new_from_str(text) {
-        let Ok((event, span)) = item else {
-            break;
-        };
-        match event {
-            Event::MappingStart(..) => stack.push(Frame::Map { key: None }),
-            Event::SequenceStart(..) => stack.push(Frame::Seq { index: 0 }),
-            Event::MappingEnd | Event::SequenceEnd => {
-                stack.pop();
-                value_done(&mut stack);
-            }
-            Event::Scalar(value, style, ..) => {
-                if let Some(Frame::Map { key: key @ None }) = stack.last_mut() {
-                    *key = Some(value.into_owned());
-                    continue;
-                }
-                if style == ScalarStyle::Plain
-                    && let Some(ruby) = ruby_reading(&value)
-                {
-                    let position = Position {
-                        line: span.start.line(),
-                        column: span.start.col() + 1,
-                    };
-                    found.push((path(&stack), position, ruby));
-                }
-                value_done(&mut stack);
-            }
-            Event::Alias(_) => value_done(&mut stack),
-            _ => {}
-        }
-    }
-    found
-}
-
-/// What Ruby's Psych (YAML 1.1) makes of a plain scalar, when its text as Ruby prints it is not
-/// `text`: `None` when both read the same string.
-fn ruby_reading(text: &str) -> Option<&'static str> {
-    let lower = text.to_ascii_lowercase();
-    if ["yes", "no", "on", "off", "true", "false"].contains(&lower.as_str()) {
-        return (text != "true" && text != "false").then_some("a boolean");
-    }
-    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let digits = |s: &str, radix: u32| {
-        !s.is_empty() && s.chars().all(|c| c.is_digit(radix) || c == '_' || c == ',')
-    };
-    let integer = unsigned.strip_prefix("0b").is_some_and(|s| digits(s, 2))
-        || unsigned.strip_prefix("0x").is_some_and(|s| digits(s, 16))
-        || (unsigned.starts_with('0') && unsigned.len() > 1 && digits(&unsigned[1..], 8))
-        || (digits(unsigned, 10) && unsigned.starts_with(|c: char| c.is_ascii_digit()));
-    if integer {
-        let canonical = text.strip_prefix('-').unwrap_or(text);
-        let plain_decimal = canonical == "0"
-            || (canonical.bytes().all(|b| b.is_ascii_digit()) && !canonical.starts_with('0'));
-        return (!plain_decimal || text.starts_with('+')).then_some("an integer");
-    }
-    let sexagesimal = unsigned.split(':').count() > 1
-        && unsigned
-            .split(':')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit() || b == b'_'));
-    if sexagesimal {
-        return Some("a base-60 number");
-    }
-    let float = unsigned.contains('.')
-        && unsigned.split(['e', 'E']).next().is_some_and(|mantissa| {
-            mantissa
-                .replace(['.', '_', ','], "")
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        && !unsigned.starts_with('.');
-    if float || [".inf", ".nan"].contains(&lower.trim_start_matches(['-', '+'])) {
-        return (!is_ruby_float_text(text)).then_some("a float");
-    }
-    if text.len() > 1 && text.starts_with(':') && !text[1..].starts_with([' ', ':']) {
-        return Some("a symbol (without the colon)");
-    }
-    let date = text.len() >= 10
-        && text.as_bytes()[4] == b'-'
-        && text[..4].bytes().all(|b| b.is_ascii_digit());
-    date.then_some("a date or time")
-}
-
-/// Whether `text` is already how Ruby prints the float it reads (`1.5`, `100.0`).
-fn is_ruby_float_text(text: &str) -> bool {
-    text.parse::<f64>().is_ok_and(|value| {
-        let printed = value.to_string();
-        let printed = if printed.contains('.') {
-            printed
-        } else {
-            format!("{printed}.0")
-        };
-        printed == text && value.abs() < 1e16
-    })
 }
 
 /// The Litestream config: it exists, each `$VAR` resolves, and no value breaks it.
@@ -616,45 +506,7 @@ fn print(findings: &Findings, json: bool) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{edit_distance, nearest, plain_scalars, ruby_reading};
-
-    #[test]
-    fn ruby_readings() {
-        for (text, ruby) in [
-            ("yes", Some("a boolean")),
-            ("Off", Some("a boolean")),
-            ("true", None),
-            ("0012345", Some("an integer")),
-            ("1_000", Some("an integer")),
-            ("+5", Some("an integer")),
-            ("0x1F", Some("an integer")),
-            ("12", None),
-            ("0", None),
-            ("12:30:00", Some("a base-60 number")),
-            ("1.50", Some("a float")),
-            ("1.5", None),
-            ("1e3", None),
-            (":sym", Some("a symbol (without the colon)")),
-            ("2024-01-02", Some("a date or time")),
-            ("AKIAIOSFODNN7EXAMPLE", None),
-            ("my-bucket", None),
-            ("us-east-1", None),
-        ] {
-            assert_eq!(ruby_reading(text), ruby, "{text}");
-        }
-    }
-
-    #[test]
-    fn plain_scalars_only_with_their_paths() {
-        let found = plain_scalars(
-            "litestream:\n  port: 0012\n  quoted: '0012'\n  list: [yes, 'no']\n  ok: text\n",
-        );
-        let paths: Vec<_> = found
-            .iter()
-            .map(|(path, position, _)| (path.as_str(), position.line))
-            .collect();
-        assert_eq!(paths, [("litestream.port", 2), ("litestream.list.0", 4)]);
-    }
+    use super::{edit_distance, nearest};
 
     #[test]
     fn typos_are_near() {

@@ -38,9 +38,6 @@ const SECTION_LINE: &str = "\nlitestream:\n";
 
 const ASK_FOR_DB: &str = "name each SQLite database to replicate, relative to the project root: lsenv init --db storage/production.sqlite3 --db …";
 
-/// Words YAML 1.1 readers take for booleans or null: never written as plain scalars.
-const YAML_WORDS: [&str; 9] = ["true", "false", "yes", "no", "on", "off", "y", "n", "null"];
-
 pub(crate) fn run(project: &Project, options: &InitOptions, env: &Env) -> Result<()> {
     let setup = Setup::new(project, options, env)?;
     setup.write(project, env)
@@ -483,7 +480,7 @@ fn yaml_scalar(text: &str) -> Cow<'_, str> {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
-        && !YAML_WORDS.contains(&text.to_ascii_lowercase().as_str());
+        && !crate::yaml::syntax::is_reserved_word(text);
     if plain {
         return Cow::Borrowed(text);
     }

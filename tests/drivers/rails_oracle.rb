@@ -17,6 +17,12 @@
 #   ruby tests/drivers/rails_oracle.rb config ENC KEY DOTTED.KEY [--inspect]
 #       Print config.dig(*keys).to_s (or .inspect) as Rails parses the YAML.
 #       Array elements are addressed by number (e.g. hosts.0).
+#   ruby tests/drivers/rails_oracle.rb section ENC KEY NAME
+#       Print, as JSON, the mapping NAME of the credentials as Rails >= 7.0.2 reads
+#       them: YAML.unsafe_load (aliases, merge keys, symbols, tags), then
+#       deep_symbolize_keys. Installed ActiveSupport 6.1 reads with safe_load,
+#       so this calls Psych itself. Each key maps to its value's to_s, or to
+#       {"class": NAME} when it is nil, a Hash or an Array.
 #   ruby tests/drivers/rails_oracle.rb dump-framing ENC KEY
 #       Describe the Marshal framing of the decrypted payload (hex header,
 #       length, width of the length prefix, trailer, encoding).
@@ -34,6 +40,8 @@
 require "active_support"                           # SecureRandom, autoloads
 require "active_support/core_ext/hash/keys"        # config uses deep_symbolize_keys
 require "active_support/encrypted_configuration"
+require "json"
+require "psych"
 
 module RailsOracle
   ENV_KEY = "RAILS_MASTER_KEY"
@@ -113,6 +121,26 @@ module RailsOracle
     end
   end
 
+  # What Rails >= 7.0.2 makes of the credentials (EncryptedConfiguration#config).
+  def modern_config(enc_path, key_path)
+    require_file!(enc_path)
+    config = Psych.unsafe_load(read(enc_path, key_path), filename: enc_path)
+    config = {} if config.nil? || config == false || config == ""
+    raise Failure, "the credentials are a #{config.class}, not a Hash" unless config.is_a?(Hash)
+
+    config.deep_symbolize_keys
+  end
+
+  def section(enc_path, key_path, name)
+    found = modern_config(enc_path, key_path)[name.to_sym]
+    raise KeyError, "no such section: #{name}" unless found.is_a?(Hash)
+
+    found.to_h do |key, value|
+      shown = [NilClass, Hash, Array].include?(value.class) ? { "class" => value.class.name } : value.to_s
+      [key.to_s, shown]
+    end
+  end
+
   # Decrypts with the real MessageEncryptor (same key lookup as Rails) and
   # returns the Marshal bytes.
   def raw_payload(enc_path, key_path)
@@ -165,6 +193,7 @@ module RailsOracle
     usage: rails_oracle.rb read ENC KEY
            rails_oracle.rb write ENC KEY [--framing binary|utf8|usascii|latin1] [--raw]  < content
            rails_oracle.rb config ENC KEY DOTTED.KEY [--inspect]
+           rails_oracle.rb section ENC KEY NAME
            rails_oracle.rb dump-framing ENC KEY
   TEXT
 
@@ -190,6 +219,9 @@ module RailsOracle
       usage! unless rest.size == 1
       value = config_value(enc, key, rest.first)
       $stdout.binmode.write(opts.key?("--inspect") ? value.inspect : value.to_s)
+    when "section"
+      usage! unless rest.size == 1
+      $stdout.write(JSON.generate(section(enc, key, rest.first)))
     when "dump-framing"
       usage! unless rest.empty?
       f = framing(raw_payload(enc, key))

@@ -210,12 +210,12 @@ fn cases() -> Vec<Case> {
             "key `litestream`: the section is a value",
         ),
         case(
-            "duplicate key",
+            "control character in the YAML",
             |p| {
-                p.credentials(&format!("litestream:\n  a: {CANARY}\n  a: {CANARY}\n"));
+                p.credentials(&format!("litestream:\n  a: {CANARY}\u{7}\n"));
             },
             3,
-            "duplicate key `a`",
+            "config/credentials.yml.enc:2:26: invalid YAML: a control character",
         ),
         case(
             "malformed TOML",

@@ -25,3 +25,4 @@ mod support;
 mod tamper;
 mod transcripts;
 mod verify;
+mod yaml_oracle;

@@ -3,8 +3,7 @@
 //! layers resolve name by name, the highest layer that has a name winning and remembering every
 //! lower one; and `lsenv env` writes any values so that their consumers read them back exactly,
 //! or refuses them (GitHub's and GitLab's formats print to the process's own stdout and stderr,
-//! so they are left to the `output` fuzz target, which captures them); and YAML near the simple
-//! shape that lsenv reads without the general parser means the same to both readers.
+//! so they are left to the `output` fuzz target, which captures them).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,117 +21,6 @@ use lsenv::store::rails::{self, MasterKey};
 use proptest::prelude::*;
 
 use crate::consumers;
-
-// ---------------------------------------------------------------------------------------------
-// YAML: the simple-shape reader and the general parser agree
-
-/// A value: mostly characters the simple shape takes anywhere, now and then one at its edges
-/// (`: `, ` #`, escapes, tabs, CR, non-ASCII, indicators); plain or quoted.
-fn yaml_value() -> impl Strategy<Value = String> {
-    let piece = prop_oneof![
-        40 => proptest::sample::select(vec![
-            "x", "AKIA", "1e3", "0012", "/", ".", "_", "=", "+", "a b", "x#y", "true",
-        ]),
-        6 => proptest::sample::select(vec![
-            "-", ":x", "[", "]", "{", "}", ",", "'", "\"", "?", "~", "null", "%", "@", "`", "*", "&",
-            "!", "|", ">", r"\n", r"\t", r"\/", r#"\""#, r"\\", r"\x41", r"\u00e9", "''",
-        ]),
-        1 => proptest::sample::select(vec![
-            ": ", " #", ":", "\\", "''", "\t", "\r", "\u{e9}", "\u{85}", "\u{feff}", "---", " ",
-        ]),
-    ];
-    let text = proptest::collection::vec(piece, 0..5).prop_map(|pieces| pieces.concat());
-    (text, proptest::sample::select(vec!["", "", "'", "\""]))
-        .prop_map(|(text, quote)| format!("{quote}{text}{quote}"))
-}
-
-/// Nested block mappings of the simple shape, rendered with 1 to 4 spaces per level, with an
-/// odd line now and then (a duplicate or invalid key, a stray indentation, a continuation, a
-/// comment, a list item, a document marker), so that both the shape and its edges are covered.
-fn yaml_near_the_simple_shape() -> impl Strategy<Value = String> {
-    #[derive(Debug, Clone)]
-    enum Tree {
-        Leaf(String),
-        /// A block scalar: its header, how much deeper than the key its lines are, its lines.
-        Block(&'static str, usize, Vec<String>),
-        Map(Vec<(String, Tree)>),
-    }
-    fn render(tree: &Tree, step: usize, depth: usize, out: &mut Vec<String>) {
-        let Tree::Map(entries) = tree else { return };
-        for (key, child) in entries {
-            let indent = " ".repeat(step * depth);
-            match child {
-                Tree::Leaf(value) if value.is_empty() => out.push(format!("{indent}{key}:")),
-                Tree::Leaf(value) => out.push(format!("{indent}{key}: {value}")),
-                Tree::Block(header, deeper, lines) => {
-                    out.push(format!("{indent}{key}: {header}"));
-                    let inside = " ".repeat(step * depth + deeper);
-                    out.extend(lines.iter().map(|line| format!("{inside}{line}")));
-                }
-                Tree::Map(_) => {
-                    out.push(format!("{indent}{key}:"));
-                    render(child, step, depth + 1, out);
-                }
-            }
-        }
-    }
-    let key = prop_oneof![
-        20 => "k[0-9]{1,2}|litestream|access_key_id|with-dash|0012|null|true".prop_map(String::from),
-        1 => proptest::sample::select(vec!["-x", "a b", "\"q\"", "<<", "", "k1", "k1 "]).prop_map(String::from),
-    ];
-    let block_line = prop_oneof![
-        6 => "[a-zA-Z0-9+/=-]{1,12}".prop_map(String::from),
-        1 => proptest::sample::select(vec!["", " ", "  x", "# kept", "x  ", "{\"k\": 1}"]).prop_map(String::from),
-    ];
-    let block = (
-        proptest::sample::select(vec!["|", "|", "|-", "| # c", "|+", "|2", "|#c", ">"]),
-        1..4_usize,
-        proptest::collection::vec(block_line, 0..5),
-    )
-        .prop_map(|(header, deeper, lines)| Tree::Block(header, deeper, lines));
-    let leaf = prop_oneof![5 => yaml_value().prop_map(Tree::Leaf), 1 => block];
-    let tree = leaf.prop_recursive(3, 24, 5, move |inner| {
-        proptest::collection::vec((key.clone(), inner), 1..5).prop_map(Tree::Map)
-    });
-    let odd_line = proptest::sample::select(vec![
-        "  stray: 1",
-        " continued",
-        "# comment: x",
-        "   # comment",
-        "",
-        "- item",
-        "---",
-        "...",
-        "k1: again",
-        "\tk2: tab",
-    ]);
-    let oddities = proptest::collection::vec((any::<prop::sample::Index>(), odd_line), 0..2);
-    (tree, 1..5_usize, oddities).prop_map(|(tree, step, oddities)| {
-        let tree = match tree {
-            map @ Tree::Map(_) => map,
-            leaf => Tree::Map(vec![("k0".into(), leaf)]),
-        };
-        let mut lines = Vec::new();
-        render(&tree, step, 0, &mut lines);
-        for (at, line) in oddities {
-            lines.insert(at.index(lines.len() + 1), line.to_owned());
-        }
-        lines.join("\n")
-    })
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
-    #[test]
-    fn simple_yaml_reads_as_the_general_parser_reads_it(text in yaml_near_the_simple_shape()) {
-        let file = Path::new("config/credentials.yml.enc");
-        let both = (
-            lsenv::yaml::parse(&text, file).map_err(|err| err.to_string()),
-            lsenv::yaml::parse_general(&text, file, &|_| true).map_err(|err| err.to_string()),
-        );
-        prop_assert_eq!(&both.0, &both.1, "{:?}", text);
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Rails files: write → read at every length-prefix width
