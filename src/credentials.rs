@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cli::StoreKind;
+use crate::edit::EditLock;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::os;
@@ -202,11 +203,7 @@ fn git_output(project: &Project, args: &[&str]) -> Result<std::process::Output> 
 }
 
 fn read_optional(path: &Path) -> Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(text),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(err) => Err(Error::io(path, "read", err)),
-    }
+    os::read_text_optional(path, 1024 * 1024)
 }
 
 /// Re-encrypts every credentials file that the key file opens with a new key, keeping the old
@@ -243,6 +240,11 @@ pub fn rotate_key(project: &Project, env: &Env) -> Result<()> {
     let old_key_file = with_suffix(&key_file, ".old");
     let current = KeySource::File(key_file.clone()).load(env)?;
     let files = files_using(project, &key_file, &target.file);
+    // Not while one of them is being edited: its recovery file would be left with the old key.
+    let _locks = files
+        .iter()
+        .map(|file| EditLock::acquire(file, env))
+        .collect::<Result<Vec<_>>>()?;
 
     if old_key_file.exists() {
         // Either an earlier rotation finished (every file opens with the key file) and its old
@@ -263,6 +265,12 @@ pub fn rotate_key(project: &Project, env: &Env) -> Result<()> {
     }
 
     // Decrypt everything first: nothing changes unless every file opens with the current key.
+    // A kept edit goes along, so that it still opens with the key that opens its file.
+    let files: Vec<PathBuf> = files
+        .iter()
+        .flat_map(|file| [file.clone(), crate::edit::recovery_path(file)])
+        .filter(|file| file.exists())
+        .collect();
     let texts = files
         .iter()
         .map(|file| rails::read(file, &current))
@@ -350,6 +358,9 @@ pub fn recipients(project: &Project, env: &Env, change: &Recipients) -> Result<(
         )
         .with_hint("move it to age first: lsenv credentials convert --to age"));
     };
+    let _lock = (!matches!(change, Recipients::List))
+        .then(|| EditLock::acquire(&credentials.file, env))
+        .transpose()?;
     let file_text = read_optional(&age_keys.recipients_file)?;
     let listed = |recipient: &str| file_text.lines().any(|line| line.trim() == recipient);
     let in_config = |recipient: &str| age_keys.config_recipients.iter().any(|r| r == recipient);
@@ -413,6 +424,10 @@ pub fn recipients(project: &Project, env: &Env, change: &Recipients) -> Result<(
     // re-encrypt.
     let keys = credentials.access.load(env)?;
     let text = keys.read(&credentials.file)?;
+    let recovery = crate::edit::recovery_path(&credentials.file);
+    let kept = os::read_optional(&recovery, rails::MAX_FILE_BYTES)?
+        .map(|bytes| keys.decrypt(&bytes, &recovery))
+        .transpose()?;
     let remaining = age::parse_recipients(&new_text, &age_keys.recipients_file)?.len()
         + age_keys.config_recipients.len();
     if remaining == 0 {
@@ -423,6 +438,10 @@ pub fn recipients(project: &Project, env: &Env, change: &Recipients) -> Result<(
     os::write_atomic(&age_keys.recipients_file, new_text.as_bytes())?;
     let keys = credentials.access.load(env)?;
     keys.write(&credentials.file, text.as_bytes())?;
+    if let Some(kept) = kept {
+        // A kept edit is readable by exactly those who can read the file.
+        keys.write(&recovery, kept.as_bytes())?;
+    }
     say(&format!(
         "re-encrypted {} to {remaining} recipient(s)",
         credentials.file.display()
@@ -446,6 +465,15 @@ pub fn convert(project: &Project, env: &Env, to: StoreKind) -> Result<()> {
             credentials.file.display(),
             if is_age { "an age" } else { "a Rails" }
         )));
+    }
+    let _lock = EditLock::acquire(&credentials.file, env)?;
+    let recovery = crate::edit::recovery_path(&credentials.file);
+    if recovery.exists() {
+        return Err(Error::config(
+            Location::file(&recovery),
+            "an edit of this file is kept here; converting would leave it unreadable",
+        )
+        .with_hint("finish it first: lsenv credentials edit"));
     }
     let text = credentials.read_text(env)?;
     let new_file =

@@ -42,10 +42,19 @@ use crate::yaml;
 /// An editor that returns this fast without a change probably did not wait for the user.
 const QUICK_RETURN: Duration = Duration::from_secs(1);
 
+/// Edited text up to this size is kept in the recovery file when it cannot be saved (lsenv
+/// saves at most [`rails::MAX_FILE_BYTES`]); a recovery file is read up to twice this (its
+/// encrypted form is larger than the text).
+const KEEP_LIMIT: u64 = 4 * rails::MAX_FILE_BYTES;
+
+/// The scratch directories' names: the owner's PID follows, so that a later edit can tell one
+/// left by a killed lsenv.
+const SCRATCH_PREFIX: &str = "lsenv-edit-";
+
 pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
     let target = project.writable_credentials_target(env)?;
     let editor = editor_command(env)?;
-    let lock = EditLock::acquire(&target.file)?;
+    let lock = EditLock::acquire(&target.file, env)?;
     let signals = SignalWatch::start()?;
     let sealing = project.sealing(&target, env)?;
     let original_file = target
@@ -59,15 +68,16 @@ pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
         reencrypt,
     )?;
     let recovery = recovery_path(&target.file);
-    let start = if recovery.exists() {
-        let text = sealing.keys.read(&recovery)?;
-        say(&format!(
-            "continuing from the edit kept in {}",
-            recovery.display()
-        ));
-        text
-    } else {
-        original.clone()
+    let start = match read_recovery(&recovery)? {
+        Some(bytes) => {
+            let text = sealing.keys.decrypt(&bytes, &recovery)?;
+            say(&format!(
+                "continuing from the edit kept in {}",
+                recovery.display()
+            ));
+            text
+        }
+        None => original.clone(),
     };
 
     let session = Session {
@@ -76,6 +86,7 @@ pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
         sealing: &sealing,
         recovery: &recovery,
         signals: &signals,
+        env,
     };
     let edited = session.edit_until_valid(&editor, start, env)?;
     if *edited == *original && !reencrypt {
@@ -93,16 +104,25 @@ pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
         || current_file.as_ref().map(|b| b.as_slice())
             != original_file.as_ref().map(|b| b.as_slice())
     {
-        session.keep(&edited)?;
+        let kept = session.keep(&edited)?;
         return Err(Error::config(
             Location::file(&target.file),
             "the file changed on disk while the editor was open; not overwriting it",
         )
-        .with_hint(session.kept_hint()));
+        .with_hint(session.kept_hint(&kept)));
     }
     // A signal that arrives now does not stop the save: it is atomic and takes milliseconds.
-    sealing.persist(project)?;
-    sealing.keys.write(&target.file, edited.as_bytes())?;
+    let saved = sealing
+        .persist(project)
+        .and_then(|()| sealing.keys.write(&target.file, edited.as_bytes()));
+    if let Err(err) = saved {
+        // A full disk, say: the file is as it was, and the edit must not go with the scratch.
+        let kept = session.keep(&edited)?;
+        return Err(Error::Failed {
+            message: format!("{err}; nothing written"),
+            hint: Some(session.kept_hint(&kept)),
+        });
+    }
     if recovery.exists() {
         remove(&recovery)?;
     }
@@ -147,6 +167,7 @@ struct Session<'a> {
     sealing: &'a Sealing,
     recovery: &'a Path,
     signals: &'a SignalWatch,
+    env: &'a Env,
 }
 
 impl Session<'_> {
@@ -163,11 +184,11 @@ impl Session<'_> {
             scratch.write(text.as_bytes())?;
             let started = Instant::now();
             let status = self.run_editor(editor, scratch.path(), env)?;
-            let edited = scratch.read()?;
+            let (edited, unsavable) = scratch.read()?;
             if edited != text && self.signals.check("").is_err() {
-                self.keep(&edited)?;
+                let kept = self.keep(&edited)?;
                 self.signals
-                    .check(&format!("nothing was written; {}", self.kept_note()))?;
+                    .check(&format!("nothing was written; {}", kept_note(&kept)))?;
             }
             self.signals.check("nothing was written")?;
             if !status.success() {
@@ -188,10 +209,10 @@ impl Session<'_> {
                     text = edited;
                     continue;
                 }
-                self.keep(&edited)?;
+                let kept = self.keep(&edited)?;
                 return Err(Error::Failed {
                     message: format!("{problem}; nothing written"),
-                    hint: Some(self.kept_hint()),
+                    hint: Some(self.kept_hint(&kept)),
                 });
             }
             if edited == text && started.elapsed() < QUICK_RETURN {
@@ -199,15 +220,15 @@ impl Session<'_> {
                     "the editor returned at once without a change: does it need a wait flag (e.g. EDITOR=\"code --wait\")?",
                 );
             }
-            match validate(&edited, &self.target.file) {
+            match unsavable.map_or_else(|| validate(&edited, &self.target.file), Err) {
                 Ok(()) => return Ok(edited),
                 Err(err) => {
                     if self.ask("Re-open the editor on the same text?", Some(&err))? {
                         text = edited;
                         continue;
                     }
-                    self.keep(&edited)?;
-                    return Err(err.with_hint(self.kept_hint()));
+                    let kept = self.keep(&edited)?;
+                    return Err(err.with_hint(self.kept_hint(&kept)));
                 }
             }
         }
@@ -279,26 +300,60 @@ impl Session<'_> {
         }
     }
 
-    /// Keeps an edit, encrypted, next to the credentials file.
-    fn keep(&self, text: &str) -> Result<()> {
+    /// Keeps an edit, encrypted, next to the credentials file, and returns where. When that
+    /// cannot be written (the disk is full), it goes encrypted to the RAM-backed directory
+    /// instead, so that the edit survives lsenv.
+    fn keep(&self, text: &str) -> Result<PathBuf> {
         // The recovery file is only useful if its key is kept too.
         self.sealing.persist(self.project)?;
-        self.sealing.keys.write(self.recovery, text.as_bytes())
+        let sealed = self.sealing.keys.encrypt(self.recovery, text.as_bytes())?;
+        let Err(err) = os::replace(self.recovery, &sealed, 0o600, os::Link::Refuse) else {
+            return Ok(self.recovery.to_path_buf());
+        };
+        let name = self
+            .recovery
+            .file_name()
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+        let elsewhere =
+            ram_backed_dir(self.env).join(format!("lsenv-{}-{name}", std::process::id()));
+        os::replace(&elsewhere, &sealed, 0o600, os::Link::Refuse).map_err(|_| err)?;
+        say(&format!(
+            "could not write {}; moved it to {} (there, only lasts until the next reboot): move it back when there is room",
+            self.recovery.display(),
+            elsewhere.display()
+        ));
+        Ok(elsewhere)
     }
 
-    fn kept_note(&self) -> String {
-        format!(
-            "your edit is kept, encrypted, in {}",
-            self.recovery.display()
-        )
+    fn kept_hint(&self, kept: &Path) -> String {
+        if kept == self.recovery {
+            format!(
+                "{}; run `lsenv credentials edit` again to continue from it",
+                kept_note(kept)
+            )
+        } else {
+            format!(
+                "{}; move it to {} and run `lsenv credentials edit` to continue from it",
+                kept_note(kept),
+                self.recovery.display()
+            )
+        }
     }
+}
 
-    fn kept_hint(&self) -> String {
-        format!(
-            "{}; run `lsenv credentials edit` again to continue from it",
-            self.kept_note()
-        )
+fn kept_note(kept: &Path) -> String {
+    format!("your edit is kept, encrypted, in {}", kept.display())
+}
+
+/// The bytes of the recovery file, if there is one; only ever a regular file of lsenv's own.
+fn read_recovery(recovery: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    if fs::symlink_metadata(recovery).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Err(Error::usage(format!(
+            "{}: is a symbolic link; refusing to use it",
+            recovery.display()
+        )));
     }
+    os::read_optional(recovery, 2 * KEEP_LIMIT)
 }
 
 /// Valid YAML whose top level is a mapping, and no merge-conflict markers.
@@ -331,7 +386,7 @@ fn editor_command(env: &Env) -> Result<Vec<String>> {
     }
 }
 
-fn recovery_path(file: &Path) -> PathBuf {
+pub fn recovery_path(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
     name.push(".recovery");
     PathBuf::from(name)
@@ -341,14 +396,17 @@ fn remove(path: &Path) -> Result<()> {
     fs::remove_file(path).map_err(|err| Error::io(path, "remove", err))
 }
 
-/// `<file>.lock`, held with `flock` while the editor is open; removed on drop.
-struct EditLock {
+/// `<file>.lock`, held with `flock` while the file is being edited or rewritten; removed on
+/// drop. `rotate-key`, `recipients` and `convert` take it too, so that a recovery file is never
+/// left encrypted with a key that no longer opens the file it belongs to.
+#[derive(Debug)]
+pub struct EditLock {
     path: PathBuf,
     _file: File,
 }
 
 impl EditLock {
-    fn acquire(target: &Path) -> Result<Self> {
+    pub fn acquire(target: &Path, env: &Env) -> Result<Self> {
         let mut name = target.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
@@ -357,17 +415,9 @@ impl EditLock {
             fs::create_dir_all(dir).map_err(fail)?;
         }
         loop {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-                .map_err(fail)?;
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim().to_owned();
+            // Never through a link, a FIFO or a hard link: the lock is truncated below.
+            let mut file = os::open_private(&path)?;
+            let holder = lock_holder(&mut file);
             match file.try_lock() {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => {
@@ -375,11 +425,7 @@ impl EditLock {
                         Location::file(target),
                         format!(
                             "another edit is in progress (process {}, lock {})",
-                            if holder.is_empty() {
-                                "unknown"
-                            } else {
-                                &holder
-                            },
+                            holder.map_or_else(|| "unknown".to_owned(), |pid| pid.to_string()),
                             path.display()
                         ),
                     )
@@ -389,25 +435,40 @@ impl EditLock {
             }
             // The previous holder removes the file before unlocking it; if that happened between
             // our open and our lock, we hold a lock on a file nobody else will see: start over.
-            let same = fs::metadata(&path).is_ok_and(|meta| {
+            let same = fs::symlink_metadata(&path).is_ok_and(|meta| {
                 file.metadata()
                     .is_ok_and(|ours| ours.ino() == meta.ino() && ours.dev() == meta.dev())
             });
             if !same {
                 continue;
             }
-            if !holder.is_empty() {
+            if let Some(pid) = holder {
                 say(&format!(
-                    "took over a stale lock {} left by process {holder}, which is no longer running",
+                    "took over a stale lock {} left by process {pid}, which is no longer running",
                     path.display()
                 ));
             }
+            wipe_stale_scratch(env);
             file.set_len(0).map_err(fail)?;
             file.rewind().map_err(fail)?;
             writeln!(file, "{}", std::process::id()).map_err(fail)?;
             return Ok(Self { path, _file: file });
         }
     }
+}
+
+/// The PID a lock file holds, if it holds one in lsenv's own format (digits and a newline);
+/// anything else is not quoted back, whatever it is.
+fn lock_holder(file: &mut File) -> Option<u32> {
+    let mut head = [0u8; 16];
+    let read = file.read(&mut head).ok()?;
+    let text = std::str::from_utf8(&head[..read]).ok()?;
+    let digits = text.strip_suffix('\n')?;
+    digits
+        .bytes()
+        .all(|byte| byte.is_ascii_digit())
+        .then(|| digits.parse().ok())
+        .flatten()
 }
 
 impl Drop for EditLock {
@@ -427,7 +488,7 @@ impl Scratch {
     fn create(target: &Path, env: &Env) -> Result<Self> {
         let base = ram_backed_dir(env);
         let dir = tempfile::Builder::new()
-            .prefix("lsenv-edit-")
+            .prefix(&format!("{SCRATCH_PREFIX}{}-", std::process::id()))
             .permissions(fs::Permissions::from_mode(0o700))
             .tempdir_in(&base)
             .map_err(|err| Error::io(&base, "create a private directory in", err))?;
@@ -461,63 +522,135 @@ impl Scratch {
             .truncate(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
             .open(&self.file)
             .and_then(|mut file| file.write_all(bytes))
             .map_err(|err| Error::io(&self.file, "write", err))
     }
 
-    fn read(&self) -> Result<Zeroizing<String>> {
-        let bytes = os::read_capped(&self.file, rails::MAX_FILE_BYTES)?;
-        match std::str::from_utf8(&bytes) {
-            Ok(text) => Ok(Zeroizing::new(text.to_owned())),
-            Err(err) => Err(Error::config(
-                Location::file(&self.file),
+    /// The edited text, and why it cannot be saved as it is: larger than lsenv writes, or not
+    /// UTF-8 (then the text has U+FFFD for the bytes that are not). Either way it can be kept
+    /// and edited again, so nothing typed is lost.
+    fn read(&self) -> Result<(Zeroizing<String>, Option<Error>)> {
+        let bytes = os::read_capped(&self.file, KEEP_LIMIT)?;
+        let location = || Location::file(&self.file);
+        let mut problem = (bytes.len() as u64 > rails::MAX_FILE_BYTES).then(|| {
+            Error::config(
+                location(),
                 format!(
-                    "the edited text is not valid UTF-8 (at byte {})",
-                    err.valid_up_to()
+                    "the edited text is larger than {} MiB, the most lsenv writes",
+                    rails::MAX_FILE_BYTES >> 20
                 ),
-            )),
-        }
+            )
+        });
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => Zeroizing::new(text.to_owned()),
+            Err(err) => {
+                problem.get_or_insert_with(|| {
+                    Error::config(
+                        location(),
+                        format!(
+                            "the edited text is not valid UTF-8 (at byte {}); the bytes that are not are kept as U+FFFD",
+                            err.valid_up_to()
+                        ),
+                    )
+                });
+                Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+            }
+        };
+        Ok((text, problem))
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // Overwrite what the editor left (its swap and backup files too) before unlinking.
-        if let Ok(entries) = fs::read_dir(self.dir.path()) {
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if let Ok(meta) = fs::symlink_metadata(&path)
-                    && meta.is_file()
-                {
-                    let zeros = vec![0u8; usize::try_from(meta.len()).unwrap_or(0)];
-                    let _ = OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .and_then(|mut file| file.write_all(&zeros));
-                }
-            }
-        }
+        wipe(self.dir.path());
         // TempDir's own drop removes the directory and everything in it.
     }
 }
 
+/// Overwrites the regular files in `dir` (the edited text, an editor's swap and backup files)
+/// with zeros, so that removing them leaves no plaintext in the freed pages.
+fn wipe(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if let Ok(meta) = fs::symlink_metadata(&path)
+            && meta.is_file()
+        {
+            let zeros = vec![0u8; usize::try_from(meta.len()).unwrap_or(0)];
+            let _ = OpenOptions::new()
+                .write(true)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
+                .open(&path)
+                .and_then(|mut file| file.write_all(&zeros));
+        }
+    }
+}
+
+/// Wipes and removes the scratch directories of this user whose lsenv is gone (killed with
+/// SIGKILL, say, which no clean-up survives), and says so. Run by whoever takes an edit lock.
+fn wipe_stale_scratch(env: &Env) {
+    for dir in stale_scratch(env) {
+        wipe(&dir);
+        if fs::remove_dir_all(&dir).is_ok() {
+            say(&format!(
+                "removed {}, the scratch directory of an edit whose lsenv was killed",
+                dir.display()
+            ));
+        }
+    }
+}
+
+/// This user's scratch directories whose owner process no longer runs.
+pub fn stale_scratch(env: &Env) -> Vec<PathBuf> {
+    let uid = rustix::process::getuid().as_raw();
+    let root = ram_dir(env).unwrap_or_else(std::env::temp_dir);
+    let Ok(entries) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|name| name.strip_prefix(SCRATCH_PREFIX))
+                .and_then(|rest| rest.split_once('-'))
+                .and_then(|(pid, _)| pid.parse::<i32>().ok())
+                .and_then(rustix::process::Pid::from_raw)
+            else {
+                return false;
+            };
+            let ours = fs::symlink_metadata(entry.path())
+                .is_ok_and(|meta| meta.is_dir() && meta.uid() == uid);
+            let gone = rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH);
+            ours && gone
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
 /// `$XDG_RUNTIME_DIR`, else `/dev/shm`, else the temp dir (with a warning: it may be on disk).
 fn ram_backed_dir(env: &Env) -> PathBuf {
+    ram_dir(env).unwrap_or_else(|| {
+        say(
+            "no RAM-backed directory (XDG_RUNTIME_DIR, /dev/shm); the scratch file goes to the temp directory",
+        );
+        std::env::temp_dir()
+    })
+}
+
+/// `$XDG_RUNTIME_DIR`, else `/dev/shm`, if either is a directory.
+fn ram_dir(env: &Env) -> Option<PathBuf> {
     let runtime = env
         .get_non_empty("XDG_RUNTIME_DIR")
         .map(|value| PathBuf::from(OsStr::from_bytes(value.expose())));
-    if let Some(dir) = runtime.filter(|dir| dir.is_dir()) {
-        return dir;
-    }
-    let shm = PathBuf::from("/dev/shm");
-    if shm.is_dir() {
-        return shm;
-    }
-    say(
-        "no RAM-backed directory (XDG_RUNTIME_DIR, /dev/shm); the scratch file goes to the temp directory",
-    );
-    std::env::temp_dir()
+    runtime
+        .filter(|dir| dir.is_dir())
+        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|dir| dir.is_dir()))
 }
 
 /// Catches INT, TERM, HUP and QUIT for the whole edit session, so that lsenv always cleans up.

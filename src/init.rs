@@ -72,11 +72,7 @@ const PROCFILE_LINE: &str = "litestream: lsenv replicate";
 
 fn procfile(project: &Project) -> Result<Procfile> {
     let path = project.path("Procfile");
-    let existing = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(err) => return Err(Error::io(&path, "read", err)),
-    };
+    let existing = os::read_text_optional(&path, 1024 * 1024)?;
     let present = existing
         .lines()
         .any(|line| line.trim_start().starts_with("litestream:"));

@@ -2,8 +2,7 @@
 //! credentials file and key are (or would be created).
 
 use std::fmt::Write as _;
-use std::fs::OpenOptions;
-use std::io::Write as _;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::config::{CONFIG_FILE, Config};
@@ -384,11 +383,13 @@ impl Project {
         let relative = path.strip_prefix(&self.root).unwrap_or(path);
         let line = format!("/{}", relative.display());
         let gitignore = self.path(".gitignore");
-        let existing = match std::fs::read_to_string(&gitignore) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(err) => return Err(Error::io(&gitignore, "read", err)),
-        };
+        // Appended to in place: a link could point out of the project, so none is followed.
+        let mut file = crate::os::open_private(&gitignore)?;
+        let mut existing = String::new();
+        (&mut file)
+            .take(MAX_GITIGNORE_BYTES)
+            .read_to_string(&mut existing)
+            .map_err(|err| Error::io(&gitignore, "read", err))?;
         if existing
             .lines()
             .any(|l| l.trim() == line || l.trim() == &line[1..])
@@ -400,21 +401,21 @@ impl Project {
         } else {
             "\n"
         };
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&gitignore)
-            .and_then(|mut file| file.write_all(format!("{separator}{line}\n").as_bytes()))
+        file.seek(std::io::SeekFrom::End(0))
+            .and_then(|_| file.write_all(format!("{separator}{line}\n").as_bytes()))
             .map_err(|err| Error::io(&gitignore, "write", err))
     }
 }
+
+/// A `.gitignore` lsenv appends to is read up to here.
+const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
 
 /// The first bytes of a file, enough to tell an age file from a Rails one.
 fn read_head(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read as _;
     let mut head = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
+    crate::os::open_input(path)
+        .ok()??
         .take(64)
         .read_to_end(&mut head)
         .ok()?;

@@ -136,13 +136,20 @@ impl Keys {
     /// Encrypts `text` into `path` atomically. An age file keeps its form (armored or binary);
     /// a new one is armored.
     pub fn write(&self, path: &Path, text: &[u8]) -> Result<()> {
+        os::write_atomic(path, &self.encrypt(path, text)?)
+    }
+
+    /// The bytes of `path` holding `text`, encrypted (for a Rails key) or to every recipient.
+    pub fn encrypt(&self, path: &Path, text: &[u8]) -> Result<Vec<u8>> {
         match self {
-            Keys::Rails(key) => rails::write(path, text, key),
+            Keys::Rails(key) => Ok(rails::encrypt(text, key).into_bytes()),
             Keys::Age {
                 recipients, keys, ..
             } => {
-                let armored =
-                    std::fs::read(path).map_or(true, |existing| age::is_armored(&existing));
+                let armored = os::read_optional(path, rails::MAX_FILE_BYTES)
+                    .ok()
+                    .flatten()
+                    .is_none_or(|existing| age::is_armored(&existing));
                 let loaded;
                 let recipients = if let Some(recipients) = recipients {
                     recipients
@@ -150,7 +157,7 @@ impl Keys {
                     loaded = keys.load_recipients()?;
                     &loaded
                 };
-                age::write(path, text, recipients, armored)
+                age::encrypt(text, recipients, armored, path)
             }
         }
     }

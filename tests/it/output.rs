@@ -695,9 +695,12 @@ fn output_files_are_private_and_replaced_whole() {
     // An existing file is replaced atomically and keeps the mode its owner gave it.
     std::fs::write(&path, "old").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-    success(env(&project, &["--format", "dotenv", "-o", "vars.sh"]));
+    success(env(
+        &project,
+        &["--format", "dotenv", "--reveal", "-o", "vars.sh"],
+    ));
     assert_eq!(mode(&path), 0o640);
-    let printed = success(env(&project, &["--format", "dotenv"])).stdout;
+    let printed = success(env(&project, &["--format", "dotenv", "--reveal"])).stdout;
     assert_eq!(std::fs::read(&path).unwrap(), printed);
     let names: Vec<_> = std::fs::read_dir(project.root())
         .unwrap()
