@@ -83,10 +83,9 @@ impl Config {
 
     /// Reads `path` if it exists, then overlays `[environments.<environment>]`.
     pub fn load(path: PathBuf, environment: Option<&str>) -> Result<Self> {
-        if !path.exists() {
+        let Some(bytes) = crate::os::read_optional(&path, MAX_CONFIG_BYTES)? else {
             return Ok(Self::defaults(path));
-        }
-        let bytes = crate::os::read_capped(&path, MAX_CONFIG_BYTES)?;
+        };
         let text = std::str::from_utf8(&bytes).map_err(|err| {
             Error::config(
                 Location::file(&path),

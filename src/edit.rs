@@ -118,9 +118,13 @@ pub fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
     if let Err(err) = saved {
         // A full disk, say: the file is as it was, and the edit must not go with the scratch.
         let kept = session.keep(&edited)?;
-        return Err(Error::Failed {
-            message: format!("{err}; nothing written"),
-            hint: Some(session.kept_hint(&kept)),
+        let hint = session.kept_hint(&kept);
+        return Err(match err {
+            Error::Io { .. } => Error::Failed {
+                message: format!("{err}; nothing written"),
+                hint: Some(hint),
+            },
+            other => other.with_hint(hint),
         });
     }
     if recovery.exists() {

@@ -116,6 +116,23 @@ pub fn open_input(path: &Path) -> Result<Option<File>> {
     Ok(Some(file))
 }
 
+/// Whether `path` exists. Unlike [`Path::exists`], a path that cannot be looked at (a directory
+/// on the way without search permission: `EACCES`) is an error naming it, never "absent".
+pub fn exists(path: &Path) -> Result<bool> {
+    match fs::metadata(path) {
+        Ok(_) => Ok(true),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(Error::io(path, "look for", err)),
+    }
+}
+
 /// Reads a whole file, refusing files larger than `limit` bytes with a clear error.
 pub fn read_capped(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>> {
     read_optional(path, limit)?
@@ -160,8 +177,10 @@ pub fn read_text_optional(path: &Path, limit: u64) -> Result<String> {
 fn size(bytes: u64) -> String {
     if bytes >= 1 << 20 {
         format!("{} MiB", bytes >> 20)
-    } else {
+    } else if bytes >= 1 << 10 {
         format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -402,7 +421,7 @@ mod tests {
 
     #[test]
     fn atomic_write_keeps_mode_and_leaves_no_temp_file() {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt};
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("credentials.yml.enc");
         std::fs::write(&path, "old").unwrap();

@@ -99,7 +99,9 @@ impl Sealing {
 
     /// Writes the new key or recipients file, once; after this the sealed file can be opened.
     pub fn persist(&self, project: &Project) -> Result<()> {
-        if self.written.replace(true) {
+        // Marked written only once it is: a refusal here must be met again by the next caller
+        // (keeping an edit sealed with a key that was never saved would lose it).
+        if self.written.get() {
             return Ok(());
         }
         match (&self.pending, &self.keys) {
@@ -135,6 +137,7 @@ impl Sealing {
             }
             _ => {}
         }
+        self.written.set(true);
         Ok(())
     }
 }
@@ -243,7 +246,7 @@ impl Project {
         let environment = self.environment.as_deref();
         let (file, exists) = if let Some(file) = &self.config.credentials_file {
             let file = self.path(file);
-            let exists = file.exists();
+            let exists = crate::os::exists(&file)?;
             (file, exists)
         } else {
             let per_environment = environment.map(|name| format!("config/credentials/{name}"));
@@ -294,7 +297,7 @@ impl Project {
     fn existing_credentials(&self, stem: &str) -> Result<Option<PathBuf>> {
         let rails = self.path(format!("{stem}.yml.enc"));
         let age = self.path(format!("{stem}.yml.age"));
-        match (rails.exists(), age.exists()) {
+        match (crate::os::exists(&rails)?, crate::os::exists(&age)?) {
             (true, true) => Err(Error::config(
                 Location::file(&age),
                 format!("both {} and this file exist; lsenv cannot tell which holds the credentials", rails.display()),

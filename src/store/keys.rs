@@ -65,7 +65,8 @@ impl KeySource {
             .chain([root.join("config/master.key")]);
         delivered
             .chain(project)
-            .find(|path| path.exists())
+            // One that cannot be looked at is found, so that reading it says why (EACCES).
+            .find(|path| crate::os::exists(path).unwrap_or(true))
             .map(Self::File)
     }
 
@@ -85,7 +86,9 @@ impl KeySource {
                 source_name: self.to_string(),
                 problem: match err {
                     Error::Io { source, .. } => format!("cannot read the file: {source}"),
-                    _ => "the file is far too large to hold a key".to_owned(),
+                    // Not a regular file, or far too large to hold a key.
+                    Error::Config { problem, .. } => problem,
+                    _ => "the file cannot be read".to_owned(),
                 },
                 hint: None,
             }),

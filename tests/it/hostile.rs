@@ -1,0 +1,653 @@
+//! A hostile repository: lsenv's paths made into what a commit can carry or a careless shell can
+//! leave — a symbolic link, a FIFO, a device node, a crafted age file, a kill at a bad moment.
+//! Each case is set up as an attacker would, and asserts the exit code, the message and the
+//! file system afterwards: nothing outside the project touched, the key intact, no plaintext
+//! left in the scratch or temp directories, and every edit kept.
+//!
+//! Device nodes and mount namespaces need root, as CI runs these tests; elsewhere those cases
+//! fail, saying why.
+
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _, symlink};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::credentials::{EditCase, ORIGINAL, walk};
+use crate::support::{CANARY, KEY, Project, assert_said, said, send_signal};
+
+const LOCK: &str = "config/credentials.yml.enc.lock";
+const RECOVERY: &str = "config/credentials.yml.enc.recovery";
+
+/// Runs `command`, which must finish within `limit` (a hang is killed and fails the test).
+fn within(command: &mut Command, limit: Duration) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = Instant::now();
+    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
+    while !waiter.is_finished() {
+        if started.elapsed() > limit {
+            send_signal(pid, "KILL");
+            panic!("{command:?} still running after {limit:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    waiter.join().unwrap()
+}
+
+fn require_root(why: &str) {
+    assert!(
+        rustix_uid_is_root(),
+        "this test needs root ({why}); CI runs the suite as root"
+    );
+}
+
+fn rustix_uid_is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// No file anywhere under the scratch and temp directories.
+fn assert_no_scratch(case: &EditCase) {
+    for dir in [case.scratch.path(), case.temp.path()] {
+        assert!(
+            walk(dir).is_empty(),
+            "left in {}: {:?}",
+            dir.display(),
+            walk(dir)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The edit lock
+
+#[test]
+fn an_edit_lock_linked_to_the_key_is_refused_and_the_key_kept() {
+    let case = EditCase::new();
+    symlink("master.key", case.project.path(LOCK)).unwrap();
+    let before = case.bytes();
+    let output = case.edit(&case.editor("change", "sed -i 's/original/changed/' \"$1\""));
+    assert_said(
+        &output,
+        2,
+        &format!("{LOCK}: is a symbolic link; refusing to use it"),
+    );
+    assert!(!said(&output).contains(KEY), "{}", said(&output));
+    assert_eq!(
+        std::fs::read_to_string(case.project.path("config/master.key")).unwrap(),
+        KEY
+    );
+    assert!(
+        std::fs::symlink_metadata(case.project.path(LOCK))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(case.bytes(), before);
+    assert_no_scratch(&case);
+
+    // A hard link to the key would be truncated just the same.
+    std::fs::remove_file(case.project.path(LOCK)).unwrap();
+    std::fs::hard_link(
+        case.project.path("config/master.key"),
+        case.project.path(LOCK),
+    )
+    .unwrap();
+    let output = case.edit(&case.editor("change", "sed -i 's/original/changed/' \"$1\""));
+    assert_said(&output, 2, "a file with other names (hard links)");
+    assert_eq!(
+        std::fs::read_to_string(case.project.path("config/master.key")).unwrap(),
+        KEY
+    );
+}
+
+#[test]
+fn a_lock_holding_anything_but_a_pid_is_never_quoted() {
+    let case = EditCase::new();
+    case.project.file(LOCK, format!("{KEY}\n"));
+    let output = case.edit(&case.editor("change", "sed -i 's/original/after/' \"$1\""));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(!said(&output).contains(KEY), "{}", said(&output));
+    assert!(case.ruby_reads("config/master.key").contains("after"));
+    case.assert_clean();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. `env -o`
+
+fn env_project() -> Project {
+    let project = Project::new();
+    project.credentials(ORIGINAL);
+    project
+}
+
+fn env_o(project: &Project, target: &Path, extra: &[&str]) -> Output {
+    within(
+        project
+            .process()
+            .args(["env", "--format", "dotenv"])
+            .args(extra)
+            .arg("-o")
+            .arg(target),
+        Duration::from_secs(20),
+    )
+}
+
+#[test]
+fn env_output_onto_a_device_a_fifo_or_a_link_is_refused_and_left_as_it_is() {
+    require_root("mknod");
+    let project = env_project();
+    let outside = tempfile::tempdir().unwrap();
+
+    // A character device like /dev/full, made in the project.
+    let device = project.path("full");
+    let status = Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "7"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::set_permissions(&device, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let output = env_o(&project, &device, &["--reveal"]);
+    assert_said(
+        &output,
+        2,
+        "full: is a character device, not a regular file; refusing to replace it",
+    );
+    let meta = std::fs::symlink_metadata(&device).unwrap();
+    assert!(meta.file_type().is_char_device());
+    assert_eq!(meta.rdev(), std::fs::metadata("/dev/full").unwrap().rdev());
+
+    let fifo = project.path("fifo");
+    mkfifo(&fifo);
+    let output = env_o(&project, &fifo, &["--reveal"]);
+    assert_said(&output, 2, "fifo: is a FIFO, not a regular file");
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+
+    let target = outside.path().join("elsewhere");
+    std::fs::write(&target, "untouched").unwrap();
+    let link = project.path("vars.env");
+    symlink(&target, &link).unwrap();
+    let output = env_o(&project, &link, &["--reveal"]);
+    assert_said(
+        &output,
+        2,
+        "vars.env: is a symbolic link, not a regular file",
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(CANARY));
+}
+
+#[test]
+fn env_output_needs_reveal_and_dash_is_stdout() {
+    let project = env_project();
+    let output = env_o(&project, &project.path("vars.env"), &[]);
+    assert_said(&output, 2, "-o");
+    assert!(said(&output).contains("--reveal"), "{}", said(&output));
+    assert!(!project.path("vars.env").exists());
+
+    let output = env_o(&project, Path::new("-"), &["--reveal"]);
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(CANARY));
+    assert!(!project.path("-").exists());
+
+    // Fingerprints into a pipe say that they are fingerprints.
+    let output = within(project.process().arg("env"), Duration::from_secs(20));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output).contains("the values are fingerprints"),
+        "{}",
+        said(&output)
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(CANARY));
+
+    // A new file is 0600.
+    let path = project.path("new.env");
+    let output = env_o(&project, &path, &["--reveal"]);
+    assert!(output.status.success(), "{}", said(&output));
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. rotate-key against an edit
+
+#[test]
+fn rotate_key_waits_for_an_open_edit_and_takes_a_kept_edit_along() {
+    let case = EditCase::new();
+    let key_before = std::fs::read(case.project.path("config/master.key")).unwrap();
+    let slow = case.editor(
+        "slow",
+        "sed -i 's/original/first/' \"$1\"\ntouch \"$(dirname \"$0\")/ready\"\nwhile [ ! -e \"$(dirname \"$0\")/go\" ]; do sleep 0.05; done",
+    );
+    let mut edit = case.spawn_edit(&slow);
+    crate::credentials::wait_ready(&case, &mut edit);
+    let rotate = within(
+        case.project.process().args(["credentials", "rotate-key"]),
+        Duration::from_secs(20),
+    );
+    assert_said(
+        &rotate,
+        3,
+        &format!("another edit is in progress (process {}", edit.id()),
+    );
+    assert_eq!(
+        std::fs::read(case.project.path("config/master.key")).unwrap(),
+        key_before
+    );
+    assert!(!case.project.path("config/master.key.old").exists());
+    case.project.file("editors/go", "");
+    assert!(edit.wait().unwrap().success());
+
+    // An edit kept in the recovery file is re-encrypted with the new key.
+    let broken = case.editor("broken", "printf 'litestream: [kept-edit\\n' > \"$1\"");
+    let output = case.edit(&broken);
+    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
+    let rotate = within(
+        case.project.process().args(["credentials", "rotate-key"]),
+        Duration::from_secs(20),
+    );
+    assert!(rotate.status.success(), "{}", said(&rotate));
+    assert!(case.recovered().contains("kept-edit"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Crafted age headers
+
+/// A binary age file whose header is `stanzas` and a MAC line.
+fn crafted_age(stanzas: &[u8]) -> Vec<u8> {
+    let mut file = b"age-encryption.org/v1\n".to_vec();
+    file.extend_from_slice(stanzas);
+    file.extend_from_slice(b"--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n");
+    file.extend_from_slice(&[0; 64]);
+    file
+}
+
+#[test]
+fn a_crafted_age_header_is_refused_quickly_everywhere() {
+    let identity = tempfile::tempdir().unwrap();
+    let identity = identity.path().join("identity.txt");
+    let keygen = Project::new()
+        .process()
+        .args(["keygen", "-o"])
+        .arg(&identity)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{}", said(&keygen));
+    let long_argument = [b"-> X25519 ".as_slice(), &vec![b'A'; 300_000], b"\n\n"].concat();
+    let many_stanzas = b"-> a\n\n".repeat(20_000);
+    for (name, stanzas, problem) in [
+        (
+            "300 KB argument",
+            long_argument,
+            "a line longer than 256 bytes",
+        ),
+        (
+            "20 000 stanzas",
+            many_stanzas,
+            "more than 128 recipient stanzas",
+        ),
+    ] {
+        let project = Project::new();
+        let file = crafted_age(&stanzas);
+        project.file("config/credentials.yml.age", &file);
+        for args in [&["check"][..], &["env"]] {
+            let started = Instant::now();
+            let output = within(
+                project
+                    .process()
+                    .args(args)
+                    .env("LSENV_AGE_IDENTITY_FILE", &identity),
+                Duration::from_secs(30),
+            );
+            let took = started.elapsed();
+            assert_eq!(
+                output.status.code(),
+                Some(5),
+                "{name} {args:?}: {}",
+                said(&output)
+            );
+            assert!(
+                said(&output).contains(problem),
+                "{name} {args:?}: {}",
+                said(&output)
+            );
+            assert!(
+                took < Duration::from_secs(2),
+                "{name} {args:?} took {took:?}"
+            );
+        }
+        // git's textconv driver shows such a file as it is, at once.
+        let started = Instant::now();
+        let output = within(
+            project
+                .process()
+                .args(["credentials", "diff", "config/credentials.yml.age"])
+                .env("LSENV_AGE_IDENTITY_FILE", &identity),
+            Duration::from_secs(30),
+        );
+        assert!(output.status.success(), "{name}: {}", said(&output));
+        assert_eq!(output.stdout, file);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{name} textconv"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. FIFOs where inputs belong
+
+#[test]
+fn a_fifo_in_place_of_any_input_is_refused_at_once() {
+    for (fifo, code) in [
+        ("config/master.key", 4),
+        ("config/credentials.yml.enc", 3),
+        ("config/lsenv.toml", 3),
+    ] {
+        let project = env_project();
+        std::fs::remove_file(project.path(fifo)).ok();
+        mkfifo(&project.path(fifo));
+        let output = within(project.process().arg("env"), Duration::from_secs(20));
+        assert_said(
+            &output,
+            code,
+            &format!("{fifo}: is a FIFO, not a regular file"),
+        );
+    }
+    let project = Project::new();
+    project.file("config/credentials.yml.age", b"age-encryption.org/v1\n");
+    let identity = project.path("identity.txt");
+    mkfifo(&identity);
+    let output = within(
+        project
+            .process()
+            .arg("env")
+            .env("LSENV_AGE_IDENTITY_FILE", &identity),
+        Duration::from_secs(20),
+    );
+    assert_said(&output, 4, "identity.txt: is a FIFO, not a regular file");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Edits that cannot be saved are kept
+
+#[test]
+fn an_edit_that_is_not_utf8_is_kept() {
+    let case = EditCase::new();
+    let before = case.bytes();
+    let editor = case.editor(
+        "latin1",
+        "printf 'litestream:\\n  replica_bucket: caf\\351-typed\\n' > \"$1\"",
+    );
+    let output = case.edit(&editor);
+    assert_said(&output, 3, "the edited text is not valid UTF-8");
+    assert!(
+        said(&output).contains("your edit is kept, encrypted, in"),
+        "{}",
+        said(&output)
+    );
+    assert_eq!(case.bytes(), before);
+    assert!(case.recovered().contains("caf\u{fffd}-typed"));
+    case.assert_clean();
+}
+
+#[test]
+fn an_edit_over_the_size_limit_is_kept() {
+    let case = EditCase::new();
+    let before = case.bytes();
+    let editor = case.editor(
+        "huge",
+        "echo '# marker-of-the-huge-edit' >> \"$1\"\nhead -c 17000000 /dev/zero | tr '\\0' '#' >> \"$1\"",
+    );
+    let output = case.edit(&editor);
+    assert_said(&output, 3, "the edited text is larger than 16 MiB");
+    assert!(
+        said(&output).contains("your edit is kept, encrypted, in"),
+        "{}",
+        said(&output)
+    );
+    assert_eq!(case.bytes(), before);
+    assert!(case.project.path(RECOVERY).exists());
+    // The next edit continues from it: an editor that cuts it back saves it.
+    let trim = case.editor("trim", "sed -i '/^#####/d' \"$1\"");
+    let output = case.edit(&trim);
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        case.ruby_reads("config/master.key")
+            .contains("marker-of-the-huge-edit")
+    );
+    case.assert_clean();
+}
+
+#[test]
+fn an_edit_on_a_full_disk_is_kept_in_the_ram_directory() {
+    require_root("a tmpfs in a private mount namespace");
+    let case = EditCase::new();
+    let before = case.bytes();
+    let seen = tempfile::tempdir().unwrap();
+    let editor = case.editor(
+        "grow",
+        "echo '# marker-of-the-full-disk-edit' >> \"$1\"\nhead -c 300000 /dev/urandom | base64 -w 0 | sed 's/^/# /' >> \"$1\"",
+    );
+    // `config/` becomes a 256 KiB tmpfs holding the credentials: the larger file does not fit.
+    let script = format!(
+        "set -e\ncp -a config {seen}/config\nmount -t tmpfs -o size=256k none config\ncp -a {seen}/config/. config/\n\
+         set +e\n\"$0\" credentials edit; echo $? > {seen}/code\ncp config/{ENC_NAME} {seen}/after",
+        seen = seen.path().display(),
+        ENC_NAME = "credentials.yml.enc",
+    );
+    let output = within(
+        Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
+            .current_dir(case.project.root())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("EDITOR", &editor)
+            .env("XDG_RUNTIME_DIR", case.scratch.path())
+            .env("TMPDIR", case.temp.path()),
+        Duration::from_secs(60),
+    );
+    let code = std::fs::read_to_string(seen.path().join("code"))
+        .unwrap_or_else(|_| panic!("unshare/mount failed: {}", said(&output)));
+    assert_eq!(code.trim(), "1", "{}", said(&output));
+    assert!(
+        said(&output).contains("nothing written"),
+        "{}",
+        said(&output)
+    );
+    assert_eq!(std::fs::read(seen.path().join("after")).unwrap(), before);
+    // The edit went, encrypted, to the RAM-backed directory; moved back, the next edit has it.
+    let kept: Vec<_> = walk(case.scratch.path());
+    assert_eq!(kept.len(), 1, "{kept:?}: {}", said(&output));
+    assert!(
+        said(&output).contains(&kept[0].display().to_string()),
+        "{}",
+        said(&output)
+    );
+    assert!(!String::from_utf8_lossy(&std::fs::read(&kept[0]).unwrap()).contains("marker"));
+    std::fs::rename(&kept[0], case.project.path(RECOVERY)).unwrap();
+    assert!(case.recovered().contains("marker-of-the-full-disk-edit"));
+    assert_eq!(case.bytes(), before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Plaintext left by a killed lsenv
+
+#[test]
+fn the_scratch_of_a_killed_edit_is_wiped_by_the_next_one() {
+    let case = EditCase::new();
+    let editor = case.editor(
+        "wait",
+        "echo $$ > \"$(dirname \"$0\")/pid\"\ntouch \"$(dirname \"$0\")/ready\"\nexec sleep 30",
+    );
+    let mut child = case.spawn_edit(&editor);
+    crate::credentials::wait_ready(&case, &mut child);
+    send_signal(child.id(), "KILL");
+    child.wait().unwrap();
+    let editor_pid = std::fs::read_to_string(case.project.path("editors/pid")).unwrap();
+    send_signal(editor_pid.trim().parse().unwrap(), "KILL");
+    assert!(
+        !walk(case.scratch.path()).is_empty(),
+        "SIGKILL leaves the scratch"
+    );
+
+    let output = case.edit(&case.editor("change", "sed -i 's/original/after-kill/' \"$1\""));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output).contains("the scratch directory of an edit whose lsenv was killed"),
+        "{}",
+        said(&output)
+    );
+    case.assert_clean();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Linked credentials and keys (a deployment's shared directory)
+
+#[test]
+fn linked_credentials_and_keys_are_written_through_keeping_owner_and_mode() {
+    let case = EditCase::new();
+    let shared = tempfile::tempdir().unwrap();
+    for name in ["credentials.yml.enc", "master.key"] {
+        let real = shared.path().join(name);
+        std::fs::rename(case.project.path(&format!("config/{name}")), &real).unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        if rustix_uid_is_root() {
+            std::os::unix::fs::chown(&real, Some(1234), Some(2345)).unwrap();
+        }
+        symlink(&real, case.project.path(&format!("config/{name}"))).unwrap();
+    }
+    let output = case.edit(&case.editor("change", "sed -i 's/original/through-the-link/' \"$1\""));
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output).contains("is a symbolic link: writing"),
+        "{}",
+        said(&output)
+    );
+    let output = within(
+        case.project.process().args(["credentials", "rotate-key"]),
+        Duration::from_secs(20),
+    );
+    assert!(output.status.success(), "{}", said(&output));
+    for name in ["credentials.yml.enc", "master.key"] {
+        let link = case.project.path(&format!("config/{name}"));
+        assert!(
+            std::fs::symlink_metadata(&link).unwrap().is_symlink(),
+            "{name}"
+        );
+        let meta = std::fs::metadata(shared.path().join(name)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o640, "{name}");
+        if rustix_uid_is_root() {
+            assert_eq!((meta.uid(), meta.gid()), (1234, 2345), "{name}");
+        }
+    }
+    assert!(
+        case.ruby_reads("config/master.key")
+            .contains("through-the-link")
+    );
+    assert_ne!(
+        std::fs::read_to_string(shared.path().join("master.key")).unwrap(),
+        KEY
+    );
+    assert_no_scratch(&case);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 15. A `.gitignore` linked out of the project
+
+#[test]
+fn init_does_not_append_to_a_linked_gitignore() {
+    let project = Project::new();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("ignored");
+    std::fs::write(&target, "node_modules\n").unwrap();
+    symlink(&target, project.path(".gitignore")).unwrap();
+    let editor = project.script("editor", "#!/bin/sh\necho 'litestream: {}' > \"$1\"\n");
+    let output = within(
+        project
+            .process()
+            .args(["credentials", "edit"])
+            .env("EDITOR", editor),
+        Duration::from_secs(20),
+    );
+    assert_said(
+        &output,
+        2,
+        ".gitignore: is a symbolic link; refusing to use it",
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "node_modules\n");
+    assert!(!project.path("config/master.key").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Unreadable is not absent
+
+#[test]
+fn an_unreadable_config_directory_is_an_error_not_an_absence() {
+    require_root("setpriv to run lsenv as nobody");
+    let project = env_project();
+    std::fs::set_permissions(project.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        project.path("config"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    let output = within(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
+            .arg("env")
+            .current_dir(project.root())
+            .env_clear(),
+        Duration::from_secs(20),
+    );
+    assert_said(
+        &output,
+        1,
+        "config/lsenv.toml: cannot read: Permission denied",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 15. Names that load code
+
+#[test]
+fn env_mappings_to_code_loading_names_are_refused() {
+    let project = env_project();
+    for name in [
+        "PYTHONPATH",
+        "GCONV_PATH",
+        "JAVA_TOOL_OPTIONS",
+        "PERL5LIB",
+        "SHELLOPTS",
+        "PS4",
+    ] {
+        project.file(
+            "config/lsenv.toml",
+            format!("[env]\n{name} = \"litestream.replica_bucket\"\n"),
+        );
+        let output = within(
+            project.process().args(["exec", "true"]),
+            Duration::from_secs(20),
+        );
+        assert_said(&output, 3, &format!("key `env.{name}`"));
+    }
+}
