@@ -1,5 +1,5 @@
 //! `lsenv env`: the resolved variables in the syntax of their consumer, sorted by name. Without
-//! `--reveal` each value is replaced by its fingerprint (`40 bytes, sha256 1a2b3c4d`) where the
+//! `--reveal` each value is replaced by its fingerprint (`40 bytes, hmac 1a2b3c4d`) where the
 //! value goes, so the output stays valid; `github` and `gitlab` write the real values to their
 //! files, which is their purpose, and print none.
 //!

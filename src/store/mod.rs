@@ -47,7 +47,7 @@ impl Access {
     /// file needs none) and recipients are read only when something is written: a read needs
     /// none.
     pub fn load(&self, env: &Env) -> Result<Keys> {
-        Ok(match self {
+        let keys = match self {
             Access::Rails(source) => Keys::Rails(source.load(env)?),
             Access::Age(keys) => Keys::Age {
                 identities: keys.load_identities(env)?,
@@ -55,7 +55,20 @@ impl Access {
                 keys: keys.clone(),
                 sources: self.to_string(),
             },
-        })
+        };
+        // Fingerprints shown from now on are keyed with this key.
+        match &keys {
+            Keys::Rails(key) => crate::secret::key_fingerprints(key.to_hex().as_bytes()),
+            Keys::Age { identities, .. } => {
+                if let Some(identity) = identities.first() {
+                    let secret = identity.to_string();
+                    crate::secret::key_fingerprints(
+                        ::age::secrecy::ExposeSecret::expose_secret(&secret).as_bytes(),
+                    );
+                }
+            }
+        }
+        Ok(keys)
     }
 }
 

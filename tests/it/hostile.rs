@@ -508,6 +508,18 @@ fn the_scratch_of_a_killed_edit_is_wiped_by_the_next_one() {
         !walk(case.scratch.path()).is_empty(),
         "SIGKILL leaves the scratch"
     );
+    let check = within(
+        case.project
+            .process()
+            .arg("check")
+            .env("XDG_RUNTIME_DIR", case.scratch.path()),
+        Duration::from_secs(20),
+    );
+    assert!(
+        said(&check).contains("an edit's scratch directory left by a killed lsenv"),
+        "{}",
+        said(&check)
+    );
 
     let output = case.edit(&case.editor("change", "sed -i 's/original/after-kill/' \"$1\""));
     assert!(output.status.success(), "{}", said(&output));
@@ -650,4 +662,50 @@ fn env_mappings_to_code_loading_names_are_refused() {
         );
         assert_said(&output, 3, &format!("key `env.{name}`"));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. Fingerprints that reveal nothing
+
+#[test]
+fn fingerprints_are_keyed_by_the_credentials_key() {
+    use sha2::Digest as _;
+    let fingerprint = |project: &Project| {
+        let output = within(project.process().arg("env"), Duration::from_secs(20));
+        assert!(output.status.success(), "{}", said(&output));
+        let text = String::from_utf8(output.stdout).unwrap();
+        text.lines()
+            .find(|line| line.starts_with("LITESTREAM_REPLICA_REGION="))
+            .unwrap()
+            .to_owned()
+    };
+    let yaml = "litestream:\n  replica_region: auto\n";
+    let project = Project::new();
+    project.credentials(yaml);
+    let first = fingerprint(&project);
+    assert_eq!(fingerprint(&project), first, "stable for the same key");
+    let digest = sha2::Sha256::digest(b"auto");
+    let plain = format!(
+        "{:02x}{:02x}{:02x}{:02x}",
+        digest[0], digest[1], digest[2], digest[3]
+    );
+    assert!(
+        first.starts_with("LITESTREAM_REPLICA_REGION='4 bytes, hmac "),
+        "{first}"
+    );
+    assert!(
+        !first.contains(&plain),
+        "an unkeyed hash of `auto`: {first}"
+    );
+
+    // Another key, the same value: another fingerprint.
+    let other = Project::new();
+    other.file("config/master.key", "fedcba9876543210fedcba9876543210");
+    let key =
+        lsenv::store::rails::MasterKey::parse(b"fedcba9876543210fedcba9876543210", "test").unwrap();
+    other.file(
+        "config/credentials.yml.enc",
+        lsenv::store::rails::encrypt(yaml.as_bytes(), &key),
+    );
+    assert_ne!(fingerprint(&other), first);
 }
