@@ -25,9 +25,12 @@ pub fn is_age(bytes: &[u8]) -> bool {
     bytes.starts_with(BINARY_MAGIC) || bytes.trim_ascii_start().starts_with(ARMOR_MAGIC)
 }
 
-/// The most header bytes lsenv lets the age crate parse. Its parser starts over each time it
-/// needs another byte, so its work grows with the square of the header's size (a crafted
-/// 300 KB header took 14 s); a real header is about 100 bytes per recipient.
+/// The most header bytes lsenv lets the age crate parse. The cost is in the age crate (0.12):
+/// `Header::read` parses the whole buffer from the start again each time the parser reports
+/// `Incomplete` (after one more byte, or one more line for buffered input), so its work grows
+/// with the square of the header (a crafted 300 KB argument took 14 s, 20 000 stanzas over
+/// 120 s). Upstream, the parser could resume, or the header could be capped; lsenv caps it
+/// here regardless. A real header is about 100 bytes per recipient.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// The most recipient stanzas in a header (one per recipient).
 pub const MAX_STANZAS: usize = 128;
