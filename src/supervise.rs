@@ -21,11 +21,13 @@
 //! is left running: an error or a panic after the spawn kills the command's process group.
 
 use std::io::{self, IsTerminal as _, PipeReader, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use pty_process::blocking::Pty;
@@ -54,6 +56,16 @@ const MIN_REDACTED: usize = 6;
 
 /// How much output is read at once.
 const CHUNK: usize = 64 * 1024;
+
+/// How long the output may go on after the command exits: a background process it left may
+/// hold the pipes open for ever. Then what is already written is drained (at most
+/// [`DRAIN_CHUNKS`] reads) and the pipes are closed.
+const DRAIN: Duration = Duration::from_millis(500);
+const DRAIN_CHUNKS: usize = 16;
+
+/// An output of the command: readable, and pollable.
+trait Source: Read + AsFd + Send {}
+impl<T: Read + AsFd + Send> Source for T {}
 
 /// Runs the command with its output filtered. Returns `Ok` when it exits with 0, else
 /// [`Error::ChildExited`] with the code lsenv must exit with.
@@ -137,7 +149,7 @@ fn with_pipes(
     };
     let child = Supervised::new(child);
     let outputs = vec![
-        (Box::new(stdout) as Box<dyn Read + Send>, Stream::Stdout),
+        (Box::new(stdout) as Box<dyn Source>, Stream::Stdout),
         (Box::new(stderr), Stream::Stderr),
     ];
     let input = input.map(|stdin| Box::new(stdin) as Box<dyn Write + Send>);
@@ -164,28 +176,30 @@ fn in_pty(
     let child = Supervised::new(child);
     let _raw = RawTerminal::engage(settings).map_err(|err| fail(err.into()))?;
     let master = Master(Arc::new(pty));
-    let outputs = vec![(
-        Box::new(master.clone()) as Box<dyn Read + Send>,
-        Stream::Stdout,
-    )];
+    let outputs = vec![(Box::new(master.clone()) as Box<dyn Source>, Stream::Stdout)];
     let input = Some(Box::new(master.clone()) as Box<dyn Write + Send>);
     supervise(child, redactor, outputs, input, Some(master), signals)
 }
 
 /// The common part: pump the outputs, copy the input, forward signals, wait for the command and
-/// then for the end of its output (which its own children may still be writing).
+/// then, for at most [`DRAIN`], for the end of its output (which its own children may still be
+/// writing).
 fn supervise(
     mut child: Supervised,
     redactor: &Arc<Redactor>,
-    outputs: Vec<(Box<dyn Read + Send>, Stream)>,
+    outputs: Vec<(Box<dyn Source>, Stream)>,
     input: Option<Box<dyn Write + Send>>,
     pty: Option<Master>,
     signals: Signals,
 ) -> Result<ExitStatus> {
     let thread_failed = |err| Error::io("threads", "start a thread", err);
+    // Closed once the command has exited and [`DRAIN`] has passed: the pumps then stop.
+    let (done_reader, done) = io::pipe().map_err(|err| Error::io("pipe", "create", err))?;
+    let done_reader = Arc::new(done_reader);
     let mut pumps = Vec::new();
     for (source, stream) in outputs {
         let redactor = Arc::clone(redactor);
+        let done_reader = Arc::clone(&done_reader);
         let group = child.group;
         // A pty is shared with the input side and stays open when the pump stops: the command
         // learns that its terminal is gone from a hangup, as it would from a real one.
@@ -194,8 +208,8 @@ fn supervise(
             .name(format!("lsenv {}", stream.name()))
             .spawn(move || {
                 let written = match stream {
-                    Stream::Stdout => pump(source, io::stdout(), &redactor),
-                    Stream::Stderr => pump(source, io::stderr(), &redactor),
+                    Stream::Stdout => pump(source, io::stdout(), &redactor, &done_reader),
+                    Stream::Stderr => pump(source, io::stderr(), &redactor, &done_reader),
                 };
                 if written.is_err() && hang_up {
                     let _ = kill_process_group(group, Signal::HUP);
@@ -221,6 +235,11 @@ fn supervise(
     };
     let forwarder = Forwarder::start(signals, child.group, pty)?;
     let status = child.wait()?;
+    let deadline = Instant::now() + DRAIN;
+    while pumps.iter().any(|(pump, _)| !pump.is_finished()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(done);
     for (pump, stream) in pumps {
         match pump.join() {
             Ok(Ok(())) => {}
@@ -253,13 +272,43 @@ impl Stream {
 }
 
 /// Copies `source` to `sink` through a [`Filter`], flushing after every read so that prompts and
-/// progress show at once. Ends at the end of the input and on the first failed write, which drops
-/// `source`: a pipe's writer then gets EPIPE, as it would writing into a closed pipeline.
-fn pump(mut source: impl Read, mut sink: impl Write, redactor: &Redactor) -> io::Result<()> {
+/// progress show at once. Ends at the end of the input, on the first failed write, and once
+/// `done` is closed and what was already written is drained; then it drops `source`: a pipe's
+/// writer gets EPIPE, as it would writing into a closed pipeline.
+fn pump(
+    mut source: impl Source,
+    mut sink: impl Write,
+    redactor: &Redactor,
+    done: &PipeReader,
+) -> io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, poll};
     let mut filter = Filter::new(redactor);
     let mut chunk = Zeroizing::new(vec![0; CHUNK]);
     let mut out = Vec::with_capacity(CHUNK);
+    let mut draining = None;
     loop {
+        let fd: BorrowedFd<'_> = source.as_fd();
+        let mut fds = [
+            PollFd::new(&fd, PollFlags::IN),
+            PollFd::new(done, PollFlags::IN),
+        ];
+        let immediately = rustix::event::Timespec::default();
+        match poll(&mut fds, draining.map(|_| &immediately)) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break,
+        }
+        let readable = !fds[0].revents().is_empty();
+        if !fds[1].revents().is_empty() {
+            let left = draining.get_or_insert(DRAIN_CHUNKS);
+            if !readable || *left == 0 {
+                break;
+            }
+            *left -= 1;
+        }
+        if !readable {
+            continue;
+        }
         let read = match source.read(&mut chunk) {
             Ok(0) => break,
             Ok(read) => read,
@@ -417,6 +466,12 @@ struct Master(Arc<Pty>);
 impl Read for Master {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self.0).read(buf)
+    }
+}
+
+impl AsFd for Master {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
     }
 }
 

@@ -709,3 +709,30 @@ fn fingerprints_are_keyed_by_the_credentials_key() {
     );
     assert_ne!(fingerprint(&other), first);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 11. `exec --redact` and a command that leaves a process holding its output
+
+#[test]
+fn exec_redact_returns_when_the_command_exits_not_when_its_output_ends() {
+    let project = env_project();
+    let started = Instant::now();
+    let output = within(
+        project.process().args([
+            "exec",
+            "--redact",
+            "--pass",
+            "PATH",
+            "--",
+            "/bin/sh",
+            "-c",
+            "sleep 20 & echo now; echo \"$LITESTREAM_SECRET_ACCESS_KEY\"; exit 3",
+        ]),
+        Duration::from_secs(30),
+    );
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout, "now\n[redacted LITESTREAM_SECRET_ACCESS_KEY]\n");
+}
