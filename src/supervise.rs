@@ -508,6 +508,78 @@ fn exit_code(status: ExitStatus) -> u8 {
     }
 }
 
+/// The other forms in which output commonly carries a value: with its line breaks as a pty
+/// prints them (`\r\n`, the terminal's `onlcr`), URL-encoded (either case of hex digits),
+/// JSON-escaped (with and without `\/`), and each of its lines on its own, trimmed (as
+/// `--format github` masks them; lines shorter than [`MIN_REDACTED`] are left out). Not: base64, hex, other
+/// cases, or a value broken up by terminal escape codes.
+fn other_forms(value: &[u8]) -> Vec<Secret> {
+    const HEX: [&[u8; 16]; 2] = [b"0123456789ABCDEF", b"0123456789abcdef"];
+    let mut forms: Vec<Secret> = Vec::new();
+    let mut add = |form: Zeroizing<Vec<u8>>| {
+        if form.len() >= MIN_REDACTED
+            && *form != value
+            && !forms.iter().any(|known| known.expose() == form.as_slice())
+        {
+            forms.push(Secret::copy_from(&form));
+        }
+    };
+    if value.contains(&b'\n') {
+        let mut printed = Zeroizing::new(Vec::with_capacity(value.len() * 2));
+        for &byte in value {
+            if byte == b'\n' {
+                printed.push(b'\r');
+            }
+            printed.push(byte);
+        }
+        add(printed);
+        for line in value.split(|&byte| byte == b'\n') {
+            // Trimmed: output indents lines its own way, and a pattern that began with a blank
+            // would hold back the blank at the end of every prompt.
+            add(Zeroizing::new(line.trim_ascii().to_vec()));
+        }
+    }
+    for hex in HEX {
+        let mut encoded = Zeroizing::new(Vec::with_capacity(value.len() * 3));
+        for &byte in value {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                encoded.push(byte);
+            } else {
+                encoded.extend_from_slice(&[
+                    b'%',
+                    hex[usize::from(byte >> 4)],
+                    hex[usize::from(byte & 15)],
+                ]);
+            }
+        }
+        add(encoded);
+    }
+    for slash in [false, true] {
+        let mut escaped = Zeroizing::new(Vec::with_capacity(value.len() * 6));
+        for &byte in value {
+            match byte {
+                b'"' => escaped.extend_from_slice(b"\\\""),
+                b'\\' => escaped.extend_from_slice(b"\\\\"),
+                b'/' if slash => escaped.extend_from_slice(b"\\/"),
+                b'\n' => escaped.extend_from_slice(b"\\n"),
+                b'\r' => escaped.extend_from_slice(b"\\r"),
+                b'\t' => escaped.extend_from_slice(b"\\t"),
+                0..0x20 => escaped.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[1][usize::from(byte >> 4)],
+                    HEX[1][usize::from(byte & 15)],
+                ]),
+                _ => escaped.push(byte),
+            }
+        }
+        add(escaped);
+    }
+    forms
+}
+
 /// Finds secret values in output and says what replaces each. Holds the values as [`Secret`]s;
 /// the automaton's own tables are ordinary memory.
 struct Redactor {
@@ -522,8 +594,7 @@ struct Redactor {
 }
 
 impl Redactor {
-    /// One pattern per value; a value with line breaks also as a pty prints it, with `\r\n`
-    /// (the terminal's `onlcr` setting).
+    /// One pattern per value, and one per other form of it ([`other_forms`]).
     fn new<'a>(
         secrets: impl IntoIterator<Item = (&'a str, &'a Secret)>,
     ) -> Result<Self, aho_corasick::BuildError> {
@@ -531,15 +602,8 @@ impl Redactor {
         let mut replacements = Vec::new();
         for (name, value) in secrets {
             let replacement = format!("[redacted {name}]").into_bytes();
-            if value.expose().contains(&b'\n') {
-                let mut printed = Vec::with_capacity(value.len() * 2);
-                for &byte in value.expose() {
-                    if byte == b'\n' {
-                        printed.push(b'\r');
-                    }
-                    printed.push(byte);
-                }
-                patterns.push(Secret::from(printed));
+            for form in other_forms(value.expose()) {
+                patterns.push(form);
                 replacements.push(replacement.clone());
             }
             patterns.push(value.clone());
@@ -684,6 +748,27 @@ mod tests {
         // Leftmost first: LONG starts before MID.
         assert_eq!(whole(&r, "abcdefgh-x"), "[redacted LONG]-x");
         assert_eq!(whole(&r, "zcdefgh-x"), "z[redacted MID]");
+    }
+
+    #[test]
+    fn url_encoded_json_escaped_and_per_line_forms_are_redacted() {
+        let pem = "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34/x+\n-----END KEY-----";
+        let r = redactor(&[("URL", "p@ss w/rd"), ("PEM", pem)]);
+        assert_eq!(whole(&r, "u=p%40ss%20w%2Frd"), "u=[redacted URL]");
+        assert_eq!(whole(&r, "u=p%40ss%20w%2frd"), "u=[redacted URL]");
+        assert_eq!(
+            whole(
+                &r,
+                r#"{"k":"-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34\/x+\n-----END KEY-----"}"#
+            ),
+            r#"{"k":"[redacted PEM]"}"#
+        );
+        assert_eq!(
+            whole(&r, "::add-mask::MIIBOgIBAAJBAKj34/x+\n"),
+            "::add-mask::[redacted PEM]\n"
+        );
+        // What is not masked: other encodings.
+        assert_eq!(whole(&r, "cEBzcyB3L3Jk"), "cEBzcyB3L3Jk");
     }
 
     #[test]
