@@ -39,6 +39,9 @@ pub struct Config {
     pub path: PathBuf,
     /// The credentials section that becomes `LITESTREAM_*`, as a dotted key path.
     pub section: String,
+    /// `[credentials] whole_file = true`: `section = ""` (every secret of the file a variable)
+    /// is meant, not a slip.
+    pub whole_file: bool,
     /// A credentials file chosen in TOML instead of the Rails lookup, relative to the root.
     pub credentials_file: Option<PathBuf>,
     /// age identity files (`[credentials] identity`), tried after `LSENV_AGE_IDENTITY[_FILE]`.
@@ -61,6 +64,9 @@ pub struct Mapping {
     pub key_path: String,
     /// The TOML table that declared it, e.g. `[env]` or `[environments.production.env]`.
     pub table: String,
+    /// `NAME = { key = "…", optional = true }`: a key path the credentials may lack. Otherwise
+    /// a missing key path is an error, not a variable silently left unset.
+    pub optional: bool,
 }
 
 impl Config {
@@ -69,6 +75,7 @@ impl Config {
         Self {
             path,
             section: DEFAULT_SECTION.to_owned(),
+            whole_file: false,
             credentials_file: None,
             identity_files: Vec::new(),
             recipients: Vec::new(),
@@ -116,6 +123,15 @@ impl Config {
                 }
             }
         }
+        if config.section.is_empty() && !config.whole_file {
+            return Err(Error::config(
+                config.location("credentials.section"),
+                "an empty section makes every secret in the credentials file a variable",
+            )
+            .with_hint(
+                "name the section (the default is \"litestream\"), or, if every secret is meant, add whole_file = true to [credentials]",
+            ));
+        }
         Ok(config)
     }
 
@@ -145,6 +161,10 @@ impl Config {
             let full = format!("{table_name}.{key}");
             match key.as_str() {
                 "section" => self.section = self.expect_string(value, &full)?,
+                "whole_file" => match value {
+                    Value::Boolean(whole) => self.whole_file = whole,
+                    other => return Err(self.type_error(&full, "a boolean", &other)),
+                },
                 "file" => self.credentials_file = Some(self.expect_string(value, &full)?.into()),
                 "identity" => {
                     self.identity_files = match value {
@@ -157,7 +177,11 @@ impl Config {
                     };
                 }
                 "recipients" => self.recipients = self.expect_strings(value, &full)?,
-                _ => return Err(self.unknown(&full, "section, file, identity, recipients")),
+                _ => {
+                    return Err(
+                        self.unknown(&full, "section, whole_file, file, identity, recipients")
+                    );
+                }
             }
         }
         Ok(())
@@ -165,12 +189,42 @@ impl Config {
 
     fn apply_env(&mut self, table: Table, table_name: &str) -> Result<()> {
         for (name, value) in table {
-            let key_path = self.expect_string(value, &format!("{table_name}.{name}"))?;
+            let full = format!("{table_name}.{name}");
+            let (key_path, optional) = match value {
+                Value::Table(mut entry) => {
+                    let key_path = entry
+                        .remove("key")
+                        .ok_or_else(|| {
+                            Error::config(
+                                self.location(&full),
+                                "this table needs `key`, a key path",
+                            )
+                        })
+                        .and_then(|key| self.expect_string(key, &format!("{full}.key")))?;
+                    let optional = match entry.remove("optional") {
+                        None => false,
+                        Some(Value::Boolean(optional)) => optional,
+                        Some(other) => {
+                            return Err(self.type_error(
+                                &format!("{full}.optional"),
+                                "a boolean",
+                                &other,
+                            ));
+                        }
+                    };
+                    if let Some(unknown) = entry.keys().next() {
+                        return Err(self.unknown(&format!("{full}.{unknown}"), "key, optional"));
+                    }
+                    (key_path, optional)
+                }
+                other => (self.expect_string(other, &full)?, false),
+            };
             self.mappings.retain(|mapping| mapping.name != name);
             self.mappings.push(Mapping {
                 name,
                 key_path,
                 table: table_name.to_owned(),
+                optional,
             });
         }
         Ok(())

@@ -736,3 +736,49 @@ fn exec_redact_returns_when_the_command_exits_not_when_its_output_ends() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(stdout, "now\n[redacted LITESTREAM_SECRET_ACCESS_KEY]\n");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 10. Settings that would silently do nothing, or everything
+
+#[test]
+fn a_mapping_to_a_missing_key_and_an_empty_section_are_errors() {
+    let project = env_project();
+    project.file(
+        "config/lsenv.toml",
+        "[env]\nGCP_JSON = \"gcp.service_acount\"\n",
+    );
+    for args in [&["env"][..], &["check"], &["exec", "true"]] {
+        let output = within(project.process().args(args), Duration::from_secs(20));
+        assert_said(
+            &output,
+            3,
+            "key `gcp.service_acount`: no such key, and GCP_JSON in [env] of config/lsenv.toml maps to it",
+        );
+    }
+    project.file(
+        "config/lsenv.toml",
+        "[env]\nGCP_JSON = { key = \"gcp.service_acount\", optional = true }\n",
+    );
+    let output = within(project.process().arg("env"), Duration::from_secs(20));
+    assert!(output.status.success(), "{}", said(&output));
+
+    project.file("config/lsenv.toml", "[credentials]\nsection = \"\"\n");
+    let output = within(
+        project.process().args(["exec", "true"]),
+        Duration::from_secs(20),
+    );
+    assert_said(
+        &output,
+        3,
+        "an empty section makes every secret in the credentials file a variable",
+    );
+    project.file(
+        "config/lsenv.toml",
+        "[credentials]\nsection = \"\"\nwhole_file = true\n",
+    );
+    let output = within(
+        project.process().args(["exec", "true"]),
+        Duration::from_secs(20),
+    );
+    assert!(output.status.success(), "{}", said(&output));
+}
