@@ -42,6 +42,9 @@ pub struct Config {
     /// `[credentials] whole_file = true`: `section = ""` (every secret of the file a variable)
     /// is meant, not a slip.
     pub whole_file: bool,
+    /// `[credentials] file_outside_project = true`: `file` may lie outside the project (a
+    /// repository cannot point lsenv at a file elsewhere on its own).
+    pub file_outside_project: bool,
     /// A credentials file chosen in TOML instead of the Rails lookup, relative to the root.
     pub credentials_file: Option<PathBuf>,
     /// age identity files (`[credentials] identity`), tried after `LSENV_AGE_IDENTITY[_FILE]`.
@@ -76,6 +79,7 @@ impl Config {
             path,
             section: DEFAULT_SECTION.to_owned(),
             whole_file: false,
+            file_outside_project: false,
             credentials_file: None,
             identity_files: Vec::new(),
             recipients: Vec::new(),
@@ -123,6 +127,21 @@ impl Config {
                 }
             }
         }
+        if let Some(file) = &config.credentials_file {
+            let outside = file.is_absolute()
+                || file
+                    .components()
+                    .any(|part| part == std::path::Component::ParentDir);
+            if outside && !config.file_outside_project {
+                return Err(Error::config(
+                    config.location("credentials.file"),
+                    "this file is outside the project",
+                )
+                .with_hint(
+                    "if that is meant (a deployment's shared directory), add file_outside_project = true to [credentials]",
+                ));
+            }
+        }
         if config.section.is_empty() && !config.whole_file {
             return Err(Error::config(
                 config.location("credentials.section"),
@@ -161,6 +180,10 @@ impl Config {
             let full = format!("{table_name}.{key}");
             match key.as_str() {
                 "section" => self.section = self.expect_string(value, &full)?,
+                "file_outside_project" => match value {
+                    Value::Boolean(outside) => self.file_outside_project = outside,
+                    other => return Err(self.type_error(&full, "a boolean", &other)),
+                },
                 "whole_file" => match value {
                     Value::Boolean(whole) => self.whole_file = whole,
                     other => return Err(self.type_error(&full, "a boolean", &other)),
@@ -178,9 +201,10 @@ impl Config {
                 }
                 "recipients" => self.recipients = self.expect_strings(value, &full)?,
                 _ => {
-                    return Err(
-                        self.unknown(&full, "section, whole_file, file, identity, recipients")
-                    );
+                    return Err(self.unknown(
+                        &full,
+                        "section, whole_file, file, file_outside_project, identity, recipients",
+                    ));
                 }
             }
         }

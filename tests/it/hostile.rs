@@ -782,3 +782,44 @@ fn a_mapping_to_a_missing_key_and_an_empty_section_are_errors() {
     );
     assert!(output.status.success(), "{}", said(&output));
 }
+
+// ---------------------------------------------------------------------------------------------
+// 15. A credentials file outside the project, and keys that would break an error's line
+
+#[test]
+fn a_credentials_file_outside_the_project_needs_an_opt_in() {
+    let project = env_project();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        project.path("config/credentials.yml.enc"),
+        outside.path().join("shared.yml.enc"),
+    )
+    .unwrap();
+    let file = outside.path().join("shared.yml.enc");
+    project.file(
+        "config/lsenv.toml",
+        format!("[credentials]\nfile = \"{}\"\n", file.display()),
+    );
+    let output = within(project.process().arg("env"), Duration::from_secs(20));
+    assert_said(&output, 3, "this file is outside the project");
+    project.file(
+        "config/lsenv.toml",
+        format!(
+            "[credentials]\nfile = \"{}\"\nfile_outside_project = true\n",
+            file.display()
+        ),
+    );
+    let output = within(project.process().arg("env"), Duration::from_secs(20));
+    assert!(output.status.success(), "{}", said(&output));
+}
+
+#[test]
+fn a_key_with_line_breaks_is_named_on_one_line() {
+    let project = Project::new();
+    project.credentials("litestream:\n  \"bad\\nkey\\u001b[2J\": [1]\n");
+    let output = within(project.process().arg("env"), Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad\\nkey\\u{1b}[2J"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
