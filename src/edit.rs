@@ -39,6 +39,9 @@ use crate::store::Keys;
 use crate::store::rails;
 use crate::yaml;
 
+/// util-linux's `setpriv`, which starts the editor with a parent-death signal.
+const SETPRIV: &str = "/usr/bin/setpriv";
+
 /// An editor that returns this fast without a change probably did not wait for the user.
 const QUICK_RETURN: Duration = Duration::from_secs(1);
 
@@ -247,21 +250,36 @@ impl Session<'_> {
             .iter()
             .filter(|(name, _)| !name.to_str().is_some_and(names::is_key_variable))
             .map(|(name, value)| (name, OsStr::from_bytes(value.expose())));
-        let mut child = Command::new(program)
+        let path_var = env
+            .get("PATH")
+            .map(|value| OsStr::from_bytes(value.expose()));
+        let found = crate::exec::find_program(OsStr::new(program), path_var, Path::new("."))
+            .map_err(|err| match err {
+                Error::CommandNotFound { program, .. } => Error::CommandNotFound {
+                    program,
+                    searched: Some("PATH, for the editor from VISUAL or EDITOR".to_owned()),
+                },
+                other => other,
+            })?;
+        // The editor dies with lsenv (SIGTERM when lsenv is gone, even by SIGKILL), so that it
+        // does not go on editing plaintext nobody will save; util-linux's setpriv sets that up
+        // between fork and exec, where lsenv (no unsafe code) cannot.
+        let mut command = if Path::new(SETPRIV).is_file() {
+            let mut command = Command::new(SETPRIV);
+            command.args(["--pdeathsig", "TERM", "--"]).arg(&found);
+            command
+        } else {
+            Command::new(&found)
+        };
+        let mut child = command
             .args(args)
             .arg(file)
             .env_clear()
             .envs(environment)
             .spawn()
-            .map_err(|err| match err.kind() {
-                io::ErrorKind::NotFound => Error::CommandNotFound {
-                    program: program.clone(),
-                    searched: Some("PATH, for the editor from VISUAL or EDITOR".to_owned()),
-                },
-                _ => Error::CannotExecute {
-                    path: program.into(),
-                    reason: err.to_string(),
-                },
+            .map_err(|err| Error::CannotExecute {
+                path: found.clone(),
+                reason: err.to_string(),
             })?;
         self.signals.editor_started(child.id());
         let status = child.wait();

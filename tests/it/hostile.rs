@@ -502,8 +502,12 @@ fn the_scratch_of_a_killed_edit_is_wiped_by_the_next_one() {
     crate::credentials::wait_ready(&case, &mut child);
     send_signal(child.id(), "KILL");
     child.wait().unwrap();
+    // The editor dies with lsenv.
     let editor_pid = std::fs::read_to_string(case.project.path("editors/pid")).unwrap();
-    send_signal(editor_pid.trim().parse().unwrap(), "KILL");
+    let proc = format!("/proc/{}", editor_pid.trim());
+    crate::support::wait_until("the editor to die with lsenv", || {
+        std::fs::read_to_string(format!("{proc}/stat")).map_or(true, |stat| stat.contains(") Z "))
+    });
     assert!(
         !walk(case.scratch.path()).is_empty(),
         "SIGKILL leaves the scratch"
