@@ -827,3 +827,71 @@ fn a_key_with_line_breaks_is_named_on_one_line() {
     assert!(stderr.contains("bad\\nkey\\u{1b}[2J"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
+
+/// A genuine file at the header bound (128 recipients, written by the real `age`) opens at once;
+/// one more recipient is refused by the bound.
+#[test]
+fn an_age_file_for_128_recipients_opens_quickly_and_129_are_refused() {
+    let keys = tempfile::tempdir().unwrap();
+    let identity = keys.path().join("identity.txt");
+    let keygen = |path: &Path| {
+        let made = Command::new("age-keygen")
+            .arg("-o")
+            .arg(path)
+            .output()
+            .expect("age-keygen must be installed (apt-get install age)");
+        assert!(made.status.success());
+        let public = Command::new("age-keygen")
+            .arg("-y")
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8(public.stdout).unwrap().trim().to_owned()
+    };
+    let mut recipients = vec![keygen(&identity)];
+    for number in 1..129 {
+        recipients.push(keygen(&keys.path().join(format!("{number}.txt"))));
+    }
+    for (count, code) in [(128, 0), (129, 5)] {
+        let project = Project::new();
+        std::fs::create_dir_all(project.path("config")).unwrap();
+        let mut age = Command::new("age");
+        for recipient in &recipients[..count] {
+            age.arg("-r").arg(recipient);
+        }
+        let mut child = age
+            .arg("-o")
+            .arg(project.path("config/credentials.yml.age"))
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(
+            &mut child.stdin.take().unwrap(),
+            b"litestream:\n  replica_bucket: many\n",
+        )
+        .unwrap();
+        assert!(child.wait().unwrap().success());
+        let started = Instant::now();
+        let output = within(
+            project
+                .process()
+                .args(["env", "--reveal"])
+                .env("LSENV_AGE_IDENTITY_FILE", &identity),
+            Duration::from_secs(30),
+        );
+        let took = started.elapsed();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{count}: {}",
+            said(&output)
+        );
+        assert!(
+            took < Duration::from_secs(3),
+            "{count} recipients took {took:?}"
+        );
+        if code == 5 {
+            assert!(said(&output).contains("more than 128 recipient stanzas"));
+        }
+    }
+}
