@@ -115,7 +115,8 @@ pub fn enroll(project: &Project) -> Result<()> {
             text.push_str(line);
             text.push('\n');
         }
-        os::write_atomic(&path, text.as_bytes())?;
+        // Not through a link: a committed one could point anywhere.
+        os::replace(&path, text.as_bytes(), 0o644, os::Link::Refuse)?;
     }
     say("git diff and git log -p now show credentials decrypted where the key is at hand");
     Ok(())
@@ -144,7 +145,7 @@ pub fn disenroll(project: &Project) -> Result<()> {
         .flat_map(|line| [line, "\n"])
         .collect();
     if kept != existing {
-        os::write_atomic(&path, kept.as_bytes())?;
+        os::replace(&path, kept.as_bytes(), 0o644, os::Link::Refuse)?;
     }
     say("removed the credentials diff drivers");
     Ok(())

@@ -91,7 +91,8 @@ impl Procfile {
     fn write(self) -> Result<()> {
         match self.text {
             Some(text) => {
-                os::write_atomic(&self.path, text.as_bytes())?;
+                // Not through a link: a committed one could point anywhere.
+                os::replace(&self.path, text.as_bytes(), 0o644, os::Link::Refuse)?;
                 say(&format!(
                     "added `{PROCFILE_LINE}` to {}",
                     self.path.display()

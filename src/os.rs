@@ -192,7 +192,8 @@ pub enum Link {
     /// directory (credentials, keys, recipients, configs).
     Follow,
     /// Refuses it, like any other path that is not a regular file. For files lsenv makes on its
-    /// own account (`env -o`, recovery files), where a link can only be a trap.
+    /// own account (`env -o`, recovery files) or edits in a repository (`Procfile`,
+    /// `.gitattributes`), where a link can only be a trap.
     Refuse,
 }
 

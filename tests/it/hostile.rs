@@ -895,3 +895,23 @@ fn an_age_file_for_128_recipients_opens_quickly_and_129_are_refused() {
         }
     }
 }
+
+#[test]
+fn init_and_enroll_never_write_through_a_linked_procfile_or_gitattributes() {
+    let project = env_project();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("bashrc");
+    std::fs::write(&target, "# mine\n").unwrap();
+    symlink(&target, project.path("Procfile")).unwrap();
+    project.file("config/litestream.yml", "dbs:\n  - path: db.sqlite3\n");
+    let output = within(
+        project.process().args(["init", "--procfile"]),
+        Duration::from_secs(20),
+    );
+    assert!(
+        said(&output).contains("Procfile: is a symbolic link, not a regular file"),
+        "{}",
+        said(&output)
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "# mine\n");
+}
