@@ -46,7 +46,7 @@ pub(crate) enum Command {
 
     /// Print the resolved variables in a format for a shell, a CI system or a container
     #[command(
-        after_help = "Values are shown as fingerprints (length and a short SHA-256) unless --reveal.\n`--format github` writes the values to the file named by $GITHUB_ENV and prints only ::add-mask:: lines."
+        after_help = "Values are shown as fingerprints (length and a short keyed hash) unless --reveal.\n`--format github` writes the values to the file named by $GITHUB_ENV and prints only ::add-mask:: lines."
     )]
     Env(EnvArgs),
 

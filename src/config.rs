@@ -38,6 +38,12 @@ pub struct Config {
     pub path: PathBuf,
     /// The credentials section that becomes `LITESTREAM_*`, as a dotted key path.
     pub section: String,
+    /// `[credentials] whole_file = true`: `section = ""` (every secret of the file a variable)
+    /// is meant, not a slip.
+    pub whole_file: bool,
+    /// `[credentials] file_outside_project = true`: `file` may lie outside the project (a
+    /// repository cannot point lsenv at a file elsewhere on its own).
+    pub file_outside_project: bool,
     /// A credentials file chosen in TOML instead of the Rails lookup, relative to the root.
     pub credentials_file: Option<PathBuf>,
     /// age identity files (`[credentials] identity`), tried after `LSENV_AGE_IDENTITY[_FILE]`.
@@ -62,6 +68,9 @@ pub struct Mapping {
     pub key_path: String,
     /// The TOML table that declared it, e.g. `[env]` or `[environments.production.env]`.
     pub table: String,
+    /// `NAME = { key = "…", optional = true }`: a key path the credentials may lack. Otherwise
+    /// a missing key path is an error, not a variable silently left unset.
+    pub optional: bool,
 }
 
 impl Config {
@@ -70,6 +79,8 @@ impl Config {
         Self {
             path,
             section: DEFAULT_SECTION.to_owned(),
+            whole_file: false,
+            file_outside_project: false,
             credentials_file: None,
             identity_files: Vec::new(),
             recipients: Vec::new(),
@@ -84,10 +95,9 @@ impl Config {
 
     /// Reads `path` if it exists, then overlays `[environments.<environment>]`.
     pub fn load(path: PathBuf, environment: Option<&str>) -> Result<Self> {
-        if !path.exists() {
+        let Some(bytes) = crate::os::read_optional(&path, MAX_CONFIG_BYTES)? else {
             return Ok(Self::defaults(path));
-        }
-        let bytes = crate::os::read_capped(&path, MAX_CONFIG_BYTES)?;
+        };
         let text = std::str::from_utf8(&bytes).map_err(|err| {
             Error::config(
                 Location::file(&path),
@@ -117,6 +127,30 @@ impl Config {
                     Self::defaults(config.path.clone()).apply(overlay, &prefix)?;
                 }
             }
+        }
+        if let Some(file) = &config.credentials_file {
+            let outside = file.is_absolute()
+                || file
+                    .components()
+                    .any(|part| part == std::path::Component::ParentDir);
+            if outside && !config.file_outside_project {
+                return Err(Error::config(
+                    config.location("credentials.file"),
+                    "this file is outside the project",
+                )
+                .with_hint(
+                    "if that is meant (a deployment's shared directory), add file_outside_project = true to [credentials]",
+                ));
+            }
+        }
+        if config.section.is_empty() && !config.whole_file {
+            return Err(Error::config(
+                config.location("credentials.section"),
+                "an empty section makes every secret in the credentials file a variable",
+            )
+            .with_hint(
+                "name the section (the default is \"litestream\"), or, if every secret is meant, add whole_file = true to [credentials]",
+            ));
         }
         Ok(config)
     }
@@ -155,6 +189,14 @@ impl Config {
             let full = format!("{table_name}.{key}");
             match key.as_str() {
                 "section" => self.section = self.expect_string(value, &full)?,
+                "file_outside_project" => match value {
+                    Value::Boolean(outside) => self.file_outside_project = outside,
+                    other => return Err(self.type_error(&full, "a boolean", &other)),
+                },
+                "whole_file" => match value {
+                    Value::Boolean(whole) => self.whole_file = whole,
+                    other => return Err(self.type_error(&full, "a boolean", &other)),
+                },
                 "file" => self.credentials_file = Some(self.expect_string(value, &full)?.into()),
                 "identity" => {
                     self.identity_files = match value {
@@ -167,7 +209,12 @@ impl Config {
                     };
                 }
                 "recipients" => self.recipients = self.expect_strings(value, &full)?,
-                _ => return Err(self.unknown(&full, "section, file, identity, recipients")),
+                _ => {
+                    return Err(self.unknown(
+                        &full,
+                        "section, whole_file, file, file_outside_project, identity, recipients",
+                    ));
+                }
             }
         }
         Ok(())
@@ -175,12 +222,42 @@ impl Config {
 
     fn apply_env(&mut self, table: Table, table_name: &str) -> Result<()> {
         for (name, value) in table {
-            let key_path = self.expect_string(value, &format!("{table_name}.{name}"))?;
+            let full = format!("{table_name}.{name}");
+            let (key_path, optional) = match value {
+                Value::Table(mut entry) => {
+                    let key_path = entry
+                        .remove("key")
+                        .ok_or_else(|| {
+                            Error::config(
+                                self.location(&full),
+                                "this table needs `key`, a key path",
+                            )
+                        })
+                        .and_then(|key| self.expect_string(key, &format!("{full}.key")))?;
+                    let optional = match entry.remove("optional") {
+                        None => false,
+                        Some(Value::Boolean(optional)) => optional,
+                        Some(other) => {
+                            return Err(self.type_error(
+                                &format!("{full}.optional"),
+                                "a boolean",
+                                &other,
+                            ));
+                        }
+                    };
+                    if let Some(unknown) = entry.keys().next() {
+                        return Err(self.unknown(&format!("{full}.{unknown}"), "key, optional"));
+                    }
+                    (key_path, optional)
+                }
+                other => (self.expect_string(other, &full)?, false),
+            };
             self.mappings.retain(|mapping| mapping.name != name);
             self.mappings.push(Mapping {
                 name,
                 key_path,
                 table: table_name.to_owned(),
+                optional,
             });
         }
         Ok(())

@@ -83,7 +83,17 @@ impl fmt::Display for Location {
             write!(f, ":{line}:{column}")?;
         }
         if let Some(key) = &self.key {
-            write!(f, ": key `{key}`")?;
+            // A key comes from the file: its line breaks and escape codes are shown escaped, so
+            // that an error stays one line and cannot repaint the terminal.
+            f.write_str(": key `")?;
+            for c in key.chars() {
+                if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                    write!(f, "{}", c.escape_default())?;
+                } else {
+                    write!(f, "{c}")?;
+                }
+            }
+            f.write_str("`")?;
         }
         Ok(())
     }

@@ -15,12 +15,41 @@ pub const REFUSED: &[&str] = &[
     "PATH",
     "LD_*",
     "DYLD_*",
+    "GCONV_PATH",
+    "HOSTALIASES",
+    "LOCPATH",
+    "NLSPATH",
+    "MALLOC_*",
+    "GLIBC_TUNABLES",
     "BASH_ENV",
+    "BASH_FUNC_*",
     "ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "IFS",
+    "CDPATH",
     "PYTHONSTARTUP",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONINSPECT",
+    "PYTHONUSERBASE",
     "PERL5OPT",
+    "PERL5LIB",
+    "PERLLIB",
+    "PERL5DB",
     "NODE_OPTIONS",
+    "NODE_PATH",
     "RUBYOPT",
+    "RUBYLIB",
+    "GEM_PATH",
+    "GEM_HOME",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    "GIT_*",
 ];
 
 /// The prefix of every variable made from the credentials section or `[litestream]`.
@@ -103,6 +132,17 @@ mod tests {
     #[test]
     fn refused_and_valid_names() {
         assert!(is_refused("LD_PRELOAD"));
+        for name in [
+            "PYTHONPATH",
+            "GCONV_PATH",
+            "JAVA_TOOL_OPTIONS",
+            "PERL5LIB",
+            "SHELLOPTS",
+            "PS4",
+            "BASH_FUNC_x%%",
+        ] {
+            assert!(is_refused(name), "{name}");
+        }
         assert!(is_refused("PATH"));
         assert!(!is_refused("PATHS"));
         assert!(is_valid_name("_A1"));

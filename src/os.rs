@@ -4,7 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt};
 use std::path::Path;
 
 use rustix::process::{
@@ -62,9 +62,88 @@ impl NoCoreDumps {
     }
 }
 
+/// What a file that is not a regular file is, for errors.
+fn kind(file_type: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens an input file, or `None` when it does not exist. Every file lsenv reads goes through
+/// here: `O_NONBLOCK`, so that opening a FIFO cannot hang, then the opened descriptor (not the
+/// path) must be a regular file, else it is refused naming what it is. A symbolic link is
+/// followed (deployments link key files from a shared directory) but must end at a regular file.
+pub(crate) fn open_input(path: &Path) -> Result<Option<File>> {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits().cast_signed())
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(Error::io(path, "read", err)),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|err| Error::io(path, "read", err))?;
+    if !meta.is_file() {
+        return Err(Error::config(
+            Location::file(path),
+            format!(
+                "is {}, not a regular file; refusing to read it",
+                kind(meta.file_type())
+            ),
+        ));
+    }
+    // Regular files never block; cleared anyway so that the descriptor behaves as usual.
+    let flags = fcntl_getfl(&file).map_err(|err| Error::io(path, "read", err.into()))?;
+    fcntl_setfl(&file, flags - OFlags::NONBLOCK)
+        .map_err(|err| Error::io(path, "read", err.into()))?;
+    Ok(Some(file))
+}
+
+/// Whether `path` exists. Unlike [`Path::exists`], a path that cannot be looked at (a directory
+/// on the way without search permission: `EACCES`) is an error naming it, never "absent".
+pub(crate) fn exists(path: &Path) -> Result<bool> {
+    match fs::metadata(path) {
+        Ok(_) => Ok(true),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(Error::io(path, "look for", err)),
+    }
+}
+
 /// Reads a whole file, refusing files larger than `limit` bytes with a clear error.
 pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>> {
-    let file = File::open(path).map_err(|err| Error::io(path, "read", err))?;
+    read_optional(path, limit)?
+        .ok_or_else(|| Error::io(path, "read", io::Error::from(io::ErrorKind::NotFound)))
+}
+
+/// [`read_capped`], or `None` when the file does not exist.
+pub(crate) fn read_optional(path: &Path, limit: u64) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    let Some(file) = open_input(path)? else {
+        return Ok(None);
+    };
     // Sized once: growing by doubling would copy a large file several times.
     let expected = file.metadata().map_or(0, |meta| meta.len().min(limit + 1));
     let mut bytes = Zeroizing::new(Vec::with_capacity(
@@ -78,29 +157,92 @@ pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>>
         return Err(Error::config(
             Location::file(path),
             format!(
-                "the file is larger than {} MiB; refusing to read it",
-                limit >> 20
+                "the file is larger than {}; refusing to read it",
+                size(limit)
             ),
         ));
     }
-    Ok(bytes)
+    Ok(Some(bytes))
+}
+
+/// [`read_optional`] of a text file that holds no secret: `""` when it does not exist.
+pub(crate) fn read_text_optional(path: &Path, limit: u64) -> Result<String> {
+    let Some(bytes) = read_optional(path, limit)? else {
+        return Ok(String::new());
+    };
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| Error::config(Location::file(path), "is not valid UTF-8 text"))
+}
+
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// What a write does with a symbolic link at its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// Writes through it: the link stays, the file it points to is replaced atomically (next to
+    /// it), keeping its owner, group and mode. For files a deployment may link from a shared
+    /// directory (credentials, keys, recipients, configs).
+    Follow,
+    /// Refuses it, like any other path that is not a regular file. For files lsenv makes on its
+    /// own account (`env -o`, recovery files) or edits in a repository (`Procfile`,
+    /// `.gitattributes`), where a link can only be a trap.
+    Refuse,
 }
 
 /// Replaces `path` with `bytes` so that a crash at any moment leaves either the old or the new
-/// file, never a partial one. A file that already exists keeps its permissions; a new one is
-/// 0644.
+/// file, never a partial one. A file that already exists keeps its owner, group and mode; a new
+/// one is 0644. A symbolic link is written through.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with_mode(path, bytes, 0o644)
+    replace(path, bytes, 0o644, Link::Follow)
 }
 
-/// [`write_atomic`], giving a new file `new_mode` (0600 for files that hold secrets).
-pub(crate) fn write_atomic_with_mode(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
-    let mode = match fs::metadata(path) {
-        Ok(meta) => meta.permissions().mode() & 0o7777,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => new_mode,
-        Err(err) => return Err(Error::io(path, "write", err)),
+/// Creates or replaces `path` atomically. An existing path that is not a regular file (a
+/// device, a FIFO, a directory, a link when `link` is [`Link::Refuse`], a link to anything but a
+/// regular file) is refused (exit 2) and left as it is.
+pub(crate) fn replace(path: &Path, bytes: &[u8], new_mode: u32, link: Link) -> Result<()> {
+    let refuse = |what: &str| {
+        Error::usage(format!(
+            "{}: is {what}, not a regular file; refusing to replace it",
+            path.display()
+        ))
     };
-    put(path, bytes, mode, Put::Replace)
+    let (destination, existing) = match fs::symlink_metadata(path) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => (path.to_path_buf(), None),
+        Err(err) => return Err(Error::io(path, "write", err)),
+        Ok(meta) if meta.is_file() => (path.to_path_buf(), Some(meta)),
+        Ok(meta) if meta.file_type().is_symlink() && link == Link::Follow => {
+            let target =
+                fs::canonicalize(path).map_err(|_| refuse("a symbolic link to a missing file"))?;
+            let meta = fs::metadata(&target).map_err(|err| Error::io(path, "write", err))?;
+            if !meta.is_file() {
+                return Err(refuse(&format!(
+                    "a symbolic link to {}",
+                    kind(meta.file_type())
+                )));
+            }
+            crate::terminal::say(&format!(
+                "{} is a symbolic link: writing {}",
+                path.display(),
+                target.display()
+            ));
+            (target, Some(meta))
+        }
+        Ok(meta) => return Err(refuse(kind(meta.file_type()))),
+    };
+    let owner = existing.as_ref().map(|meta| {
+        use std::os::unix::fs::MetadataExt as _;
+        (meta.uid(), meta.gid())
+    });
+    let mode = existing.map_or(new_mode, |meta| meta.permissions().mode() & 0o7777);
+    put(&destination, bytes, mode, owner, Put::Replace)
 }
 
 /// Creates `path` with `bytes` and exactly `mode`, failing if it already exists. For files that
@@ -110,7 +252,7 @@ pub(crate) fn create_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(|err| Error::io(path, "create", err))?;
     }
-    put(path, bytes, mode, Put::CreateNew)
+    put(path, bytes, mode, None, Put::CreateNew)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -120,8 +262,8 @@ enum Put {
 }
 
 /// A temporary file in the same directory, fsync'd, renamed (or linked, for a new file) into
-/// place, then the directory fsync'd.
-fn put(path: &Path, bytes: &[u8], mode: u32, how: Put) -> Result<()> {
+/// place, then the directory fsync'd. `owner` is the replaced file's (uid, gid), kept.
+fn put(path: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>, how: Put) -> Result<()> {
     let action = if how == Put::CreateNew {
         "create"
     } else {
@@ -141,7 +283,23 @@ fn put(path: &Path, bytes: &[u8], mode: u32, how: Put) -> Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(fail)?;
-    // Set explicitly: the umask may have narrowed it, and a key file must be exactly 0600.
+    if let Some((uid, gid)) = owner {
+        use std::os::unix::fs::MetadataExt as _;
+        let ours = temp.as_file().metadata().map_err(fail)?;
+        if (ours.uid(), ours.gid()) != (uid, gid) {
+            // Only root may give a file away; anyone may keep a group they belong to.
+            std::os::unix::fs::fchown(temp.as_file(), Some(uid), Some(gid))
+                .or_else(|_| std::os::unix::fs::fchown(temp.as_file(), None, Some(gid)))
+                .unwrap_or_else(|_| {
+                    crate::terminal::say(&format!(
+                        "{}: could not keep its owner and group (uid {uid}, gid {gid})",
+                        path.display()
+                    ));
+                });
+        }
+    }
+    // Set explicitly (and after fchown, which clears set-id bits): the umask may have narrowed
+    // it, and a key file must be exactly 0600.
     temp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
         .map_err(fail)?;
@@ -161,6 +319,51 @@ fn sync_parent(path: &Path) -> io::Result<()> {
         _ => Path::new("."),
     };
     File::open(dir)?.sync_all()
+}
+
+/// Opens a file lsenv keeps for itself (a lock), creating it 0600: never through a symbolic
+/// link (`O_NOFOLLOW`), never a FIFO or device (`O_NONBLOCK`, then the descriptor is checked),
+/// never a file with other names (a hard link to a key).
+pub(crate) fn open_private(path: &Path) -> Result<File> {
+    use rustix::fs::OFlags;
+    use std::os::unix::fs::MetadataExt as _;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(
+            (OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY)
+                .bits()
+                .cast_signed(),
+        )
+        .open(path)
+        .map_err(|err| {
+            if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                Error::usage(format!(
+                    "{}: is a symbolic link; refusing to use it",
+                    path.display()
+                ))
+            } else {
+                Error::io(path, "open", err)
+            }
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|err| Error::io(path, "open", err))?;
+    if !meta.is_file() || meta.nlink() != 1 {
+        let what = if meta.is_file() {
+            "a file with other names (hard links)"
+        } else {
+            kind(meta.file_type())
+        };
+        return Err(Error::usage(format!(
+            "{}: is {what}; refusing to use it",
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// Asks for the passphrase of `file` on the controlling terminal, with echo off.

@@ -1,5 +1,5 @@
 //! `lsenv env`: the resolved variables in the syntax of their consumer, sorted by name. Without
-//! `--reveal` each value is replaced by its fingerprint (`40 bytes, sha256 1a2b3c4d`) where the
+//! `--reveal` each value is replaced by its fingerprint (`40 bytes, hmac 1a2b3c4d`) where the
 //! value goes, so the output stays valid; `github` and `gitlab` write the real values to their
 //! files, which is their purpose, and print none.
 //!
@@ -45,7 +45,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, IsTerminal as _, Read as _, Seek as _, SeekFrom, Write as _};
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
@@ -95,6 +95,25 @@ pub fn run(
     reveal: bool,
     output: Option<&Path>,
 ) -> Result<()> {
+    // `-o -` is stdout, as `-o /dev/stdout` used to seem to be.
+    let output = output.filter(|path| *path != Path::new("-"));
+    let fingerprints = !reveal && !matches!(format, Format::Github | Format::Gitlab);
+    if fingerprints {
+        if let Some(path) = output {
+            return Err(Error::Usage {
+                message: format!(
+                    "-o {} without --reveal would write fingerprints, not values",
+                    path.display()
+                ),
+                hint: Some("add --reveal to write the values themselves".into()),
+            });
+        }
+        if !io::stdout().is_terminal() {
+            crate::terminal::say(
+                "the values are fingerprints (length and a short hash); --reveal prints the values",
+            );
+        }
+    }
     let entry: Entry = match format {
         Format::Dotenv => dotenv,
         Format::Shell => |out, name, value| {
@@ -174,8 +193,9 @@ fn emit(bytes: &[u8], output: Option<&Path>) -> Result<()> {
     let Some(path) = output else {
         return crate::terminal::print(bytes);
     };
-    // A new file is 0600 from the start, so the values are never readable by others.
-    os::write_atomic_with_mode(path, bytes, 0o600)
+    // A new file is 0600 from the start, so the values are never readable by others; a device,
+    // a FIFO or a link there is refused, never replaced by a file of secrets.
+    os::replace(path, bytes, 0o600, os::Link::Refuse)
 }
 
 fn shell(out: &mut Vec<u8>, name: &str, value: &[u8]) {

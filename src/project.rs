@@ -2,8 +2,7 @@
 //! credentials file and key are (or would be created).
 
 use std::fmt::Write as _;
-use std::fs::OpenOptions;
-use std::io::Write as _;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::config::{CONFIG_FILE, Config};
@@ -102,7 +101,9 @@ impl Sealing {
 
     /// Writes the new key or recipients file, once; after this the sealed file can be opened.
     pub fn persist(&self, project: &Project) -> Result<()> {
-        if self.written.replace(true) {
+        // Marked written only once it is: a refusal here must be met again by the next caller
+        // (keeping an edit sealed with a key that was never saved would lose it).
+        if self.written.get() {
             return Ok(());
         }
         match (&self.pending, &self.keys) {
@@ -138,6 +139,7 @@ impl Sealing {
             }
             _ => {}
         }
+        self.written.set(true);
         Ok(())
     }
 }
@@ -272,7 +274,7 @@ impl Project {
         let environment = self.environment.as_deref();
         let (file, exists) = if let Some(file) = &self.config.credentials_file {
             let file = self.path(file);
-            let exists = file.exists();
+            let exists = crate::os::exists(&file)?;
             (file, exists)
         } else {
             let per_environment = environment.map(|name| format!("config/credentials/{name}"));
@@ -323,7 +325,7 @@ impl Project {
     fn existing_credentials(&self, stem: &str) -> Result<Option<PathBuf>> {
         let rails = self.path(format!("{stem}.yml.enc"));
         let age = self.path(format!("{stem}.yml.age"));
-        match (rails.exists(), age.exists()) {
+        match (crate::os::exists(&rails)?, crate::os::exists(&age)?) {
             (true, true) => Err(Error::config(
                 Location::file(&age),
                 format!("both {} and this file exist; lsenv cannot tell which holds the credentials", rails.display()),
@@ -477,11 +479,13 @@ impl Project {
         let relative = path.strip_prefix(&self.root).unwrap_or(path);
         let line = format!("/{}", relative.display());
         let gitignore = self.path(".gitignore");
-        let existing = match std::fs::read_to_string(&gitignore) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(err) => return Err(Error::io(&gitignore, "read", err)),
-        };
+        // Appended to in place: a link could point out of the project, so none is followed.
+        let mut file = crate::os::open_private(&gitignore)?;
+        let mut existing = String::new();
+        (&mut file)
+            .take(MAX_GITIGNORE_BYTES)
+            .read_to_string(&mut existing)
+            .map_err(|err| Error::io(&gitignore, "read", err))?;
         if existing
             .lines()
             .any(|l| l.trim() == line || l.trim() == &line[1..])
@@ -493,21 +497,21 @@ impl Project {
         } else {
             "\n"
         };
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&gitignore)
-            .and_then(|mut file| file.write_all(format!("{separator}{line}\n").as_bytes()))
+        file.seek(std::io::SeekFrom::End(0))
+            .and_then(|_| file.write_all(format!("{separator}{line}\n").as_bytes()))
             .map_err(|err| Error::io(&gitignore, "write", err))
     }
 }
+
+/// A `.gitignore` lsenv appends to is read up to here.
+const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
 
 /// The first bytes of a file, enough to tell an age file from a Rails one.
 fn read_head(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read as _;
     let mut head = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
+    crate::os::open_input(path)
+        .ok()??
         .take(64)
         .read_to_end(&mut head)
         .ok()?;

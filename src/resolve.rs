@@ -304,8 +304,23 @@ fn credentials_variables(config: &Config, document: &mut Node, file: &Path) -> R
         key,
     };
     let mut mapped = Vec::new();
-    for Mapping { name, key_path, .. } in &config.mappings {
+    for Mapping {
+        name,
+        key_path,
+        table,
+        optional,
+    } in &config.mappings
+    {
         match document.get(key_path) {
+            None if !optional => {
+                return Err(Error::config(
+                    Location::file(file).key(key_path),
+                    format!("no such key, and {name} in [{table}] of {} maps to it", config.path.display()),
+                )
+                .with_hint(format!(
+                    "fix the key path, or mark it optional: {name} = {{ key = \"{key_path}\", optional = true }}"
+                )));
+            }
             None | Some(Node::Null) => {}
             Some(Node::Scalar(value)) => mapped.push((name, key_path, value.clone())),
             Some(other) => {
@@ -637,6 +652,7 @@ mod tests {
             name: "GOOGLE_JSON".into(),
             key_path: "gcp.service_account".into(),
             table: "env".into(),
+            optional: false,
         });
         let resolution = run(&config, "gcp:\n  service_account: '{\"a\": 1}'\n", &[]).unwrap();
         assert_eq!(

@@ -5,8 +5,50 @@
 //! value is greppable.
 
 use std::fmt;
+use std::sync::OnceLock;
 
+use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
+
+/// What fingerprints are keyed with: derived from the first credentials key loaded, so that
+/// fingerprints of the same credentials compare across runs and machines, and random (this run
+/// only) when no key is.
+static FINGERPRINT_KEY: OnceLock<[u8; 32]> = OnceLock::new();
+
+/// Keys this run's fingerprints with one derived from `material`, a credentials key (the first
+/// one loaded wins). Without the key, a fingerprint says nothing about the value.
+pub fn key_fingerprints(material: &[u8]) {
+    let _ = FINGERPRINT_KEY.set(hmac(material, b"lsenv fingerprint v1"));
+}
+
+fn fingerprint_key() -> &'static [u8; 32] {
+    FINGERPRINT_KEY.get_or_init(|| {
+        use aes_gcm::aead::rand_core::RngCore as _;
+        let mut key = [0; 32];
+        aes_gcm::aead::OsRng.fill_bytes(&mut key);
+        key
+    })
+}
+
+/// HMAC-SHA256 (RFC 2104).
+fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = Zeroizing::new([0u8; 64]);
+    if key.len() > block.len() {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| Zeroizing::new(block.map(|b| b ^ byte));
+    let inner = Sha256::new()
+        .chain_update(*pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(*pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
 
 /// A value that may be sensitive. Its buffer is zeroized on drop and its `Debug` form is redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -32,15 +74,15 @@ impl Secret {
     }
 
     /// What may be shown instead of the value: its length and the first 8 hex digits of its
-    /// SHA-256, e.g. `40 bytes, sha256 1a2b3c4d`. Equal values have equal fingerprints, so two
-    /// environments can be compared without revealing them; 32 bits of hash say nothing useful
-    /// about a key-sized secret (but a short, guessable value can be guessed: it is no secret).
+    /// HMAC-SHA256 under a key derived from the credentials key, e.g. `40 bytes, hmac 1a2b3c4d`.
+    /// Equal values of the same credentials have equal fingerprints, so two environments can be
+    /// compared without revealing them; unlike a plain hash, a short, guessable value (`auto`, a
+    /// region) cannot be guessed from it by anyone without the key.
     pub fn fingerprint(&self) -> String {
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(self.expose());
+        let digest = hmac(fingerprint_key(), self.expose());
         let short = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
         let plural = if self.len() == 1 { "" } else { "s" };
-        format!("{} byte{plural}, sha256 {short:08x}", self.len())
+        format!("{} byte{plural}, hmac {short:08x}", self.len())
     }
 }
 
@@ -65,7 +107,21 @@ impl fmt::Debug for Secret {
 
 #[cfg(test)]
 mod tests {
-    use super::Secret;
+    use super::{Secret, hmac};
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2 of RFC 4231.
+        let mac = hmac(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(mac[..4], [0x5b, 0xdc, 0xc1, 0x46]);
+        assert_eq!(mac[28..], [0x64, 0xec, 0x38, 0x43]);
+        // A key longer than a block is hashed first (test case 6).
+        let mac = hmac(
+            &[0xaa; 131],
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
+        assert_eq!(mac[..4], [0x60, 0xe4, 0x31, 0x59]);
+    }
 
     #[test]
     fn debug_never_shows_the_value() {
@@ -86,11 +142,10 @@ mod tests {
             a.fingerprint(),
             Secret::copy_from(b"canary-value-124").fingerprint()
         );
-        // sha256("") = e3b0c442…
-        assert_eq!(
-            Secret::copy_from(b"").fingerprint(),
-            "0 bytes, sha256 e3b0c442"
-        );
+        // Keyed: not sha256("") = e3b0c442….
+        let empty = Secret::copy_from(b"").fingerprint();
+        assert!(empty.starts_with("0 bytes, hmac "), "{empty}");
+        assert!(!empty.contains("e3b0c442"), "{empty}");
         assert!(!a.fingerprint().contains("canary"));
     }
 }

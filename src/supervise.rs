@@ -21,11 +21,13 @@
 //! is left running: an error or a panic after the spawn kills the command's process group.
 
 use std::io::{self, IsTerminal as _, PipeReader, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use pty_process::blocking::Pty;
@@ -55,6 +57,16 @@ const MIN_REDACTED: usize = 6;
 
 /// How much output is read at once.
 const CHUNK: usize = 64 * 1024;
+
+/// How long the output may go on after the command exits: a background process it left may
+/// hold the pipes open for ever. Then what is already written is drained (at most
+/// [`DRAIN_CHUNKS`] reads) and the pipes are closed.
+const DRAIN: Duration = Duration::from_millis(500);
+const DRAIN_CHUNKS: usize = 16;
+
+/// An output of the command: readable, and pollable.
+trait Source: Read + AsFd + Send {}
+impl<T: Read + AsFd + Send> Source for T {}
 
 /// Runs the command with its output filtered, and returns the status lsenv must exit with: the
 /// command's own, or 128 + the signal that killed it.
@@ -143,7 +155,7 @@ fn with_pipes(
     };
     let child = Supervised::new(child);
     let outputs = vec![
-        (Box::new(stdout) as Box<dyn Read + Send>, Stream::Stdout),
+        (Box::new(stdout) as Box<dyn Source>, Stream::Stdout),
         (Box::new(stderr), Stream::Stderr),
     ];
     let input = input.map(|stdin| Box::new(stdin) as Box<dyn Write + Send>);
@@ -170,28 +182,30 @@ fn in_pty(
     let child = Supervised::new(child);
     let _raw = RawTerminal::engage(settings).map_err(|err| fail(err.into()))?;
     let master = Master(Arc::new(pty));
-    let outputs = vec![(
-        Box::new(master.clone()) as Box<dyn Read + Send>,
-        Stream::Stdout,
-    )];
+    let outputs = vec![(Box::new(master.clone()) as Box<dyn Source>, Stream::Stdout)];
     let input = Some(Box::new(master.clone()) as Box<dyn Write + Send>);
     supervise(child, redactor, outputs, input, Some(master), signals)
 }
 
 /// The common part: pump the outputs, copy the input, forward signals, wait for the command and
-/// then for the end of its output (which its own children may still be writing).
+/// then, for at most [`DRAIN`], for the end of its output (which its own children may still be
+/// writing).
 fn supervise(
     mut child: Supervised,
     redactor: &Arc<Redactor>,
-    outputs: Vec<(Box<dyn Read + Send>, Stream)>,
+    outputs: Vec<(Box<dyn Source>, Stream)>,
     input: Option<Box<dyn Write + Send>>,
     pty: Option<Master>,
     signals: Signals,
 ) -> Result<ExitStatus> {
     let thread_failed = |err| Error::io("threads", "start a thread", err);
+    // Closed once the command has exited and [`DRAIN`] has passed: the pumps then stop.
+    let (done_reader, done) = io::pipe().map_err(|err| Error::io("pipe", "create", err))?;
+    let done_reader = Arc::new(done_reader);
     let mut pumps = Vec::new();
     for (source, stream) in outputs {
         let redactor = Arc::clone(redactor);
+        let done_reader = Arc::clone(&done_reader);
         let group = child.group;
         // A pty is shared with the input side and stays open when the pump stops: the command
         // learns that its terminal is gone from a hangup, as it would from a real one.
@@ -200,8 +214,8 @@ fn supervise(
             .name(format!("lsenv {}", stream.name()))
             .spawn(move || {
                 let written = match stream {
-                    Stream::Stdout => pump(source, io::stdout(), &redactor),
-                    Stream::Stderr => pump(source, io::stderr(), &redactor),
+                    Stream::Stdout => pump(source, io::stdout(), &redactor, &done_reader),
+                    Stream::Stderr => pump(source, io::stderr(), &redactor, &done_reader),
                 };
                 if written.is_err() && hang_up {
                     let _ = kill_process_group(group, Signal::HUP);
@@ -227,6 +241,11 @@ fn supervise(
     };
     let forwarder = Forwarder::start(signals, child.group, pty)?;
     let status = child.wait()?;
+    let deadline = Instant::now() + DRAIN;
+    while pumps.iter().any(|(pump, _)| !pump.is_finished()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(done);
     for (pump, stream) in pumps {
         match pump.join() {
             Ok(Ok(())) => {}
@@ -259,13 +278,43 @@ impl Stream {
 }
 
 /// Copies `source` to `sink` through a [`Filter`], flushing after every read so that prompts and
-/// progress show at once. Ends at the end of the input and on the first failed write, which drops
-/// `source`: a pipe's writer then gets EPIPE, as it would writing into a closed pipeline.
-fn pump(mut source: impl Read, mut sink: impl Write, redactor: &Redactor) -> io::Result<()> {
+/// progress show at once. Ends at the end of the input, on the first failed write, and once
+/// `done` is closed and what was already written is drained; then it drops `source`: a pipe's
+/// writer gets EPIPE, as it would writing into a closed pipeline.
+fn pump(
+    mut source: impl Source,
+    mut sink: impl Write,
+    redactor: &Redactor,
+    done: &PipeReader,
+) -> io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, poll};
     let mut filter = Filter::new(redactor);
     let mut chunk = Zeroizing::new(vec![0; CHUNK]);
     let mut out = Vec::with_capacity(CHUNK);
+    let mut draining = None;
     loop {
+        let fd: BorrowedFd<'_> = source.as_fd();
+        let mut fds = [
+            PollFd::new(&fd, PollFlags::IN),
+            PollFd::new(done, PollFlags::IN),
+        ];
+        let immediately = rustix::event::Timespec::default();
+        match poll(&mut fds, draining.map(|_| &immediately)) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break,
+        }
+        let readable = !fds[0].revents().is_empty();
+        if !fds[1].revents().is_empty() {
+            let left = draining.get_or_insert(DRAIN_CHUNKS);
+            if !readable || *left == 0 {
+                break;
+            }
+            *left -= 1;
+        }
+        if !readable {
+            continue;
+        }
         let read = match source.read(&mut chunk) {
             Ok(0) => break,
             Ok(read) => read,
@@ -426,6 +475,12 @@ impl Read for Master {
     }
 }
 
+impl AsFd for Master {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
 impl Write for Master {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self.0).write(buf)
@@ -459,6 +514,78 @@ fn exit_code(status: ExitStatus) -> u8 {
     }
 }
 
+/// The other forms in which output commonly carries a value: with its line breaks as a pty
+/// prints them (`\r\n`, the terminal's `onlcr`), URL-encoded (either case of hex digits),
+/// JSON-escaped (with and without `\/`), and each of its lines on its own, trimmed (as
+/// `--format github` masks them; lines shorter than [`MIN_REDACTED`] are left out). Not: base64, hex, other
+/// cases, or a value broken up by terminal escape codes.
+fn other_forms(value: &[u8]) -> Vec<Secret> {
+    const HEX: [&[u8; 16]; 2] = [b"0123456789ABCDEF", b"0123456789abcdef"];
+    let mut forms: Vec<Secret> = Vec::new();
+    let mut add = |form: Zeroizing<Vec<u8>>| {
+        if form.len() >= MIN_REDACTED
+            && *form != value
+            && !forms.iter().any(|known| known.expose() == form.as_slice())
+        {
+            forms.push(Secret::copy_from(&form));
+        }
+    };
+    if value.contains(&b'\n') {
+        let mut printed = Zeroizing::new(Vec::with_capacity(value.len() * 2));
+        for &byte in value {
+            if byte == b'\n' {
+                printed.push(b'\r');
+            }
+            printed.push(byte);
+        }
+        add(printed);
+        for line in value.split(|&byte| byte == b'\n') {
+            // Trimmed: output indents lines its own way, and a pattern that began with a blank
+            // would hold back the blank at the end of every prompt.
+            add(Zeroizing::new(line.trim_ascii().to_vec()));
+        }
+    }
+    for hex in HEX {
+        let mut encoded = Zeroizing::new(Vec::with_capacity(value.len() * 3));
+        for &byte in value {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                encoded.push(byte);
+            } else {
+                encoded.extend_from_slice(&[
+                    b'%',
+                    hex[usize::from(byte >> 4)],
+                    hex[usize::from(byte & 15)],
+                ]);
+            }
+        }
+        add(encoded);
+    }
+    for slash in [false, true] {
+        let mut escaped = Zeroizing::new(Vec::with_capacity(value.len() * 6));
+        for &byte in value {
+            match byte {
+                b'"' => escaped.extend_from_slice(b"\\\""),
+                b'\\' => escaped.extend_from_slice(b"\\\\"),
+                b'/' if slash => escaped.extend_from_slice(b"\\/"),
+                b'\n' => escaped.extend_from_slice(b"\\n"),
+                b'\r' => escaped.extend_from_slice(b"\\r"),
+                b'\t' => escaped.extend_from_slice(b"\\t"),
+                0..0x20 => escaped.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[1][usize::from(byte >> 4)],
+                    HEX[1][usize::from(byte & 15)],
+                ]),
+                _ => escaped.push(byte),
+            }
+        }
+        add(escaped);
+    }
+    forms
+}
+
 /// Finds secret values in output and says what replaces each. Holds the values as [`Secret`]s;
 /// the automaton's own tables are ordinary memory.
 struct Redactor {
@@ -473,8 +600,7 @@ struct Redactor {
 }
 
 impl Redactor {
-    /// One pattern per value; a value with line breaks also as a pty prints it, with `\r\n`
-    /// (the terminal's `onlcr` setting).
+    /// One pattern per value, and one per other form of it ([`other_forms`]).
     fn new<'a>(
         secrets: impl IntoIterator<Item = (&'a str, &'a Secret)>,
     ) -> Result<Self, aho_corasick::BuildError> {
@@ -482,15 +608,8 @@ impl Redactor {
         let mut replacements = Vec::new();
         for (name, value) in secrets {
             let replacement = format!("[redacted {name}]").into_bytes();
-            if value.expose().contains(&b'\n') {
-                let mut printed = Vec::with_capacity(value.len() * 2);
-                for &byte in value.expose() {
-                    if byte == b'\n' {
-                        printed.push(b'\r');
-                    }
-                    printed.push(byte);
-                }
-                patterns.push(Secret::from(printed));
+            for form in other_forms(value.expose()) {
+                patterns.push(form);
                 replacements.push(replacement.clone());
             }
             patterns.push(value.clone());
@@ -635,6 +754,27 @@ mod tests {
         // Leftmost first: LONG starts before MID.
         assert_eq!(whole(&r, "abcdefgh-x"), "[redacted LONG]-x");
         assert_eq!(whole(&r, "zcdefgh-x"), "z[redacted MID]");
+    }
+
+    #[test]
+    fn url_encoded_json_escaped_and_per_line_forms_are_redacted() {
+        let pem = "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34/x+\n-----END KEY-----";
+        let r = redactor(&[("URL", "p@ss w/rd"), ("PEM", pem)]);
+        assert_eq!(whole(&r, "u=p%40ss%20w%2Frd"), "u=[redacted URL]");
+        assert_eq!(whole(&r, "u=p%40ss%20w%2frd"), "u=[redacted URL]");
+        assert_eq!(
+            whole(
+                &r,
+                r#"{"k":"-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34\/x+\n-----END KEY-----"}"#
+            ),
+            r#"{"k":"[redacted PEM]"}"#
+        );
+        assert_eq!(
+            whole(&r, "::add-mask::MIIBOgIBAAJBAKj34/x+\n"),
+            "::add-mask::[redacted PEM]\n"
+        );
+        // What is not masked: other encodings.
+        assert_eq!(whole(&r, "cEBzcyB3L3Jk"), "cEBzcyB3L3Jk");
     }
 
     #[test]

@@ -96,6 +96,12 @@ pub(crate) fn run(project: &Project, env: &Env, json: bool) -> Result<Status> {
     }
     check_key_files(project, env, &mut findings);
     check_litestream_binary(project, env, &mut findings);
+    for dir in crate::commands::edit::stale_scratch(env) {
+        findings.warn(
+            Some(Location::file(dir)),
+            "an edit's scratch directory left by a killed lsenv: it may hold plaintext; the next `lsenv credentials edit` wipes it",
+        );
+    }
     print(&findings, json)?;
     let (errors, warnings) = (findings.count(Level::Error), findings.count(Level::Warning));
     if errors + warnings > 0 {

@@ -11,6 +11,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::commands::edit::EditLock;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
 use crate::os;
@@ -114,7 +115,8 @@ pub(crate) fn enroll(project: &Project, env: &Env) -> Result<()> {
             text.push_str(line);
             text.push('\n');
         }
-        os::write_atomic(&path, text.as_bytes())?;
+        // Not through a link: a committed one could point anywhere.
+        os::replace(&path, text.as_bytes(), 0o644, os::Link::Refuse)?;
     }
     say("git diff and git log -p now show credentials decrypted where the key is at hand");
     Ok(())
@@ -143,7 +145,7 @@ pub(crate) fn disenroll(project: &Project) -> Result<()> {
         .flat_map(|line| [line, "\n"])
         .collect();
     if kept != existing {
-        os::write_atomic(&path, kept.as_bytes())?;
+        os::replace(&path, kept.as_bytes(), 0o644, os::Link::Refuse)?;
     }
     say("removed the credentials diff drivers");
     Ok(())
@@ -228,11 +230,7 @@ fn git_output(project: &Project, args: &[&str]) -> Result<std::process::Output> 
 }
 
 fn read_optional(path: &Path) -> Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(text),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(err) => Err(Error::io(path, "read", err)),
-    }
+    os::read_text_optional(path, 1024 * 1024)
 }
 
 /// Re-encrypts every credentials file that the key file opens with a new key, keeping the old
@@ -269,6 +267,11 @@ pub(crate) fn rotate_key(project: &Project, env: &Env) -> Result<()> {
     let old_key_file = with_suffix(&key_file, ".old");
     let current = KeySource::File(key_file.clone()).load(env)?;
     let files = files_using(project, &key_file, &target.file);
+    // Not while one of them is being edited: its recovery file would be left with the old key.
+    let _locks = files
+        .iter()
+        .map(|file| EditLock::acquire(file, env))
+        .collect::<Result<Vec<_>>>()?;
 
     if old_key_file.exists() {
         // Either an earlier rotation finished (every file opens with the key file) and its old
@@ -289,6 +292,12 @@ pub(crate) fn rotate_key(project: &Project, env: &Env) -> Result<()> {
     }
 
     // Decrypt everything first: nothing changes unless every file opens with the current key.
+    // A kept edit goes along, so that it still opens with the key that opens its file.
+    let files: Vec<PathBuf> = files
+        .iter()
+        .flat_map(|file| [file.clone(), crate::commands::edit::recovery_path(file)])
+        .filter(|file| file.exists())
+        .collect();
     let texts = files
         .iter()
         .map(|file| rails::read(file, &current))
@@ -388,6 +397,9 @@ pub(crate) fn recipients(project: &Project, env: &Env, change: &Recipients) -> R
         )
         .with_hint("move it to age first: lsenv credentials convert --to age"));
     };
+    let _lock = (!matches!(change, Recipients::List))
+        .then(|| EditLock::acquire(&credentials.file, env))
+        .transpose()?;
     let file_text = read_optional(&age_keys.recipients_file)?;
     let listed = |recipient: &str| file_text.lines().any(|line| line.trim() == recipient);
     let in_config = |recipient: &str| age_keys.config_recipients.iter().any(|r| r == recipient);
@@ -439,6 +451,10 @@ pub(crate) fn recipients(project: &Project, env: &Env, change: &Recipients) -> R
     // re-encrypt.
     let keys = credentials.access.load(env)?;
     let text = keys.read(&credentials.file)?;
+    let recovery = crate::commands::edit::recovery_path(&credentials.file);
+    let kept = os::read_optional(&recovery, rails::MAX_FILE_BYTES)?
+        .map(|bytes| keys.decrypt(&bytes, &recovery))
+        .transpose()?;
     let remaining = age::parse_recipients(&new_text, &age_keys.recipients_file)?.len()
         + age_keys.config_recipients.len();
     if remaining == 0 {
@@ -449,6 +465,10 @@ pub(crate) fn recipients(project: &Project, env: &Env, change: &Recipients) -> R
     os::write_atomic(&age_keys.recipients_file, new_text.as_bytes())?;
     let keys = credentials.access.load(env)?;
     keys.write(&credentials.file, text.as_bytes())?;
+    if let Some(kept) = kept {
+        // A kept edit is readable by exactly those who can read the file.
+        keys.write(&recovery, kept.as_bytes())?;
+    }
     say(&format!(
         "re-encrypted {} to {remaining} recipient(s)",
         credentials.file.display()
@@ -522,6 +542,15 @@ pub(crate) fn convert(project: &Project, env: &Env, to: StoreKind) -> Result<()>
             credentials.file.display(),
             if is_age { "an age" } else { "a Rails" }
         )));
+    }
+    let _lock = EditLock::acquire(&credentials.file, env)?;
+    let recovery = crate::commands::edit::recovery_path(&credentials.file);
+    if recovery.exists() {
+        return Err(Error::config(
+            Location::file(&recovery),
+            "an edit of this file is kept here; converting would leave it unreadable",
+        )
+        .with_hint("finish it first: lsenv credentials edit"));
     }
     let text = credentials.read_text(env)?;
     let new_file =

@@ -43,14 +43,25 @@ use crate::yaml;
 pub(crate) const PENDING: &str = "an edit that could not be saved is kept here, encrypted";
 /// What can be done with it, for `check` and the hint after a failed edit.
 pub(crate) const CHOICES: &str = "`lsenv credentials edit` continues from it, `lsenv credentials edit --discard-recovery` drops it";
+/// util-linux's `setpriv`, which starts the editor with a parent-death signal.
+const SETPRIV: &str = "/usr/bin/setpriv";
 
 /// An editor that returns this fast without a change probably did not wait for the user.
 const QUICK_RETURN: Duration = Duration::from_secs(1);
 
+/// Edited text up to this size is kept in the recovery file when it cannot be saved (lsenv
+/// saves at most [`rails::MAX_FILE_BYTES`]); a recovery file is read up to twice this (its
+/// encrypted form is larger than the text).
+const KEEP_LIMIT: u64 = 4 * rails::MAX_FILE_BYTES;
+
+/// The scratch directories' names: the owner's PID follows, so that a later edit can tell one
+/// left by a killed lsenv.
+const SCRATCH_PREFIX: &str = "lsenv-edit-";
+
 pub(crate) fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
     let target = project.writable_credentials_target(env)?;
     let editor = editor_command(env)?;
-    let lock = EditLock::acquire(&target.file)?;
+    let lock = EditLock::acquire(&target.file, env)?;
     let signals = SignalWatch::start()?;
     let sealing = project.sealing(&target, env)?;
     let original_file = target
@@ -64,15 +75,16 @@ pub(crate) fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
         reencrypt,
     )?;
     let recovery = recovery_path(&target.file);
-    let start = if recovery.exists() {
-        let text = sealing.keys.read(&recovery)?;
-        say(&format!(
-            "continuing from the edit kept in {} (to start from the saved file instead: lsenv credentials edit --discard-recovery)",
-            recovery.display()
-        ));
-        text
-    } else {
-        original.clone()
+    let start = match read_recovery(&recovery)? {
+        Some(bytes) => {
+            let text = sealing.keys.decrypt(&bytes, &recovery)?;
+            say(&format!(
+                "continuing from the edit kept in {} (to start from the saved file instead: lsenv credentials edit --discard-recovery)",
+                recovery.display()
+            ));
+            text
+        }
+        None => original.clone(),
     };
 
     let session = Session {
@@ -81,6 +93,7 @@ pub(crate) fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
         sealing: &sealing,
         recovery: &recovery,
         signals: &signals,
+        env,
     };
     let edited = session.edit_until_valid(&editor, start, env)?;
     if *edited == *original && !reencrypt {
@@ -98,16 +111,29 @@ pub(crate) fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
         || current_file.as_ref().map(|b| b.as_slice())
             != original_file.as_ref().map(|b| b.as_slice())
     {
-        session.keep(&edited)?;
+        let kept = session.keep(&edited)?;
         return Err(Error::config(
             Location::file(&target.file),
             "the file changed on disk while the editor was open; not overwriting it",
         )
-        .with_hint(session.kept_hint()));
+        .with_hint(session.kept_hint(&kept)));
     }
     // A signal that arrives now does not stop the save: it is atomic and takes milliseconds.
-    sealing.persist(project)?;
-    sealing.keys.write(&target.file, edited.as_bytes())?;
+    let saved = sealing
+        .persist(project)
+        .and_then(|()| sealing.keys.write(&target.file, edited.as_bytes()));
+    if let Err(err) = saved {
+        // A full disk, say: the file is as it was, and the edit must not go with the scratch.
+        let kept = session.keep(&edited)?;
+        let hint = session.kept_hint(&kept);
+        return Err(match err {
+            Error::Io { .. } => Error::Failed {
+                message: format!("{err}; nothing written"),
+                hint: Some(hint),
+            },
+            other => other.with_hint(hint),
+        });
+    }
     if recovery.exists() {
         remove(&recovery)?;
     }
@@ -152,6 +178,7 @@ struct Session<'a> {
     sealing: &'a Sealing,
     recovery: &'a Path,
     signals: &'a SignalWatch,
+    env: &'a Env,
 }
 
 impl Session<'_> {
@@ -168,11 +195,11 @@ impl Session<'_> {
             scratch.write(text.as_bytes())?;
             let started = Instant::now();
             let status = self.run_editor(editor, scratch.path(), env)?;
-            let edited = scratch.read()?;
+            let (edited, unsavable) = scratch.read()?;
             if edited != text && self.signals.check("").is_err() {
-                self.keep(&edited)?;
+                let kept = self.keep(&edited)?;
                 self.signals
-                    .check(&format!("nothing was written; {}", self.kept_note()))?;
+                    .check(&format!("nothing was written; {}", kept_note(&kept)))?;
             }
             self.signals.check("nothing was written")?;
             if !status.success() {
@@ -193,10 +220,10 @@ impl Session<'_> {
                     text = edited;
                     continue;
                 }
-                self.keep(&edited)?;
+                let kept = self.keep(&edited)?;
                 return Err(Error::Failed {
                     message: format!("{problem}; nothing written"),
-                    hint: Some(self.kept_hint()),
+                    hint: Some(self.kept_hint(&kept)),
                 });
             }
             if edited == text && started.elapsed() < QUICK_RETURN {
@@ -204,15 +231,15 @@ impl Session<'_> {
                     "the editor returned at once without a change: does it need a wait flag (e.g. EDITOR=\"code --wait\")?",
                 );
             }
-            match validate(&edited, &self.target.file) {
+            match unsavable.map_or_else(|| validate(&edited, &self.target.file), Err) {
                 Ok(()) => return Ok(edited),
                 Err(err) => {
                     if self.ask("Re-open the editor on the same text?", Some(&err))? {
                         text = edited;
                         continue;
                     }
-                    self.keep(&edited)?;
-                    return Err(err.with_hint(self.kept_hint()));
+                    let kept = self.keep(&edited)?;
+                    return Err(err.with_hint(self.kept_hint(&kept)));
                 }
             }
         }
@@ -227,21 +254,36 @@ impl Session<'_> {
             .iter()
             .filter(|(name, _)| !name.to_str().is_some_and(names::is_key_variable))
             .map(|(name, value)| (name, OsStr::from_bytes(value.expose())));
-        let mut child = Command::new(program)
+        let path_var = env
+            .get("PATH")
+            .map(|value| OsStr::from_bytes(value.expose()));
+        let found = crate::launch::find_program(OsStr::new(program), path_var, Path::new("."))
+            .map_err(|err| match err {
+                Error::CommandNotFound { program, .. } => Error::CommandNotFound {
+                    program,
+                    searched: Some("PATH, for the editor from VISUAL or EDITOR".to_owned()),
+                },
+                other => other,
+            })?;
+        // The editor dies with lsenv (SIGTERM when lsenv is gone, even by SIGKILL), so that it
+        // does not go on editing plaintext nobody will save; util-linux's setpriv sets that up
+        // between fork and exec, where lsenv (no unsafe code) cannot.
+        let mut command = if Path::new(SETPRIV).is_file() {
+            let mut command = Command::new(SETPRIV);
+            command.args(["--pdeathsig", "TERM", "--"]).arg(&found);
+            command
+        } else {
+            Command::new(&found)
+        };
+        let mut child = command
             .args(args)
             .arg(file)
             .env_clear()
             .envs(environment)
             .spawn()
-            .map_err(|err| match err.kind() {
-                io::ErrorKind::NotFound => Error::CommandNotFound {
-                    program: program.clone(),
-                    searched: Some("PATH, for the editor from VISUAL or EDITOR".to_owned()),
-                },
-                _ => Error::CannotExecute {
-                    path: program.into(),
-                    reason: err.to_string(),
-                },
+            .map_err(|err| Error::CannotExecute {
+                path: found.clone(),
+                reason: err.to_string(),
             })?;
         self.signals.editor_started(child.id());
         let status = child.wait();
@@ -284,23 +326,57 @@ impl Session<'_> {
         }
     }
 
-    /// Keeps an edit, encrypted, next to the credentials file.
-    fn keep(&self, text: &str) -> Result<()> {
+    /// Keeps an edit, encrypted, next to the credentials file, and returns where. When that
+    /// cannot be written (the disk is full), it goes encrypted to the RAM-backed directory
+    /// instead, so that the edit survives lsenv.
+    fn keep(&self, text: &str) -> Result<PathBuf> {
         // The recovery file is only useful if its key is kept too.
         self.sealing.persist(self.project)?;
-        self.sealing.keys.write(self.recovery, text.as_bytes())
+        let sealed = self.sealing.keys.encrypt(self.recovery, text.as_bytes())?;
+        let Err(err) = os::replace(self.recovery, &sealed, 0o600, os::Link::Refuse) else {
+            return Ok(self.recovery.to_path_buf());
+        };
+        let name = self
+            .recovery
+            .file_name()
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+        let elsewhere =
+            ram_backed_dir(self.env).join(format!("lsenv-{}-{name}", std::process::id()));
+        os::replace(&elsewhere, &sealed, 0o600, os::Link::Refuse).map_err(|_| err)?;
+        say(&format!(
+            "could not write {}; moved it to {} (there, only lasts until the next reboot): move it back when there is room",
+            self.recovery.display(),
+            elsewhere.display()
+        ));
+        Ok(elsewhere)
     }
 
-    fn kept_note(&self) -> String {
-        format!(
-            "your edit is kept, encrypted, in {}",
-            self.recovery.display()
-        )
+    fn kept_hint(&self, kept: &Path) -> String {
+        if kept == self.recovery {
+            format!("{}; {CHOICES}", kept_note(kept))
+        } else {
+            format!(
+                "{}; move it to {} and run `lsenv credentials edit` to continue from it",
+                kept_note(kept),
+                self.recovery.display()
+            )
+        }
     }
+}
 
-    fn kept_hint(&self) -> String {
-        format!("{}; {}", self.kept_note(), CHOICES)
+fn kept_note(kept: &Path) -> String {
+    format!("your edit is kept, encrypted, in {}", kept.display())
+}
+
+/// The bytes of the recovery file, if there is one; only ever a regular file of lsenv's own.
+fn read_recovery(recovery: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    if fs::symlink_metadata(recovery).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Err(Error::usage(format!(
+            "{}: is a symbolic link; refusing to use it",
+            recovery.display()
+        )));
     }
+    os::read_optional(recovery, 2 * KEEP_LIMIT)
 }
 
 /// Valid YAML whose top level is a mapping, and no merge-conflict markers.
@@ -343,14 +419,17 @@ fn remove(path: &Path) -> Result<()> {
     fs::remove_file(path).map_err(|err| Error::io(path, "remove", err))
 }
 
-/// `<file>.lock`, held with `flock` while the editor is open; removed on drop.
-struct EditLock {
+/// `<file>.lock`, held with `flock` while the file is being edited or rewritten; removed on
+/// drop. `rotate-key`, `recipients` and `convert` take it too, so that a recovery file is never
+/// left encrypted with a key that no longer opens the file it belongs to.
+#[derive(Debug)]
+pub(crate) struct EditLock {
     path: PathBuf,
     _file: File,
 }
 
 impl EditLock {
-    fn acquire(target: &Path) -> Result<Self> {
+    pub(crate) fn acquire(target: &Path, env: &Env) -> Result<Self> {
         let mut name = target.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
@@ -359,17 +438,9 @@ impl EditLock {
             fs::create_dir_all(dir).map_err(fail)?;
         }
         loop {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-                .map_err(fail)?;
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim().to_owned();
+            // Never through a link, a FIFO or a hard link: the lock is truncated below.
+            let mut file = os::open_private(&path)?;
+            let holder = lock_holder(&mut file);
             match file.try_lock() {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => {
@@ -377,11 +448,7 @@ impl EditLock {
                         Location::file(target),
                         format!(
                             "another edit is in progress (process {}, lock {})",
-                            if holder.is_empty() {
-                                "unknown"
-                            } else {
-                                &holder
-                            },
+                            holder.map_or_else(|| "unknown".to_owned(), |pid| pid.to_string()),
                             path.display()
                         ),
                     )
@@ -391,25 +458,40 @@ impl EditLock {
             }
             // The previous holder removes the file before unlocking it; if that happened between
             // our open and our lock, we hold a lock on a file nobody else will see: start over.
-            let same = fs::metadata(&path).is_ok_and(|meta| {
+            let same = fs::symlink_metadata(&path).is_ok_and(|meta| {
                 file.metadata()
                     .is_ok_and(|ours| ours.ino() == meta.ino() && ours.dev() == meta.dev())
             });
             if !same {
                 continue;
             }
-            if !holder.is_empty() {
+            if let Some(pid) = holder {
                 say(&format!(
-                    "took over a stale lock {} left by process {holder}, which is no longer running",
+                    "took over a stale lock {} left by process {pid}, which is no longer running",
                     path.display()
                 ));
             }
+            wipe_stale_scratch(env);
             file.set_len(0).map_err(fail)?;
             file.rewind().map_err(fail)?;
             writeln!(file, "{}", std::process::id()).map_err(fail)?;
             return Ok(Self { path, _file: file });
         }
     }
+}
+
+/// The PID a lock file holds, if it holds one in lsenv's own format (digits and a newline);
+/// anything else is not quoted back, whatever it is.
+fn lock_holder(file: &mut File) -> Option<u32> {
+    let mut head = [0u8; 16];
+    let read = file.read(&mut head).ok()?;
+    let text = std::str::from_utf8(&head[..read]).ok()?;
+    let digits = text.strip_suffix('\n')?;
+    digits
+        .bytes()
+        .all(|byte| byte.is_ascii_digit())
+        .then(|| digits.parse().ok())
+        .flatten()
 }
 
 impl Drop for EditLock {
@@ -429,7 +511,7 @@ impl Scratch {
     fn create(target: &Path, env: &Env) -> Result<Self> {
         let base = ram_backed_dir(env);
         let dir = tempfile::Builder::new()
-            .prefix("lsenv-edit-")
+            .prefix(&format!("{SCRATCH_PREFIX}{}-", std::process::id()))
             .permissions(fs::Permissions::from_mode(0o700))
             .tempdir_in(&base)
             .map_err(|err| Error::io(&base, "create a private directory in", err))?;
@@ -463,63 +545,135 @@ impl Scratch {
             .truncate(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
             .open(&self.file)
             .and_then(|mut file| file.write_all(bytes))
             .map_err(|err| Error::io(&self.file, "write", err))
     }
 
-    fn read(&self) -> Result<Zeroizing<String>> {
-        let bytes = os::read_capped(&self.file, rails::MAX_FILE_BYTES)?;
-        match std::str::from_utf8(&bytes) {
-            Ok(text) => Ok(Zeroizing::new(text.to_owned())),
-            Err(err) => Err(Error::config(
-                Location::file(&self.file),
+    /// The edited text, and why it cannot be saved as it is: larger than lsenv writes, or not
+    /// UTF-8 (then the text has U+FFFD for the bytes that are not). Either way it can be kept
+    /// and edited again, so nothing typed is lost.
+    fn read(&self) -> Result<(Zeroizing<String>, Option<Error>)> {
+        let bytes = os::read_capped(&self.file, KEEP_LIMIT)?;
+        let location = || Location::file(&self.file);
+        let mut problem = (bytes.len() as u64 > rails::MAX_FILE_BYTES).then(|| {
+            Error::config(
+                location(),
                 format!(
-                    "the edited text is not valid UTF-8 (at byte {})",
-                    err.valid_up_to()
+                    "the edited text is larger than {} MiB, the most lsenv writes",
+                    rails::MAX_FILE_BYTES >> 20
                 ),
-            )),
-        }
+            )
+        });
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => Zeroizing::new(text.to_owned()),
+            Err(err) => {
+                problem.get_or_insert_with(|| {
+                    Error::config(
+                        location(),
+                        format!(
+                            "the edited text is not valid UTF-8 (at byte {}); the bytes that are not are kept as U+FFFD",
+                            err.valid_up_to()
+                        ),
+                    )
+                });
+                Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+            }
+        };
+        Ok((text, problem))
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // Overwrite what the editor left (its swap and backup files too) before unlinking.
-        if let Ok(entries) = fs::read_dir(self.dir.path()) {
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if let Ok(meta) = fs::symlink_metadata(&path)
-                    && meta.is_file()
-                {
-                    let zeros = vec![0u8; usize::try_from(meta.len()).unwrap_or(0)];
-                    let _ = OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .and_then(|mut file| file.write_all(&zeros));
-                }
-            }
-        }
+        wipe(self.dir.path());
         // TempDir's own drop removes the directory and everything in it.
     }
 }
 
+/// Overwrites the regular files in `dir` (the edited text, an editor's swap and backup files)
+/// with zeros, so that removing them leaves no plaintext in the freed pages.
+fn wipe(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if let Ok(meta) = fs::symlink_metadata(&path)
+            && meta.is_file()
+        {
+            let zeros = vec![0u8; usize::try_from(meta.len()).unwrap_or(0)];
+            let _ = OpenOptions::new()
+                .write(true)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
+                .open(&path)
+                .and_then(|mut file| file.write_all(&zeros));
+        }
+    }
+}
+
+/// Wipes and removes the scratch directories of this user whose lsenv is gone (killed with
+/// SIGKILL, say, which no clean-up survives), and says so. Run by whoever takes an edit lock.
+fn wipe_stale_scratch(env: &Env) {
+    for dir in stale_scratch(env) {
+        wipe(&dir);
+        if fs::remove_dir_all(&dir).is_ok() {
+            say(&format!(
+                "removed {}, the scratch directory of an edit whose lsenv was killed",
+                dir.display()
+            ));
+        }
+    }
+}
+
+/// This user's scratch directories whose owner process no longer runs.
+pub(crate) fn stale_scratch(env: &Env) -> Vec<PathBuf> {
+    let uid = rustix::process::getuid().as_raw();
+    let root = ram_dir(env).unwrap_or_else(std::env::temp_dir);
+    let Ok(entries) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|name| name.strip_prefix(SCRATCH_PREFIX))
+                .and_then(|rest| rest.split_once('-'))
+                .and_then(|(pid, _)| pid.parse::<i32>().ok())
+                .and_then(rustix::process::Pid::from_raw)
+            else {
+                return false;
+            };
+            let ours = fs::symlink_metadata(entry.path())
+                .is_ok_and(|meta| meta.is_dir() && meta.uid() == uid);
+            let gone = rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH);
+            ours && gone
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
 /// `$XDG_RUNTIME_DIR`, else `/dev/shm`, else the temp dir (with a warning: it may be on disk).
 fn ram_backed_dir(env: &Env) -> PathBuf {
+    ram_dir(env).unwrap_or_else(|| {
+        say(
+            "no RAM-backed directory (XDG_RUNTIME_DIR, /dev/shm); the scratch file goes to the temp directory",
+        );
+        std::env::temp_dir()
+    })
+}
+
+/// `$XDG_RUNTIME_DIR`, else `/dev/shm`, if either is a directory.
+fn ram_dir(env: &Env) -> Option<PathBuf> {
     let runtime = env
         .get_non_empty("XDG_RUNTIME_DIR")
         .map(|value| PathBuf::from(OsStr::from_bytes(value.expose())));
-    if let Some(dir) = runtime.filter(|dir| dir.is_dir()) {
-        return dir;
-    }
-    let shm = PathBuf::from("/dev/shm");
-    if shm.is_dir() {
-        return shm;
-    }
-    say(
-        "no RAM-backed directory (XDG_RUNTIME_DIR, /dev/shm); the scratch file goes to the temp directory",
-    );
-    std::env::temp_dir()
+    runtime
+        .filter(|dir| dir.is_dir())
+        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|dir| dir.is_dir()))
 }
 
 /// Catches INT, TERM, HUP and QUIT for the whole edit session, so that lsenv always cleans up.
@@ -608,9 +762,10 @@ impl Drop for SignalWatch {
 pub(crate) fn change(
     file: &Path,
     keys: &Keys,
+    env: &Env,
     change: impl FnOnce(&str) -> Zeroizing<String>,
 ) -> Result<()> {
-    let _lock = EditLock::acquire(file)?;
+    let _lock = EditLock::acquire(file, env)?;
     let changed = change(&keys.read(file)?);
     validate(&changed, file)?;
     keys.write(file, changed.as_bytes())

@@ -75,11 +75,7 @@ const PROCFILE_LINE: &str = "litestream: lsenv replicate";
 
 fn procfile(project: &Project) -> Result<Procfile> {
     let path = project.path("Procfile");
-    let existing = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(err) => return Err(Error::io(&path, "read", err)),
-    };
+    let existing = os::read_text_optional(&path, 1024 * 1024)?;
     let present = existing
         .lines()
         .any(|line| line.trim_start().starts_with("litestream:"));
@@ -98,7 +94,8 @@ impl Procfile {
     fn write(self) -> Result<()> {
         match self.text {
             Some(text) => {
-                os::write_atomic(&self.path, text.as_bytes())?;
+                // Not through a link: a committed one could point anywhere.
+                os::replace(&self.path, text.as_bytes(), 0o644, os::Link::Refuse)?;
                 say(&format!(
                     "added `{PROCFILE_LINE}` to {}",
                     self.path.display()
@@ -360,7 +357,7 @@ fn keep_section(
         }
         Section::Missing { yaml, append: true } => {
             let keys = access.load(env)?;
-            crate::commands::edit::change(file, &keys, |text| {
+            crate::commands::edit::change(file, &keys, env, |text| {
                 let mut changed =
                     zeroize::Zeroizing::new(String::with_capacity(text.len() + yaml.len() + 2));
                 changed.push_str(text);

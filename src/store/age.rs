@@ -15,7 +15,6 @@ use age::x25519;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Location, Result};
-use crate::os;
 
 /// The first line of a binary age file, and of an armored one.
 const BINARY_MAGIC: &[u8] = b"age-encryption.org/v1\n";
@@ -26,9 +25,70 @@ pub fn is_age(bytes: &[u8]) -> bool {
     bytes.starts_with(BINARY_MAGIC) || bytes.trim_ascii_start().starts_with(ARMOR_MAGIC)
 }
 
+/// The most header bytes lsenv lets the age crate parse. The cost is in the age crate (0.12):
+/// `Header::read` parses the whole buffer from the start again each time the parser reports
+/// `Incomplete` (after one more byte, or one more line for buffered input), so its work grows
+/// with the square of the header (a crafted 300 KB argument took 14 s, 20 000 stanzas over
+/// 120 s; a genuine file for 128 recipients took 8 s unoptimised). Upstream, the parser could
+/// resume, or the header could be capped; lsenv reads it line by line (`new_buffered`) and caps
+/// it here regardless. A real header is about 100 bytes per recipient.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The most recipient stanzas in a header (one per recipient).
+pub const MAX_STANZAS: usize = 128;
+/// The longest header line: a long line costs the age crate the most (16 KB on one line took
+/// seconds); the longest line of a real header, a recipient stanza's, is under 100 bytes.
+pub const MAX_HEADER_LINE_BYTES: usize = 256;
+
+/// Checks that the header of an age file (binary, or armored: then decoded first, which takes
+/// time in proportion to the bytes decoded) stays within [`MAX_HEADER_BYTES`],
+/// [`MAX_STANZAS`] and [`MAX_HEADER_LINE_BYTES`], reading no further than that; the error says
+/// which bound it exceeds.
+pub fn check_header(file: &[u8]) -> Result<(), String> {
+    let mut head = Vec::with_capacity(MAX_HEADER_BYTES + 1);
+    let limit = MAX_HEADER_BYTES as u64 + 1;
+    // A decoding error is left for the age crate to report, from the bytes decoded so far.
+    let _ = ArmoredReader::new(file).take(limit).read_to_end(&mut head);
+    let mut stanzas = 0;
+    for line in head.split(|&byte| byte == b'\n') {
+        if line.len() > MAX_HEADER_LINE_BYTES {
+            return Err(format!(
+                "the age header has a line longer than {MAX_HEADER_LINE_BYTES} bytes; refusing to parse it"
+            ));
+        }
+        if line.starts_with(b"---") {
+            return Ok(());
+        }
+        if line.starts_with(b"->") {
+            stanzas += 1;
+            if stanzas > MAX_STANZAS {
+                return Err(format!(
+                    "the age header has more than {MAX_STANZAS} recipient stanzas; refusing to parse it"
+                ));
+            }
+        }
+    }
+    if head.len() > MAX_HEADER_BYTES {
+        return Err(format!(
+            "the age header is larger than {} KiB; refusing to parse it",
+            MAX_HEADER_BYTES >> 10
+        ));
+    }
+    // A header cut short: the age crate says so, having little to parse.
+    Ok(())
+}
+
+/// The age crate's decryptor for a file whose header is within bounds.
+fn decryptor(
+    file: &[u8],
+) -> Result<age::Decryptor<ArmoredReader<std::io::BufReader<&[u8]>>>, String> {
+    check_header(file)?;
+    // Buffered: the age crate then re-parses the header once per line, not once per byte.
+    age::Decryptor::new_buffered(ArmoredReader::new(file)).map_err(|err| describe(&err))
+}
+
 /// Whether an age file is encrypted with a passphrase (and so needs one typed in).
 pub fn is_passphrase_file(bytes: &[u8]) -> bool {
-    age::Decryptor::new(ArmoredReader::new(bytes)).is_ok_and(|decryptor| decryptor.is_scrypt())
+    decryptor(bytes).is_ok_and(|decryptor| decryptor.is_scrypt())
 }
 
 /// Whether an age file is ASCII-armored (rewrites keep the file's form).
@@ -113,8 +173,7 @@ impl std::fmt::Debug for Unlock<'_> {
 /// Decrypts an age file's bytes to its UTF-8 text. `path` only names the file in errors.
 pub fn decrypt(file: &[u8], unlock: &Unlock<'_>, path: &Path) -> Result<Zeroizing<String>> {
     let fail = |problem: &str| Error::integrity(Location::file(path), problem);
-    let decryptor =
-        age::Decryptor::new(ArmoredReader::new(file)).map_err(|err| fail(&describe(&err)))?;
+    let decryptor = decryptor(file).map_err(|problem| fail(&problem))?;
     let mut reader = if decryptor.is_scrypt() {
         let identity = age::scrypt::Identity::new((unlock.passphrase)()?);
         decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity))
@@ -195,16 +254,6 @@ pub fn encrypt(
         .finish()
         .and_then(ArmoredWriter::finish)
         .map_err(fail)
-}
-
-/// Encrypts `plaintext` to `recipients` and replaces `path` atomically.
-pub fn write(
-    path: &Path,
-    plaintext: &[u8],
-    recipients: &[x25519::Recipient],
-    armored: bool,
-) -> Result<()> {
-    os::write_atomic(path, &encrypt(plaintext, recipients, armored, path)?)
 }
 
 #[cfg(test)]

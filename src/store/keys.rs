@@ -23,6 +23,8 @@ const KEY_VARIABLES: [&str; 2] = ["LSENV_MASTER_KEY", "RAILS_MASTER_KEY"];
 /// whole.
 const MAX_KEY_FILE_BYTES: u64 = 4096;
 const MAX_IDENTITY_FILE_BYTES: u64 = 64 * 1024;
+/// A recipients file: an `age1…` line is 63 bytes, so room for thousands.
+const MAX_RECIPIENTS_BYTES: u64 = 1024 * 1024;
 
 /// Where a key (a Rails master key, or age identities) comes from: a variable or a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +68,8 @@ impl KeySource {
             .chain([root.join("config/master.key")]);
         let files = delivered
             .chain(project)
-            .filter(|path| path.exists())
+            // One that cannot be looked at is found, so that reading it says why (EACCES).
+            .filter(|path| crate::os::exists(path).unwrap_or(true))
             .map(Self::File);
         variables.chain(files).collect()
     }
@@ -87,7 +90,9 @@ impl KeySource {
                 source_name: self.to_string(),
                 problem: match err {
                     Error::Io { source, .. } => format!("cannot read the file: {source}"),
-                    _ => "the file is far too large to hold a key".to_owned(),
+                    // Not a regular file, or far too large to hold a key.
+                    Error::Config { problem, .. } => problem,
+                    _ => "the file cannot be read".to_owned(),
                 },
                 hint: None,
             }),
@@ -168,11 +173,8 @@ impl AgeKeys {
 
     /// The recipients file's recipients, then those listed in TOML.
     pub fn load_recipients(&self) -> Result<Vec<age::x25519::Recipient>> {
-        let mut recipients = match std::fs::read_to_string(&self.recipients_file) {
-            Ok(text) => crate::store::age::parse_recipients(&text, &self.recipients_file)?,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(err) => return Err(Error::io(&self.recipients_file, "read", err)),
-        };
+        let text = crate::os::read_text_optional(&self.recipients_file, MAX_RECIPIENTS_BYTES)?;
+        let mut recipients = crate::store::age::parse_recipients(&text, &self.recipients_file)?;
         for text in &self.config_recipients {
             let recipient = crate::store::age::parse_recipient(text).map_err(|problem| {
                 Error::config(

@@ -47,7 +47,7 @@ impl Access {
     /// file needs none) and recipients are read only when something is written: a read needs
     /// none.
     pub fn load(&self, env: &Env) -> Result<Keys> {
-        Ok(match self {
+        let keys = match self {
             Access::Rails(source) => Keys::Rails(source.load(env)?),
             Access::Age(keys) => Keys::Age {
                 identities: keys.load_identities(env)?,
@@ -55,7 +55,20 @@ impl Access {
                 keys: keys.clone(),
                 sources: self.to_string(),
             },
-        })
+        };
+        // Fingerprints shown from now on are keyed with this key.
+        match &keys {
+            Keys::Rails(key) => crate::secret::key_fingerprints(key.to_hex().as_bytes()),
+            Keys::Age { identities, .. } => {
+                if let Some(identity) = identities.first() {
+                    let secret = identity.to_string();
+                    crate::secret::key_fingerprints(
+                        ::age::secrecy::ExposeSecret::expose_secret(&secret).as_bytes(),
+                    );
+                }
+            }
+        }
+        Ok(keys)
     }
 }
 
@@ -147,13 +160,20 @@ impl Keys {
     /// Encrypts `text` into `path` atomically. An age file keeps its form (armored or binary);
     /// a new one is armored.
     pub fn write(&self, path: &Path, text: &[u8]) -> Result<()> {
+        os::write_atomic(path, &self.encrypt(path, text)?)
+    }
+
+    /// The bytes of `path` holding `text`, encrypted (for a Rails key) or to every recipient.
+    pub fn encrypt(&self, path: &Path, text: &[u8]) -> Result<Vec<u8>> {
         match self {
-            Keys::Rails(key) => rails::write(path, text, key),
+            Keys::Rails(key) => Ok(rails::encrypt(text, key).into_bytes()),
             Keys::Age {
                 recipients, keys, ..
             } => {
-                let armored =
-                    std::fs::read(path).map_or(true, |existing| age::is_armored(&existing));
+                let armored = os::read_optional(path, rails::MAX_FILE_BYTES)
+                    .ok()
+                    .flatten()
+                    .is_none_or(|existing| age::is_armored(&existing));
                 let loaded;
                 let recipients = if let Some(recipients) = recipients {
                     recipients
@@ -161,7 +181,7 @@ impl Keys {
                     loaded = keys.load_recipients()?;
                     &loaded
                 };
-                age::write(path, text, recipients, armored)
+                age::encrypt(text, recipients, armored, path)
             }
         }
     }

@@ -12,19 +12,19 @@ use crate::support::{
     CANARY, KEY, Project, Terminal, assert_said, git, ruby_oracle, said, send_signal, wait_until,
 };
 
-const ENC: &str = "config/credentials.yml.enc";
-const ORIGINAL: &str =
+pub(crate) const ENC: &str = "config/credentials.yml.enc";
+pub(crate) const ORIGINAL: &str =
     "litestream:\n  replica_bucket: original\n  replica_access_key: canary-7f3e9a-secret\n";
 
 /// A project with credentials, private scratch and temp directories, and editor scripts.
-struct EditCase {
-    project: Project,
-    scratch: tempfile::TempDir,
-    temp: tempfile::TempDir,
+pub(crate) struct EditCase {
+    pub(crate) project: Project,
+    pub(crate) scratch: tempfile::TempDir,
+    pub(crate) temp: tempfile::TempDir,
 }
 
 impl EditCase {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let case = Self::empty();
         case.project.credentials(ORIGINAL);
         case
@@ -39,12 +39,12 @@ impl EditCase {
     }
 
     /// An executable editor script; `$1` is the scratch file.
-    fn editor(&self, name: &str, body: &str) -> PathBuf {
+    pub(crate) fn editor(&self, name: &str, body: &str) -> PathBuf {
         self.project
             .script(&format!("editors/{name}"), format!("#!/bin/sh\n{body}\n"))
     }
 
-    fn edit_command(&self, editor: &Path, args: &[&str]) -> std::process::Command {
+    pub(crate) fn edit_command(&self, editor: &Path, args: &[&str]) -> std::process::Command {
         let mut command = self.project.process();
         command
             .args(["credentials", "edit"])
@@ -55,7 +55,7 @@ impl EditCase {
         command
     }
 
-    fn edit(&self, editor: &Path) -> Output {
+    pub(crate) fn edit(&self, editor: &Path) -> Output {
         self.edit_command(editor, &[])
             .stdin(Stdio::null())
             .output()
@@ -63,7 +63,7 @@ impl EditCase {
     }
 
     /// lsenv editing in the background, for tests that signal it or race it.
-    fn spawn_edit(&self, editor: &Path) -> Child {
+    pub(crate) fn spawn_edit(&self, editor: &Path) -> Child {
         self.edit_command(editor, &[])
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
@@ -72,25 +72,25 @@ impl EditCase {
     }
 
     /// The edit kept in the recovery file, as real Rails reads it with the project's key.
-    fn recovered(&self) -> String {
+    pub(crate) fn recovered(&self) -> String {
         let recovery = self.project.path("config/credentials.yml.enc.recovery");
         let key = self.project.path("config/master.key");
         String::from_utf8(ruby_oracle("read", &[&recovery, &key], &[], b"")).unwrap()
     }
 
-    fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
         std::fs::read(self.project.path(ENC)).unwrap()
     }
 
     /// What real Rails reads from the credentials file.
-    fn ruby_reads(&self, key_file: &str) -> String {
+    pub(crate) fn ruby_reads(&self, key_file: &str) -> String {
         let enc = self.project.path(ENC);
         let key = self.project.path(key_file);
         String::from_utf8(ruby_oracle("read", &[&enc, &key], &[], b"")).unwrap()
     }
 
     /// No plaintext anywhere lsenv may have put it, and no lock left.
-    fn assert_clean(&self) {
+    pub(crate) fn assert_clean(&self) {
         for dir in [self.scratch.path(), self.temp.path()] {
             let left: Vec<_> = walk(dir);
             assert!(
@@ -124,7 +124,7 @@ impl EditCase {
 }
 
 /// Every file and directory under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
@@ -314,7 +314,7 @@ fn visual_wins_and_is_split_like_a_shell_would() {
 }
 
 /// Waits until the editor script has written `editors/ready`, i.e. it is running.
-fn wait_ready(case: &EditCase, child: &mut Child) {
+pub(crate) fn wait_ready(case: &EditCase, child: &mut Child) {
     wait_until("the editor to start", || {
         assert!(child.try_wait().unwrap().is_none(), "lsenv exited early");
         case.project.path("editors/ready").exists()

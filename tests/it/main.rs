@@ -9,6 +9,7 @@ mod consumers;
 mod crash;
 mod credentials;
 mod exec;
+mod hostile;
 mod init;
 mod integrations;
 mod leaks;

@@ -44,7 +44,7 @@ fn explain_names_the_winner_and_what_it_overrode() {
         .unwrap();
     assert!(output.status.success(), "{}", said(&output));
     let text = String::from_utf8(output.stdout.clone()).unwrap();
-    let expected_bucket = "LITESTREAM_REPLICA_BUCKET  (10 bytes, sha256 ";
+    let expected_bucket = "LITESTREAM_REPLICA_BUCKET  (10 bytes, hmac ";
     assert!(text.contains(expected_bucket), "{text}");
     assert!(
         text.contains(
@@ -99,7 +99,7 @@ fn explain_json_and_what_resolves_to_nothing() {
         variable["fingerprint"]
             .as_str()
             .unwrap()
-            .starts_with("4 bytes, sha256 ")
+            .starts_with("4 bytes, hmac ")
     );
     assert_eq!(report["not_set"], serde_json::json!(["LITESTREAM_NOPE"]));
     assert_eq!(
