@@ -158,7 +158,19 @@ fn check_credentials(project: &Project, env: &Env, findings: &mut Findings) -> O
         .zip(credentials.as_ref())
         .map(|(document, credentials)| (document, credentials.file.as_path()));
     match resolve::resolve(&project.config, layer, env) {
-        Ok(resolution) => Some(resolution),
+        Ok(resolution) => {
+            for (name, variable) in resolution.iter().filter(|(_, variable)| variable.file) {
+                findings.ok(
+                    None,
+                    format!(
+                        "{name} is a file secret ({}) from {}",
+                        variable.fingerprint(),
+                        variable.source
+                    ),
+                );
+            }
+            Some(resolution)
+        }
         Err(err) => {
             findings.failed(&err);
             None
@@ -338,6 +350,7 @@ fn check_litestream_config(
             }
             findings.error(Some(location), message);
         } else if let Some(variable) = resolution.get(&reference.name)
+            && !variable.file
             && let Some(problem) =
                 litestream::breaks_yaml(variable.value.expose(), reference.quoting)
         {

@@ -9,6 +9,7 @@
 //!
 //! [litestream]                       # non-secret values: replica_bucket = "…" → LITESTREAM_REPLICA_BUCKET
 //! [env]                              # NAME = "key.path" anywhere in the credentials
+//! [files]                            # NAME = "key.path": NAME is the path of a file holding it
 //! [exec]                             # pass = ["HOME", "LC_*"], allow = ["NODE_OPTIONS"]
 //! [replicate]                        # config = "config/litestream.yml", litestream = "litestream"
 //! [environments.production]          # any of the tables above, overlaid key by key
@@ -61,6 +62,8 @@ pub struct Mapping {
     pub key_path: String,
     /// The TOML table that declared it, e.g. `[env]` or `[environments.production.env]`.
     pub table: String,
+    /// Declared in `[files]`: the variable is the path of a file holding the value.
+    pub file: bool,
 }
 
 impl Config {
@@ -127,13 +130,14 @@ impl Config {
             match name.as_str() {
                 "credentials" => self.apply_credentials(value, &table_name)?,
                 "litestream" => self.litestream.push((table_name, table_to_node(value))),
-                "env" => self.apply_env(value, &table_name)?,
+                "env" => self.apply_env(value, &table_name, false)?,
+                "files" => self.apply_env(value, &table_name, true)?,
                 "exec" => self.apply_exec(value, &table_name)?,
                 "replicate" => self.apply_replicate(value, &table_name)?,
                 _ => {
                     return Err(self.unknown(
                         &table_name,
-                        "credentials, litestream, env, exec, replicate, environments",
+                        "credentials, litestream, env, files, exec, replicate, environments",
                     ));
                 }
             }
@@ -164,14 +168,35 @@ impl Config {
         Ok(())
     }
 
-    fn apply_env(&mut self, table: Table, table_name: &str) -> Result<()> {
+    /// `[env]` and `[files]`: a later table (an environment's) replaces a name the base set, but
+    /// one level declaring a name in both is ambiguous.
+    fn apply_env(&mut self, table: Table, table_name: &str, file: bool) -> Result<()> {
+        let level = table_name.rsplit_once('.').map_or("", |(level, _)| level);
         for (name, value) in table {
-            let key_path = self.expect_string(value, &format!("{table_name}.{name}"))?;
+            let full = format!("{table_name}.{name}");
+            let key_path = self.expect_string(value, &full)?;
+            let both = self.mappings.iter().any(|mapping| {
+                mapping.name == name
+                    && mapping.file != file
+                    && mapping
+                        .table
+                        .rsplit_once('.')
+                        .map_or("", |(level, _)| level)
+                        == level
+            });
+            if both {
+                return Err(Error::config(
+                    self.location(&full),
+                    "declared in both [env] and [files]",
+                )
+                .with_hint("keep one: [files] makes it the path of a file holding the value"));
+            }
             self.mappings.retain(|mapping| mapping.name != name);
             self.mappings.push(Mapping {
                 name,
                 key_path,
                 table: table_name.to_owned(),
+                file,
             });
         }
         Ok(())

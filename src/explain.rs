@@ -76,7 +76,7 @@ impl<'a> Report<'a> {
     fn to_text(&self) -> String {
         let mut out = String::new();
         for (name, variable) in &self.shown {
-            let _ = writeln!(out, "{name}  ({})", variable.value.fingerprint());
+            let _ = writeln!(out, "{name}  ({})", variable.fingerprint());
             let _ = writeln!(out, "  from  {}", variable.source);
             for lower in variable.overridden.iter().rev() {
                 let _ = writeln!(out, "  over  {lower}");
@@ -117,7 +117,8 @@ impl<'a> Report<'a> {
             .iter()
             .map(|(name, variable)| {
                 let value = json!({
-                    "fingerprint": variable.value.fingerprint(),
+                    "fingerprint": variable.fingerprint(),
+                    "file": variable.file,
                     "source": source_json(&variable.source),
                     "overridden": variable.overridden.iter().map(source_json).collect::<Vec<_>>(),
                 });

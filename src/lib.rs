@@ -14,6 +14,7 @@ pub mod env;
 pub mod error;
 pub mod exec;
 pub mod explain;
+pub mod filesecret;
 pub mod init;
 pub mod keygen;
 pub mod litestream;

@@ -8,6 +8,7 @@ mod consumers;
 mod crash;
 mod credentials;
 mod exec;
+mod filesecret;
 mod init;
 mod integrations;
 mod leaks;
