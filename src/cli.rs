@@ -233,6 +233,10 @@ pub struct InitArgs {
     /// Add `litestream: lsenv replicate` to the Procfile (created if missing, never duplicated)
     #[arg(long)]
     pub procfile: bool,
+
+    /// The replica type the templates are written for
+    #[arg(long = "type", value_enum, default_value_t, value_name = "TYPE")]
+    pub replica_type: crate::replicas::ReplicaType,
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,7 @@ pub mod os;
 pub mod output;
 pub mod plan;
 pub mod project;
+pub mod replicas;
 pub mod resolve;
 pub mod secret;
 pub mod store;

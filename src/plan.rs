@@ -64,6 +64,7 @@ pub struct InitOptions {
     pub databases: Vec<PathBuf>,
     pub age: bool,
     pub procfile: bool,
+    pub replica_type: crate::replicas::ReplicaType,
 }
 
 /// `credentials recipients …`.
@@ -117,6 +118,7 @@ impl Plan {
                     databases: args.databases,
                     age: args.age,
                     procfile: args.procfile,
+                    replica_type: args.replica_type,
                 })),
             ),
             Command::Credentials(command) => match command {

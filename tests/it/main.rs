@@ -17,6 +17,7 @@ mod output;
 mod properties;
 mod rails_interop;
 mod redact;
+mod replica_types;
 mod replicate;
 mod resolve;
 mod support;
