@@ -19,6 +19,7 @@ mod rails_interop;
 mod redact;
 mod replica_types;
 mod replicate;
+mod replicate_servers;
 mod resolve;
 mod support;
 mod tamper;

@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""End-to-end check that `lsenv replicate` drives the real litestream against real SFTP and
+WebDAV servers on loopback, with the secrets from encrypted credentials only.
+
+Run from the repo root inside a private network namespace, as root:
+
+    LSENV_BIN=target/debug/lsenv unshare -n -- python3 tests/e2e/replicate_servers.py --server sftp
+
+    sftp    Debian's OpenSSH sshd on 127.0.0.1, public-key authentication only. The private key
+            reaches litestream as a [files] secret (a sealed memfd, never on disk) and the host
+            key is pinned: a key the server does not know, and a server with another host key,
+            are refused.
+    webdav  PyPI wsgidav with basic authentication; a wrong password is refused.
+
+Each good case writes rows while `lsenv replicate` runs, stops it with SIGTERM, restores with
+`lsenv exec -- litestream restore` and compares the rows. The last stdout line is a JSON
+summary starting with {"ok":true; exit 0 only then.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from replicate import (  # noqa: E402  (the S3 driver's helpers, shared)
+    Failure, clean_environment, die_with_parent, free_port, log, only_loopback, real_litestream,
+    stop, wait_for, write_credentials,
+)
+
+LITESTREAM_YML = """\
+logging:
+  level: info
+  stderr: true
+shutdown-sync-timeout: 3s
+dbs:
+  - path: {db}
+    monitor-interval: 100ms
+    replica:
+{replica}      sync-interval: 100ms
+"""
+
+SFTP_REPLICA = """\
+      type: sftp
+      host: $LITESTREAM_SFTP_HOST
+      user: $LITESTREAM_SFTP_USER
+      key-path: $LITESTREAM_SFTP_KEY_PATH
+      host-key: $LITESTREAM_SFTP_HOST_KEY
+      path: {path}
+"""
+
+WEBDAV_REPLICA = """\
+      type: webdav
+      webdav-url: $LITESTREAM_WEBDAV_URL
+      webdav-username: $LITESTREAM_WEBDAV_USERNAME
+      webdav-password: $LITESTREAM_WEBDAV_PASSWORD
+      path: {path}
+"""
+
+
+def files_under(directory):
+    return sorted(str(p.relative_to(directory)) for p in Path(directory).rglob("*") if p.is_file())
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Project:
+    def __init__(self, root, name, creds, replica, toml_extra, litestream):
+        self.root = root / name
+        self.name = name
+        self.db = self.root / "db" / "app.sqlite3"
+        config = self.root / "config"
+        config.mkdir(parents=True)
+        self.db.parent.mkdir()
+        (config / "litestream.yml").write_text(LITESTREAM_YML.format(db=self.db, replica=replica))
+        (config / "lsenv.toml").write_text(
+            f"{toml_extra}[replicate]\nlitestream = {json.dumps(str(litestream))}\n")
+        write_credentials(config, creds, "rails")
+        with closing(sqlite3.connect(self.db)) as db, db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        self.rows = []
+
+    def insert(self, n):
+        with closing(sqlite3.connect(self.db)) as db, db:
+            for _ in range(n):
+                body = os.urandom(8).hex()
+                cur = db.execute("INSERT INTO items (body) VALUES (?)", (body,))
+                self.rows.append((cur.lastrowid, body))
+
+    def lsenv(self, args, **kwargs):
+        # lsenv gets no LITESTREAM_* at all: the credentials are the only source.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        return subprocess.Popen([os.environ["LSENV_BIN"], "-C", str(self.root), *args], env=env,
+                                preexec_fn=die_with_parent, **kwargs)
+
+    def start_replicate(self):
+        self.out = self.root.parent / f"{self.name}.replicate.log"
+        with open(self.out, "wb") as log_file:
+            proc = self.lsenv(["replicate"], stdin=subprocess.DEVNULL, stdout=log_file,
+                              stderr=subprocess.STDOUT)
+        return proc
+
+    def output(self):
+        return self.out.read_text(errors="replace")
+
+    def restore(self, litestream):
+        restored = self.root / "restored.sqlite3"
+        proc = self.lsenv(["exec", "--", str(litestream), "restore", "-config",
+                           "config/litestream.yml", "-o", str(restored), str(self.db)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out, _ = proc.communicate(timeout=20)
+        if proc.returncode != 0 or not restored.exists():
+            raise Failure(f"{self.name}: restore failed ({proc.returncode}): {out.decode(errors='replace')}")
+        with closing(sqlite3.connect(restored)) as db:
+            got = db.execute("SELECT id, body FROM items ORDER BY id").fetchall()
+        if got != self.rows:
+            raise Failure(f"{self.name}: restored {len(got)} rows, wrote {len(self.rows)}; they differ")
+        return len(got)
+
+
+def case_good(project, litestream, replica_dir, secret_bytes, checks=None, places=("cmdline",)):
+    proc = project.start_replicate()
+    project.insert(50)
+    try:
+        wait_for("first replica files", lambda: files_under(replica_dir), 20, proc)
+    except Failure as e:
+        raise Failure(f"{project.name}: {e}\n--- litestream output ---\n{project.output()}") from None
+    result = {}
+    if checks:
+        result.update(checks(proc))
+    # The secret is in no argument of litestream (and a file secret in no variable either).
+    for what in places:
+        if secret_bytes in Path(f"/proc/{proc.pid}/{what}").read_bytes():
+            raise Failure(f"{project.name}: the secret is in litestream's {what}")
+    project.insert(50)
+    code, _ = stop(proc)
+    if code != 0:
+        raise Failure(f"{project.name}: litestream exited {code}\n{project.output()}")
+    result["rows"] = project.restore(litestream)
+    result["files"] = len(files_under(replica_dir))
+    return result
+
+
+def case_refused(project, replica_dir, needle):
+    t0 = time.monotonic()
+    proc = project.start_replicate()
+    project.insert(20)
+    # Litestream either gives up at once (it cannot open the store) or keeps retrying; either
+    # way the refusal must show, and after at least 2 s nothing may have been written.
+    try:
+        wait_for(f"{needle!r} in litestream's output",
+                 lambda: needle in project.output() and (time.monotonic() - t0 >= 2
+                                                         or proc.poll() is not None), 20)
+    except Failure as e:
+        raise Failure(f"{project.name}: {e}\n--- litestream output ---\n{project.output()}") from None
+    code = proc.poll()
+    if code is None:
+        stop(proc)
+    elif code == 0:
+        raise Failure(f"{project.name}: litestream exited 0\n{project.output()}")
+    if files_under(replica_dir):
+        raise Failure(f"{project.name}: files reached the server: {files_under(replica_dir)[:5]}")
+    return {"refused": needle}
+
+
+# --- sftp -------------------------------------------------------------------
+
+def keygen(path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(path)],
+                   check=True, timeout=10)
+    return path.read_text(), (path.parent / (path.name + ".pub")).read_text().strip()
+
+
+def start_sshd(tmp, port, host_key, authorized):
+    (tmp / "authorized_keys").write_text(authorized + "\n")
+    (tmp / "authorized_keys").chmod(0o600)
+    config = tmp / "sshd_config"
+    config.write_text(f"""\
+ListenAddress 127.0.0.1:{port}
+HostKey {host_key}
+AuthorizedKeysFile {tmp / "authorized_keys"}
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin prohibit-password
+StrictModes no
+Subsystem sftp internal-sftp
+PidFile {tmp / "sshd.pid"}
+""")
+    # sshd's privilege separation directory.
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    log_file = open(tmp / "sshd.log", "wb")
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+                            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent)
+    log_file.close()
+    wait_for("sshd to listen", lambda: port_open(port), 10, proc)
+    return proc
+
+
+def run_sftp(tmp, litestream, summary, servers):
+    port = free_port()
+    client_key, client_pub = keygen(tmp / "client_key")
+    other_key, _ = keygen(tmp / "other_key")
+    _, host_pub = keygen(tmp / "host_key")
+    _, other_host_pub = keygen(tmp / "other_host_key")
+    # Only the credentials hold the private keys from here on.
+    for name in ("client_key", "other_key"):
+        (tmp / name).unlink()
+    servers.append(start_sshd(tmp, port, tmp / "host_key", client_pub))
+    log(f"sshd up on 127.0.0.1:{port}")
+    files = "[files]\nLITESTREAM_SFTP_KEY_PATH = \"litestream.sftp_private_key\"\n"
+
+    def project(name, key, host_key):
+        replica_dir = tmp / "replicas" / name
+        creds = {"sftp_host": f"127.0.0.1:{port}", "sftp_user": "root",
+                 "sftp_host_key": host_key, "sftp_private_key": key}
+        return Project(tmp, name, creds, SFTP_REPLICA.format(path=replica_dir), files,
+                       litestream), replica_dir
+
+    def memfd_checks(proc):
+        # The variable names a descriptor of litestream's that is a memfd with no link.
+        env = dict(item.partition("=")[::2] for item in
+                   Path(f"/proc/{proc.pid}/environ").read_text().split("\0") if item)
+        path = env["LITESTREAM_SFTP_KEY_PATH"]
+        fd = path.rsplit("/", 1)[1]
+        target = os.readlink(f"/proc/{proc.pid}/fd/{fd}")
+        links = os.stat(f"/proc/{proc.pid}/fd/{fd}").st_nlink
+        if not target.startswith("/memfd:") or links != 0:
+            raise Failure(f"key path {path} is {target} with {links} links, not a memfd")
+        return {"key_path": path, "memfd": target}
+
+    summary["cases"] = {}
+    good, good_dir = project("good", client_key, host_pub)
+    summary["cases"]["good"] = case_good(good, litestream, good_dir,
+                                         client_key.splitlines()[1].encode(), memfd_checks,
+                                         ("cmdline", "environ"))
+    summary["passed"].append("good")
+    bad, bad_dir = project("wrong_key", other_key, host_pub)
+    summary["cases"]["wrong_key"] = case_refused(bad, bad_dir, "unable to authenticate")
+    summary["passed"].append("wrong_key")
+    bad, bad_dir = project("wrong_host_key", client_key, other_host_pub)
+    summary["cases"]["wrong_host_key"] = case_refused(bad, bad_dir, "host key mismatch")
+    summary["passed"].append("wrong_host_key")
+
+
+# --- webdav -----------------------------------------------------------------
+
+def run_wsgidav_server(config_path):
+    """Child mode: wsgidav under cheroot, with its request body read in full first.
+
+    wsgidav (4.4.0) answers some requests (a PROPFIND of a missing collection: 404) without
+    reading a chunked body, which Go's client sends; cheroot then reads the leftover chunks as
+    the next request on the connection, which fails (400 or a broken pipe). Authentication is
+    wsgidav's own, untouched: a wrong password is still refused (the driver asserts that)."""
+    import io
+
+    from cheroot import wsgi
+    from wsgidav.wsgidav_app import WsgiDAVApp
+
+    config = json.loads(Path(config_path).read_text())
+    app = WsgiDAVApp(config)
+
+    def drained(environ, start_response):
+        body = environ["wsgi.input"].read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return app(environ, start_response)
+
+    server = wsgi.Server((config["host"], config["port"]), drained, numthreads=10)
+    server.start()
+
+
+def run_webdav(tmp, litestream, summary, servers):
+    port = free_port()
+    root = tmp / "dav"
+    root.mkdir()
+    password = os.urandom(12).hex()
+    config = tmp / "wsgidav.yaml"
+    config.write_text(json.dumps({
+        "host": "127.0.0.1", "port": port, "provider_mapping": {"/": str(root)},
+        "http_authenticator": {"domain_controller": None, "accept_basic": True,
+                               "accept_digest": False, "default_to_digest": False},
+        "simple_dc": {"user_mapping": {"*": {"backup": {"password": password}}}},
+        "verbose": 3,
+    }))
+    log_file = open(tmp / "wsgidav.log", "wb")
+    proc = subprocess.Popen([sys.executable, __file__, "--wsgidav-server", str(config)],
+                            stdin=subprocess.DEVNULL, stdout=log_file,
+                            stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    log_file.close()
+    servers.append(proc)
+    wait_for("wsgidav to listen", lambda: port_open(port), 15, proc)
+    log(f"wsgidav up on 127.0.0.1:{port}")
+
+    def project(name, secret):
+        creds = {"webdav_url": f"http://127.0.0.1:{port}", "webdav_username": "backup",
+                 "webdav_password": secret}
+        return Project(tmp, name, creds, WEBDAV_REPLICA.format(path=f"backups/{name}"), "",
+                       litestream), root / "backups" / name
+
+    summary["cases"] = {}
+    good, good_dir = project("good", password)
+    summary["cases"]["good"] = case_good(good, litestream, good_dir, password.encode())
+    summary["passed"].append("good")
+    bad, bad_dir = project("wrong_password", password[::-1])
+    summary["cases"]["wrong_password"] = case_refused(bad, bad_dir, "401")
+    summary["passed"].append("wrong_password")
+
+
+def main():
+    if sys.argv[1:2] == ["--wsgidav-server"]:
+        return run_wsgidav_server(sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", choices=["sftp", "webdav"], required=True)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    def on_sigterm(*_):
+        raise Failure("interrupted by SIGTERM")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    summary = {"ok": False, "passed": [], "server": args.server}
+    servers = []
+    tmp = Path(tempfile.mkdtemp(prefix=f"lsenv-e2e-{args.server}-"))
+    try:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=5)
+        if not only_loopback():
+            raise Failure("not in a private network namespace; run under `unshare -n --`")
+        litestream = real_litestream()
+        clean_environment()
+        if not os.environ.get("LSENV_BIN"):
+            raise Failure("LSENV_BIN is not set")
+        {"sftp": run_sftp, "webdav": run_webdav}[args.server](tmp, litestream, summary, servers)
+        summary["ok"] = True
+    except Failure as e:
+        summary["error"] = str(e).splitlines()[0]
+        print(f"FAIL: {e}", file=sys.stderr)
+    except Exception as e:  # report, never hang or leave children behind
+        summary["error"] = f"{type(e).__name__}: {e}"
+        print(f"FAIL (unexpected): {type(e).__name__}: {e}", file=sys.stderr)
+    finally:
+        for proc in servers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if not summary["ok"]:
+            for name in ("sshd.log", "wsgidav.log"):
+                if (tmp / name).exists():
+                    print(f"--- {name} (tail) ---\n" + "".join(
+                        (tmp / name).read_text(errors="replace").splitlines(True)[-15:]),
+                        file=sys.stderr)
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(summary, separators=(",", ":")), flush=True)
+    return 0 if summary["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+//! `lsenv replicate` then `lsenv exec -- litestream restore` with the real litestream against
+//! real servers on loopback in a private network namespace, driven by
+//! `tests/e2e/replicate_servers.py`: SFTP (OpenSSH's sshd, the private key a memfd file secret,
+//! the host key pinned) and WebDAV (wsgidav with basic authentication). Each restore compares
+//! the rows; a wrong key, a wrong host key and a wrong password are refused with nothing written.
+//!
+//! Needs root, `unshare`, sshd, wsgidav and litestream (`scripts/install-test-deps.sh`); missing
+//! any of it fails the test.
+
+use std::process::Command;
+
+use crate::support::litestream;
+
+fn replicate_to(server: &str, passed: &str) {
+    let output = Command::new("unshare")
+        .args([
+            "-n",
+            "--",
+            "python3",
+            "tests/e2e/replicate_servers.py",
+            "--server",
+            server,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LSENV_BIN", assert_cmd::cargo::cargo_bin!("lsenv"))
+        .env("LITESTREAM_BIN", litestream())
+        .output()
+        .expect("cannot run `unshare` (util-linux)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = format!(
+        "status: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "e2e driver failed\n{report}");
+    let summary = stdout.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with(&format!(r#"{{"ok":true,"passed":{passed}"#)),
+        "unexpected summary: {summary}\n{report}"
+    );
+}
+
+#[test]
+fn sftp_with_the_private_key_as_a_memfd_and_the_host_key_pinned() {
+    replicate_to("sftp", r#"["good","wrong_key","wrong_host_key"]"#);
+}
+
+#[test]
+fn webdav_with_basic_authentication() {
+    replicate_to("webdav", r#"["good","wrong_password"]"#);
+}
