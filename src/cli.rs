@@ -148,6 +148,10 @@ pub struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplicateArgs {
+    /// Run litestream even if a $VAR of its config is set by nothing (it then reads it as empty)
+    #[arg(long)]
+    pub no_preflight: bool,
+
     /// Arguments for `litestream replicate`
     #[arg(
         value_name = "ARGS",

@@ -36,6 +36,8 @@ pub struct CommandPlan {
     pub pass: Vec<String>,
     /// Supervise instead of exec, filtering secrets out of the command's output.
     pub redact: bool,
+    /// `replicate`: the Litestream config whose `$VAR`s must all resolve before it runs.
+    pub preflight: Option<PathBuf>,
 }
 
 /// The child's environment, sorted by name: pass-list matches from `env`, then the resolved

@@ -22,6 +22,7 @@ pub mod names;
 pub mod os;
 pub mod output;
 pub mod plan;
+pub mod preflight;
 pub mod project;
 pub mod replicas;
 pub mod resolve;
@@ -64,6 +65,9 @@ where
     match plan.action {
         Action::Exec(command) => {
             let resolved = resolve::resolve_project(project, env, false)?;
+            if let Some(config) = &command.preflight {
+                preflight::check(config, project, env, &resolved.resolution)?;
+            }
             if command.redact {
                 return supervise::run(&command, &resolved.resolution, env, &core_dumps);
             }

@@ -111,7 +111,7 @@ impl Plan {
                 args.environment.or(global),
                 Raw::Ready(Action::Check { json: args.json }),
             ),
-            Command::Replicate(args) => (global, Raw::Replicate(args.args)),
+            Command::Replicate(args) => (global, Raw::Replicate(args.args, !args.no_preflight)),
             Command::Init(args) => (
                 args.environment.or(global),
                 Raw::Ready(Action::Init(InitOptions {
@@ -164,11 +164,14 @@ impl Plan {
                     program,
                     args,
                     redact,
+                    preflight: None,
                     cwd: project.root_given.then(|| project.root.clone()),
                     pass: pass_list(&project.config, pass)?,
                 })
             }
-            Raw::Replicate(args) => Action::Exec(replicate_command(&project, args)?),
+            Raw::Replicate(args, preflight) => {
+                Action::Exec(replicate_command(&project, args, preflight)?)
+            }
         };
         Ok(Self { project, action })
     }
@@ -178,7 +181,8 @@ impl Plan {
 enum Raw {
     Ready(Action),
     Exec(Vec<OsString>, Vec<String>, bool),
-    Replicate(Vec<OsString>),
+    /// The arguments for litestream, and whether to check the config's `$VAR`s first.
+    Replicate(Vec<OsString>, bool),
 }
 
 /// git hands the textconv driver a temporary copy that keeps the file's name, so the name says
@@ -238,7 +242,11 @@ fn split_command(mut words: Vec<OsString>) -> (OsString, Vec<OsString>) {
 
 /// `litestream replicate -config <config> ARGS`, run in the project root. Litestream takes flags
 /// before positional arguments, so `-config` goes first; it is left out when ARGS carry their own.
-fn replicate_command(project: &Project, args: Vec<OsString>) -> Result<CommandPlan> {
+fn replicate_command(
+    project: &Project,
+    args: Vec<OsString>,
+    preflight: bool,
+) -> Result<CommandPlan> {
     let config = &project.config;
     let own_config = args.iter().any(|arg| {
         let arg = arg.to_string_lossy();
@@ -265,6 +273,8 @@ fn replicate_command(project: &Project, args: Vec<OsString>) -> Result<CommandPl
         program: config.litestream_bin.clone(),
         args: full,
         redact: false,
+        // A -config of the user's own is theirs to check.
+        preflight: (preflight && !own_config).then(|| project.path(&config.litestream_config)),
         cwd: (!project.root.as_os_str().is_empty()).then(|| project.root.clone()),
         pass: pass_list(config, Vec::new())?,
     })

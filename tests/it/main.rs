@@ -14,6 +14,7 @@ mod integrations;
 mod leaks;
 mod observe;
 mod output;
+mod preflight;
 mod properties;
 mod rails_interop;
 mod redact;
