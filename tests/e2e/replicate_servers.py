@@ -11,6 +11,8 @@ Run from the repo root inside a private network namespace, as root:
             key is pinned: a key the server does not know, and a server with another host key,
             are refused.
     webdav  PyPI wsgidav with basic authentication; a wrong password is refused.
+    s3-session  moto with authentication on and temporary keys (an assumed role's): the session
+            token comes from the credentials through [env] AWS_SESSION_TOKEN; a wrong one is refused.
 
 Each good case writes rows while `lsenv replicate` runs, stops it with SIGTERM, restores with
 `lsenv exec -- litestream restore` and compares the rows. The last stdout line is a JSON
@@ -132,11 +134,12 @@ class Project:
         return len(got)
 
 
-def case_good(project, litestream, replica_dir, secret_bytes, checks=None, places=("cmdline",)):
+def case_good(project, litestream, written, secret_bytes, checks=None, places=("cmdline",)):
+    """`written()` lists what reached the server."""
     proc = project.start_replicate()
     project.insert(50)
     try:
-        wait_for("first replica files", lambda: files_under(replica_dir), 20, proc)
+        wait_for("first replica files", written, 20, proc)
     except Failure as e:
         raise Failure(f"{project.name}: {e}\n--- litestream output ---\n{project.output()}") from None
     result = {}
@@ -151,11 +154,11 @@ def case_good(project, litestream, replica_dir, secret_bytes, checks=None, place
     if code != 0:
         raise Failure(f"{project.name}: litestream exited {code}\n{project.output()}")
     result["rows"] = project.restore(litestream)
-    result["files"] = len(files_under(replica_dir))
+    result["files"] = len(written())
     return result
 
 
-def case_refused(project, replica_dir, needle):
+def case_refused(project, written, needle):
     t0 = time.monotonic()
     proc = project.start_replicate()
     project.insert(20)
@@ -172,8 +175,8 @@ def case_refused(project, replica_dir, needle):
         stop(proc)
     elif code == 0:
         raise Failure(f"{project.name}: litestream exited 0\n{project.output()}")
-    if files_under(replica_dir):
-        raise Failure(f"{project.name}: files reached the server: {files_under(replica_dir)[:5]}")
+    if written():
+        raise Failure(f"{project.name}: files reached the server: {written()[:5]}")
     return {"refused": needle}
 
 
@@ -231,7 +234,7 @@ def run_sftp(tmp, litestream, summary, servers):
         creds = {"sftp_host": f"127.0.0.1:{port}", "sftp_user": "root",
                  "sftp_host_key": host_key, "sftp_private_key": key}
         return Project(tmp, name, creds, SFTP_REPLICA.format(path=replica_dir), files,
-                       litestream), replica_dir
+                       litestream), lambda: files_under(replica_dir)
 
     def memfd_checks(proc):
         # The variable names a descriptor of litestream's that is a memfd with no link.
@@ -313,7 +316,7 @@ def run_webdav(tmp, litestream, summary, servers):
         creds = {"webdav_url": f"http://127.0.0.1:{port}", "webdav_username": "backup",
                  "webdav_password": secret}
         return Project(tmp, name, creds, WEBDAV_REPLICA.format(path=f"backups/{name}"), "",
-                       litestream), root / "backups" / name
+                       litestream), lambda: files_under(root / "backups" / name)
 
     summary["cases"] = {}
     good, good_dir = project("good", password)
@@ -324,11 +327,82 @@ def run_webdav(tmp, litestream, summary, servers):
     summary["passed"].append("wrong_password")
 
 
+# --- s3 with temporary keys ----------------------------------------------------
+
+S3_SESSION_REPLICA = """\
+      type: s3
+      bucket: $LITESTREAM_REPLICA_BUCKET
+      path: {path}
+      region: $LITESTREAM_REPLICA_REGION
+      endpoint: $LITESTREAM_REPLICA_ENDPOINT
+      force-path-style: true
+"""
+
+
+def run_s3_session(tmp, litestream, summary, servers):
+    """moto with authentication on; the keys are an assumed role's (ASIA…), which moto accepts
+    only with their session token. Keys in litestream.yml would carry no token, so it names none:
+    the AWS SDK reads AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (copied by litestream from
+    LITESTREAM_*) and AWS_SESSION_TOKEN, which [env] maps from the credentials."""
+    from replicate import BUCKET, REGION, aws_client, http, moto_answers
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log_file = open(tmp / "moto.log", "wb")
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "replicate.py"),
+                             "--moto-server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent)
+    log_file.close()
+    servers.append(proc)
+    wait_for("moto to answer", lambda: moto_answers(endpoint), 20, proc)
+    iam = aws_client("iam", endpoint, "setup", "setup")
+    role = iam.create_role(RoleName="lsenv-e2e", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName="lsenv-e2e", PolicyName="s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    keys = aws_client("sts", endpoint, "setup", "setup").assume_role(
+        RoleArn=role["Role"]["Arn"], RoleSessionName="e2e")["Credentials"]
+    aws_client("s3", endpoint, "setup", "setup").create_bucket(Bucket=BUCKET)
+    http(f"{endpoint}/moto-api/reset-auth", data=b"0", headers={"Content-Type": "text/plain"})
+    log(f"moto up on {endpoint}, auth on, temporary keys {keys['AccessKeyId'][:4]}…")
+
+    import boto3
+    from botocore.config import Config
+    s3 = boto3.session.Session().client(
+        "s3", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"], aws_session_token=keys["SessionToken"],
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+    def listing(prefix):
+        return lambda: [o["Key"] for o in s3.list_objects_v2(
+            Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+
+    session = "[env]\nAWS_SESSION_TOKEN = \"litestream.replica_session_token\"\n"
+
+    def project(name, token):
+        creds = {"replica_bucket": BUCKET, "replica_endpoint": endpoint, "replica_region": REGION,
+                 "replica_key_id": keys["AccessKeyId"],
+                 "replica_access_key": keys["SecretAccessKey"], "replica_session_token": token}
+        return Project(tmp, name, creds, S3_SESSION_REPLICA.format(path=f"{name}/app"), session,
+                       litestream), listing(f"{name}/")
+
+    summary["cases"] = {}
+    good, written = project("good", keys["SessionToken"])
+    summary["cases"]["good"] = case_good(good, litestream, written, keys["SessionToken"].encode())
+    summary["passed"].append("good")
+    bad, written = project("wrong_token", keys["SessionToken"][::-1])
+    summary["cases"]["wrong_token"] = case_refused(bad, written, "InvalidToken")
+    summary["passed"].append("wrong_token")
+
+
 def main():
     if sys.argv[1:2] == ["--wsgidav-server"]:
         return run_wsgidav_server(sys.argv[2])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=["sftp", "webdav"], required=True)
+    parser.add_argument("--server", choices=["sftp", "webdav", "s3-session"], required=True)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
@@ -347,7 +421,8 @@ def main():
         clean_environment()
         if not os.environ.get("LSENV_BIN"):
             raise Failure("LSENV_BIN is not set")
-        {"sftp": run_sftp, "webdav": run_webdav}[args.server](tmp, litestream, summary, servers)
+        run = {"sftp": run_sftp, "webdav": run_webdav, "s3-session": run_s3_session}
+        run[args.server](tmp, litestream, summary, servers)
         summary["ok"] = True
     except Failure as e:
         summary["error"] = str(e).splitlines()[0]
@@ -361,7 +436,7 @@ def main():
                 proc.kill()
                 proc.wait()
         if not summary["ok"]:
-            for name in ("sshd.log", "wsgidav.log"):
+            for name in ("sshd.log", "wsgidav.log", "moto.log"):
                 if (tmp / name).exists():
                     print(f"--- {name} (tail) ---\n" + "".join(
                         (tmp / name).read_text(errors="replace").splitlines(True)[-15:]),

@@ -1,8 +1,9 @@
 //! `lsenv replicate` then `lsenv exec -- litestream restore` with the real litestream against
 //! real servers on loopback in a private network namespace, driven by
 //! `tests/e2e/replicate_servers.py`: SFTP (OpenSSH's sshd, the private key a memfd file secret,
-//! the host key pinned) and WebDAV (wsgidav with basic authentication). Each restore compares
-//! the rows; a wrong key, a wrong host key and a wrong password are refused with nothing written.
+//! the host key pinned), WebDAV (wsgidav with basic authentication) and S3 with temporary keys
+//! (moto). Each restore compares the rows; a wrong key, a wrong host key, a wrong password and
+//! a wrong session token are refused with nothing written.
 //!
 //! Needs root, `unshare`, sshd, wsgidav and litestream (`scripts/install-test-deps.sh`); missing
 //! any of it fails the test.
@@ -48,4 +49,11 @@ fn sftp_with_the_private_key_as_a_memfd_and_the_host_key_pinned() {
 #[test]
 fn webdav_with_basic_authentication() {
     replicate_to("webdav", r#"["good","wrong_password"]"#);
+}
+
+/// Temporary S3 keys: moto (authentication on) accepts an assumed role's keys only with their
+/// session token, which reaches litestream as `AWS_SESSION_TOKEN` through `[env]`.
+#[test]
+fn s3_with_temporary_keys_and_their_session_token() {
+    replicate_to("s3-session", r#"["good","wrong_token"]"#);
 }
