@@ -5,7 +5,7 @@
 # in, git (the credentials diff driver), tmux and vi (a real terminal editor session), age
 # (the age store's reference implementation), and the dotenv readers that `lsenv env` output is
 # checked with (Ruby's dotenv, python-dotenv), systemd-analyze (the unit file example), and the
-# replica servers: OpenSSH's sshd (SFTP) and wsgidav (WebDAV).
+# replica servers: OpenSSH's sshd (SFTP), wsgidav (WebDAV) and nats-server (NATS JetStream).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -23,6 +23,7 @@ command -v systemd-analyze >/dev/null || apt_packages+=(systemd)
 # Replica servers for the end-to-end tests of the other replica types.
 [ -x /usr/sbin/sshd ] || apt_packages+=(openssh-server)
 command -v ssh-keygen >/dev/null || apt_packages+=(openssh-client)
+command -v nats-server >/dev/null || apt_packages+=(nats-server)
 
 if ((${#apt_packages[@]})); then
   apt-get update -qq

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end check that `lsenv replicate` drives the real litestream against real SFTP and
-WebDAV servers on loopback, with the secrets from encrypted credentials only.
+"""End-to-end check that `lsenv replicate` drives the real litestream against real SFTP, WebDAV,
+NATS and S3 (temporary keys) servers on loopback, with the secrets from encrypted credentials only.
 
 Run from the repo root inside a private network namespace, as root:
 
@@ -11,6 +11,8 @@ Run from the repo root inside a private network namespace, as root:
             key is pinned: a key the server does not know, and a server with another host key,
             are refused.
     webdav  PyPI wsgidav with basic authentication; a wrong password is refused.
+    nats    Debian's nats-server with JetStream and a user and password; a wrong password is
+            refused.
     s3-session  moto with authentication on and temporary keys (an assumed role's): the session
             token comes from the credentials through [env] AWS_SESSION_TOKEN; a wrong one is refused.
 
@@ -398,11 +400,113 @@ def run_s3_session(tmp, litestream, summary, servers):
     summary["passed"].append("wrong_token")
 
 
+# --- nats -------------------------------------------------------------------
+
+NATS_REPLICA = """\
+      type: nats
+      url: $LITESTREAM_NATS_URL
+      username: $LITESTREAM_NATS_USERNAME
+      password: $LITESTREAM_NATS_PASSWORD
+      path: {path}
+"""
+
+
+class NatsClient:
+    """Just enough of the NATS protocol to ask the JetStream API (request, one reply)."""
+
+    def __init__(self, port, user, password):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.buf = b""
+        self.line()  # INFO
+        connect = {"user": user, "pass": password, "verbose": False, "pedantic": False,
+                   "headers": False}
+        self.sock.sendall(f"CONNECT {json.dumps(connect)}\r\nPING\r\n".encode()
+                          + b"SUB _INBOX.lsenv 1\r\n")
+        reply = self.line()
+        if reply != b"PONG":
+            raise Failure(f"nats CONNECT: {reply!r}")
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise Failure("nats closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def request(self, subject, payload):
+        body = json.dumps(payload).encode()
+        self.sock.sendall(f"PUB {subject} _INBOX.lsenv {len(body)}\r\n".encode() + body + b"\r\n")
+        while True:
+            line = self.line()
+            if line.startswith(b"MSG "):
+                size = int(line.split()[-1])
+                while len(self.buf) < size + 2:
+                    self.buf += self.sock.recv(65536)
+                data, self.buf = self.buf[:size], self.buf[size + 2:]
+                return json.loads(data)
+            if line == b"PING":
+                self.sock.sendall(b"PONG\r\n")
+
+
+def run_nats(tmp, litestream, summary, servers):
+    port = free_port()
+    password = os.urandom(12).hex()
+    config = tmp / "nats.conf"
+    config.write_text(f"""\
+listen: 127.0.0.1:{port}
+jetstream {{ store_dir: {json.dumps(str(tmp / "jetstream"))} }}
+authorization {{ users = [ {{ user: backup, password: {json.dumps(password)} }} ] }}
+""")
+    log_file = open(tmp / "nats.log", "wb")
+    proc = subprocess.Popen(["nats-server", "-c", str(config)], stdin=subprocess.DEVNULL,
+                            stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    log_file.close()
+    servers.append(proc)
+    wait_for("nats-server to listen", lambda: port_open(port), 10, proc)
+    nats = NatsClient(port, "backup", password)
+    log(f"nats-server up on 127.0.0.1:{port} with JetStream and a user")
+
+    def object_store(bucket):
+        # What `nats object add` creates: the object store is a stream with these subjects.
+        created = nats.request(f"$JS.API.STREAM.CREATE.OBJ_{bucket}", {
+            "name": f"OBJ_{bucket}", "subjects": [f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
+            "storage": "file", "num_replicas": 1, "discard": "new", "allow_rollup_hdrs": True,
+            "allow_direct": True, "retention": "limits", "max_msgs": -1, "max_bytes": -1,
+            "max_age": 0, "max_msgs_per_subject": -1, "max_msg_size": -1})
+        if "error" in created:
+            raise Failure(f"nats: cannot create the object store: {created['error']}")
+
+        def written():
+            # One metadata subject per object.
+            info = nats.request(f"$JS.API.STREAM.INFO.OBJ_{bucket}",
+                                {"subjects_filter": f"$O.{bucket}.M.>"})
+            return sorted((info.get("state") or {}).get("subjects") or {})
+        return written
+
+    def project(name, secret):
+        # Litestream's NATS client ignores `path`: a bucket per case.
+        bucket = name.replace("_", "-")
+        creds = {"nats_url": f"nats://127.0.0.1:{port}/{bucket}", "nats_username": "backup",
+                 "nats_password": secret}
+        return Project(tmp, name, creds, NATS_REPLICA.format(path=name), "",
+                       litestream), object_store(bucket)
+
+    summary["cases"] = {}
+    good, written = project("good", password)
+    summary["cases"]["good"] = case_good(good, litestream, written, password.encode())
+    summary["passed"].append("good")
+    bad, written = project("wrong_password", password[::-1])
+    summary["cases"]["wrong_password"] = case_refused(bad, written, "Authorization Violation")
+    summary["passed"].append("wrong_password")
+
+
 def main():
     if sys.argv[1:2] == ["--wsgidav-server"]:
         return run_wsgidav_server(sys.argv[2])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=["sftp", "webdav", "s3-session"], required=True)
+    parser.add_argument("--server", choices=["sftp", "webdav", "s3-session", "nats"], required=True)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
@@ -421,7 +525,8 @@ def main():
         clean_environment()
         if not os.environ.get("LSENV_BIN"):
             raise Failure("LSENV_BIN is not set")
-        run = {"sftp": run_sftp, "webdav": run_webdav, "s3-session": run_s3_session}
+        run = {"sftp": run_sftp, "webdav": run_webdav, "s3-session": run_s3_session,
+               "nats": run_nats}
         run[args.server](tmp, litestream, summary, servers)
         summary["ok"] = True
     except Failure as e:
@@ -436,7 +541,7 @@ def main():
                 proc.kill()
                 proc.wait()
         if not summary["ok"]:
-            for name in ("sshd.log", "wsgidav.log", "moto.log"):
+            for name in ("sshd.log", "wsgidav.log", "moto.log", "nats.log"):
                 if (tmp / name).exists():
                     print(f"--- {name} (tail) ---\n" + "".join(
                         (tmp / name).read_text(errors="replace").splitlines(True)[-15:]),

@@ -1,11 +1,11 @@
 //! `lsenv replicate` then `lsenv exec -- litestream restore` with the real litestream against
 //! real servers on loopback in a private network namespace, driven by
 //! `tests/e2e/replicate_servers.py`: SFTP (OpenSSH's sshd, the private key a memfd file secret,
-//! the host key pinned), WebDAV (wsgidav with basic authentication) and S3 with temporary keys
-//! (moto). Each restore compares the rows; a wrong key, a wrong host key, a wrong password and
+//! the host key pinned), WebDAV (wsgidav with basic authentication), NATS (nats-server with
+//! JetStream and a user) and S3 with temporary keys (moto). Each restore compares the rows; a wrong key, a wrong host key, a wrong password and
 //! a wrong session token are refused with nothing written.
 //!
-//! Needs root, `unshare`, sshd, wsgidav and litestream (`scripts/install-test-deps.sh`); missing
+//! Needs root, `unshare`, sshd, wsgidav, nats-server, moto and litestream (`scripts/install-test-deps.sh`); missing
 //! any of it fails the test.
 
 use std::process::Command;
@@ -56,4 +56,9 @@ fn webdav_with_basic_authentication() {
 #[test]
 fn s3_with_temporary_keys_and_their_session_token() {
     replicate_to("s3-session", r#"["good","wrong_token"]"#);
+}
+
+#[test]
+fn nats_jetstream_with_a_user_and_password() {
+    replicate_to("nats", r#"["good","wrong_password"]"#);
 }
