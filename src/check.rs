@@ -338,6 +338,9 @@ fn check_litestream_config(
         return Ok(());
     };
     let unresolved = explain::unresolved_references(&path, project, env, resolution)?;
+    for (position, note) in crate::ambient::notes(&text, resolution, &project.config.pass) {
+        findings.ok(Some(Location::file(&path).at(Some(position))), note);
+    }
     for reference in litestream::references(&text) {
         let location = Location::file(&path).at(Some(reference.position));
         if unresolved.contains(&reference) {

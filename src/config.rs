@@ -206,7 +206,10 @@ impl Config {
         for (key, value) in table {
             let full = format!("{table_name}.{key}");
             match key.as_str() {
-                "pass" => self.pass = self.expect_strings(value, &full)?,
+                "pass" => {
+                    self.pass = crate::ambient::expand(self.expect_strings(value, &full)?)
+                        .map_err(|problem| Error::config(self.location(&full), problem))?;
+                }
                 "allow" => self.allow = self.expect_strings(value, &full)?,
                 _ => return Err(self.unknown(&full, "pass, allow")),
             }

@@ -5,6 +5,7 @@
 //!
 //! [`run`] is the whole program: parse → [`plan::Plan`] → resolve → exec.
 
+pub mod ambient;
 pub mod check;
 pub mod cli;
 pub mod config;

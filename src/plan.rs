@@ -211,6 +211,8 @@ fn diff_action(args: DiffArgs, global: Option<String>) -> (Option<String>, Raw) 
 
 /// `[exec] pass` then `--pass`. Naming a key variable explicitly is refused; globs skip them.
 fn pass_list(config: &Config, cli: Vec<String>) -> Result<Vec<String>> {
+    let cli =
+        crate::ambient::expand(cli).map_err(|problem| Error::usage(format!("--pass {problem}")))?;
     for pattern in &config.pass {
         check_pattern(pattern).map_err(|problem| {
             Error::config(Location::file(&config.path).key("exec.pass"), problem)
