@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """End-to-end check that `lsenv replicate` drives the real litestream against real SFTP, WebDAV,
-NATS and S3 (temporary keys) servers on loopback, with the secrets from encrypted credentials only.
+NATS, Azure Blob (emulator) and S3 (temporary keys) servers on loopback, with the secrets from encrypted credentials only.
 
 Run from the repo root inside a private network namespace, as root:
 
@@ -11,6 +11,7 @@ Run from the repo root inside a private network namespace, as root:
             key is pinned: a key the server does not know, and a server with another host key,
             are refused.
     webdav  PyPI wsgidav with basic authentication; a wrong password is refused.
+    abs     npm's azurite (Blob) with an account of its own; a wrong account key is refused.
     nats    Debian's nats-server with JetStream and a user and password; a wrong password is
             refused.
     s3-session  moto with authentication on and temporary keys (an assumed role's): the session
@@ -502,11 +503,111 @@ authorization {{ users = [ {{ user: backup, password: {json.dumps(password)} }} 
     summary["passed"].append("wrong_password")
 
 
+# --- abs --------------------------------------------------------------------
+
+ABS_REPLICA = """\
+      type: abs
+      account-name: $LITESTREAM_AZURE_ACCOUNT_NAME
+      bucket: $LITESTREAM_REPLICA_BUCKET
+      endpoint: $LITESTREAM_REPLICA_ENDPOINT
+      path: {path}
+"""
+
+
+def azure_request(endpoint, account, key, method, container, query):
+    """One Blob service request signed with the account key (SharedKey, path-style as the
+    emulator takes it); returns (status, body)."""
+    import base64
+    import hashlib
+    import hmac
+    import urllib.error
+    import urllib.request
+    from email.utils import formatdate
+
+    headers = {"x-ms-date": formatdate(usegmt=True), "x-ms-version": "2021-08-06"}
+    canonical_headers = "".join(f"{k}:{v}\n" for k, v in sorted(headers.items()))
+    resource = f"/{account}/{account}/{container}" + "".join(
+        f"\n{k}:{v}" for k, v in sorted(query.items()))
+    # urllib sends a Content-Type with any body, and it is signed.
+    content_type = "application/octet-stream" if method == "PUT" else ""
+    fields = [method, "", "", "", "", content_type, "", "", "", "", "", ""]
+    to_sign = "\n".join(fields) + "\n" + canonical_headers + resource
+    signature = base64.b64encode(hmac.new(base64.b64decode(key), to_sign.encode(),
+                                          hashlib.sha256).digest()).decode()
+    headers["Authorization"] = f"SharedKey {account}:{signature}"
+    url = f"{endpoint}/{container}?" + "&".join(f"{k}={v}" for k, v in query.items())
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    if content_type:
+        headers["Content-Type"] = content_type
+    request = urllib.request.Request(url, method=method, headers=headers,
+                                     data=b"" if method == "PUT" else None)
+    try:
+        with opener.open(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def run_abs(tmp, litestream, summary, servers):
+    import base64
+    import re
+
+    port = free_port()
+    account = "lsenvacct"
+    key = base64.b64encode(os.urandom(32)).decode()
+    endpoint = f"http://127.0.0.1:{port}/{account}"
+    log_file = open(tmp / "azurite.log", "wb")
+    proc = subprocess.Popen(
+        ["azurite-blob", "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
+         str(tmp / "azurite"), "--skipApiVersionCheck", "--disableProductStyleUrl",
+         "--disableTelemetry", "--debug", str(tmp / "azurite-debug.log")],
+        env={**os.environ, "AZURITE_ACCOUNTS": f"{account}:{key}"}, stdin=subprocess.DEVNULL,
+        stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    log_file.close()
+    servers.append(proc)
+    wait_for("azurite to listen", lambda: port_open(port), 30, proc)
+
+    def container(name):
+        status, body = azure_request(endpoint, account, key, "PUT", name, {"restype": "container"})
+        if status != 201:
+            raise Failure(f"azurite: cannot create container {name}: {status} {body[:200]}")
+        # Signed with a wrong key, the same request is refused: authentication is on.
+        wrong = base64.b64encode(os.urandom(32)).decode()
+        status, _ = azure_request(endpoint, account, wrong, "GET", name,
+                                  {"comp": "list", "restype": "container"})
+        if status != 403:
+            raise Failure(f"azurite accepted a wrong key ({status})")
+
+        def written():
+            status, body = azure_request(endpoint, account, key, "GET", name,
+                                         {"comp": "list", "restype": "container"})
+            if status != 200:
+                raise Failure(f"azurite: cannot list {name}: {status}")
+            return re.findall(r"<Name>([^<]+)</Name>", body)
+        return written
+
+    log(f"azurite up on 127.0.0.1:{port}, account {account}")
+
+    def project(name, secret):
+        creds = {"replica_bucket": name.replace("_", "-"), "azure_account_name": account,
+                 "azure_account_key": secret, "replica_endpoint": endpoint}
+        return Project(tmp, name, creds, ABS_REPLICA.format(path=name), "",
+                       litestream), container(name.replace("_", "-"))
+
+    summary["cases"] = {}
+    good, written = project("good", key)
+    summary["cases"]["good"] = case_good(good, litestream, written, key.encode())
+    summary["passed"].append("good")
+    bad, written = project("wrong_key", base64.b64encode(os.urandom(32)).decode())
+    summary["cases"]["wrong_key"] = case_refused(bad, written, "403")
+    summary["passed"].append("wrong_key")
+
+
 def main():
     if sys.argv[1:2] == ["--wsgidav-server"]:
         return run_wsgidav_server(sys.argv[2])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=["sftp", "webdav", "s3-session", "nats"], required=True)
+    parser.add_argument("--server", choices=["sftp", "webdav", "s3-session", "nats", "abs"], required=True)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
@@ -526,7 +627,7 @@ def main():
         if not os.environ.get("LSENV_BIN"):
             raise Failure("LSENV_BIN is not set")
         run = {"sftp": run_sftp, "webdav": run_webdav, "s3-session": run_s3_session,
-               "nats": run_nats}
+               "nats": run_nats, "abs": run_abs}
         run[args.server](tmp, litestream, summary, servers)
         summary["ok"] = True
     except Failure as e:
@@ -541,7 +642,7 @@ def main():
                 proc.kill()
                 proc.wait()
         if not summary["ok"]:
-            for name in ("sshd.log", "wsgidav.log", "moto.log", "nats.log"):
+            for name in ("sshd.log", "wsgidav.log", "moto.log", "nats.log", "azurite.log"):
                 if (tmp / name).exists():
                     print(f"--- {name} (tail) ---\n" + "".join(
                         (tmp / name).read_text(errors="replace").splitlines(True)[-15:]),

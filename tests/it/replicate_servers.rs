@@ -2,10 +2,11 @@
 //! real servers on loopback in a private network namespace, driven by
 //! `tests/e2e/replicate_servers.py`: SFTP (OpenSSH's sshd, the private key a memfd file secret,
 //! the host key pinned), WebDAV (wsgidav with basic authentication), NATS (nats-server with
-//! JetStream and a user) and S3 with temporary keys (moto). Each restore compares the rows; a wrong key, a wrong host key, a wrong password and
+//! JetStream and a user), Azure Blob Storage (azurite, an account key) and S3 with temporary keys
+//! (moto). Each restore compares the rows; a wrong key, a wrong host key, a wrong password and
 //! a wrong session token are refused with nothing written.
 //!
-//! Needs root, `unshare`, sshd, wsgidav, nats-server, moto and litestream (`scripts/install-test-deps.sh`); missing
+//! Needs root, `unshare`, sshd, wsgidav, nats-server, azurite, moto and litestream (`scripts/install-test-deps.sh`); missing
 //! any of it fails the test.
 
 use std::process::Command;
@@ -61,4 +62,9 @@ fn s3_with_temporary_keys_and_their_session_token() {
 #[test]
 fn nats_jetstream_with_a_user_and_password() {
     replicate_to("nats", r#"["good","wrong_password"]"#);
+}
+
+#[test]
+fn abs_with_an_account_key() {
+    replicate_to("abs", r#"["good","wrong_key"]"#);
 }
