@@ -20,10 +20,10 @@ use crate::env::Env;
 use crate::error::{Error, Location, Position, Result, exit};
 use crate::exec;
 use crate::explain;
-use crate::litestream;
 use crate::project::Project;
 use crate::resolve::{self, Resolution};
 use crate::store::keys::{AgeKeys, KeySource};
+use crate::{litestream, litestream_schema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
@@ -159,6 +159,9 @@ fn check_credentials(project: &Project, env: &Env, findings: &mut Findings) -> O
         .map(|(document, credentials)| (document, credentials.file.as_path()));
     match resolve::resolve(&project.config, layer, env) {
         Ok(resolution) => {
+            for (location, message) in litestream_schema::placeholders(&resolution) {
+                findings.error(Some(location), message);
+            }
             for (name, variable) in resolution.iter().filter(|(_, variable)| variable.file) {
                 findings.ok(
                     None,
@@ -341,6 +344,13 @@ fn check_litestream_config(
     for (position, note) in crate::ambient::notes(&text, resolution, &project.config.pass) {
         findings.ok(Some(Location::file(&path).at(Some(position))), note);
     }
+    for finding in litestream_schema::findings(&text, resolution) {
+        let location = Some(Location::file(&path).at(Some(finding.position)));
+        match finding.level {
+            litestream_schema::Level::Warning => findings.warn(location, finding.message),
+            litestream_schema::Level::Error => findings.error(location, finding.message),
+        }
+    }
     for reference in litestream::references(&text) {
         let location = Location::file(&path).at(Some(reference.position));
         if unresolved.contains(&reference) {
@@ -406,7 +416,7 @@ fn nearest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>) -> Option<
 }
 
 /// Levenshtein distance with transpositions (optimal string alignment), over bytes.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for (i, row) in rows.iter_mut().enumerate() {

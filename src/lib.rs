@@ -19,6 +19,7 @@ pub mod filesecret;
 pub mod init;
 pub mod keygen;
 pub mod litestream;
+pub mod litestream_schema;
 pub mod names;
 pub mod os;
 pub mod output;

@@ -13,6 +13,7 @@ mod filesecret;
 mod init;
 mod integrations;
 mod leaks;
+mod litestream_schema;
 mod observe;
 mod output;
 mod preflight;
