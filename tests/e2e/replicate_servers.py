@@ -11,7 +11,8 @@ Run from the repo root inside a private network namespace, as root:
             key is pinned: a key the server does not know, and a server with another host key,
             are refused.
     webdav  PyPI wsgidav with basic authentication; a wrong password is refused.
-    abs     npm's azurite (Blob) with an account of its own; a wrong account key is refused.
+    abs     npm's azurite (Blob) with an account of its own, by account key and by a container SAS
+            token; a wrong key and a SAS signed with a wrong key are refused.
     nats    Debian's nats-server with JetStream and a user and password; a wrong password is
             refused.
     s3-session  moto with authentication on and temporary keys (an assumed role's): the session
@@ -548,6 +549,23 @@ def azure_request(endpoint, account, key, method, container, query):
         return e.code, e.read().decode(errors="replace")
 
 
+def service_sas(account, key, container):
+    """A container SAS (read, add, create, write, delete, list) signed with the account key."""
+    import base64
+    import hashlib
+    import hmac
+    from datetime import datetime, timedelta, timezone
+    from urllib.parse import quote
+
+    expiry = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    version, permissions = "2021-08-06", "racwdl"
+    fields = [permissions, "", expiry, f"/blob/{account}/{container}", "", "", "", version, "c",
+              "", "", "", "", "", "", ""]
+    signature = base64.b64encode(hmac.new(base64.b64decode(key), "\n".join(fields).encode(),
+                                          hashlib.sha256).digest()).decode()
+    return f"sv={version}&sr=c&sp={permissions}&se={quote(expiry)}&sig={quote(signature, safe='')}"
+
+
 def run_abs(tmp, litestream, summary, servers):
     import base64
     import re
@@ -588,19 +606,27 @@ def run_abs(tmp, litestream, summary, servers):
 
     log(f"azurite up on 127.0.0.1:{port}, account {account}")
 
-    def project(name, secret):
-        creds = {"replica_bucket": name.replace("_", "-"), "azure_account_name": account,
-                 "azure_account_key": secret, "replica_endpoint": endpoint}
-        return Project(tmp, name, creds, ABS_REPLICA.format(path=name), "",
-                       litestream), container(name.replace("_", "-"))
+    def project(name, secret, kind="azure_account_key"):
+        bucket = name.replace("_", "-")
+        written = container(bucket)
+        if kind == "azure_sas_token":
+            secret = service_sas(account, secret, bucket)
+        creds = {"replica_bucket": bucket, "azure_account_name": account, kind: secret,
+                 "replica_endpoint": endpoint}
+        return Project(tmp, name, creds, ABS_REPLICA.format(path=name), "", litestream), \
+            written, secret
 
     summary["cases"] = {}
-    good, written = project("good", key)
-    summary["cases"]["good"] = case_good(good, litestream, written, key.encode())
-    summary["passed"].append("good")
-    bad, written = project("wrong_key", base64.b64encode(os.urandom(32)).decode())
-    summary["cases"]["wrong_key"] = case_refused(bad, written, "403")
-    summary["passed"].append("wrong_key")
+    other_key = base64.b64encode(os.urandom(32)).decode()
+    for name, secret, kind, good in (
+            ("good", key, "azure_account_key", True),
+            ("wrong_key", other_key, "azure_account_key", False),
+            ("sas", key, "azure_sas_token", True),
+            ("wrong_sas", other_key, "azure_sas_token", False)):
+        case, written, secret = project(name, secret, kind)
+        summary["cases"][name] = (case_good(case, litestream, written, secret.encode()) if good
+                                  else case_refused(case, written, "403"))
+        summary["passed"].append(name)
 
 
 def main():

@@ -2,7 +2,7 @@
 //! real servers on loopback in a private network namespace, driven by
 //! `tests/e2e/replicate_servers.py`: SFTP (OpenSSH's sshd, the private key a memfd file secret,
 //! the host key pinned), WebDAV (wsgidav with basic authentication), NATS (nats-server with
-//! JetStream and a user), Azure Blob Storage (azurite, an account key) and S3 with temporary keys
+//! JetStream and a user), Azure Blob Storage (azurite, an account key and a SAS token) and S3 with temporary keys
 //! (moto). Each restore compares the rows; a wrong key, a wrong host key, a wrong password and
 //! a wrong session token are refused with nothing written.
 //!
@@ -65,6 +65,6 @@ fn nats_jetstream_with_a_user_and_password() {
 }
 
 #[test]
-fn abs_with_an_account_key() {
-    replicate_to("abs", r#"["good","wrong_key"]"#);
+fn abs_with_an_account_key_and_with_a_sas_token() {
+    replicate_to("abs", r#"["good","wrong_key","sas","wrong_sas"]"#);
 }
