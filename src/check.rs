@@ -162,6 +162,9 @@ fn check_credentials(project: &Project, env: &Env, findings: &mut Findings) -> O
             for (location, message) in litestream_schema::placeholders(&resolution) {
                 findings.error(Some(location), message);
             }
+            for (location, message) in litestream_schema::shadowed(&resolution) {
+                findings.warn(Some(location), message);
+            }
             for (name, variable) in resolution.iter().filter(|(_, variable)| variable.file) {
                 findings.ok(
                     None,

@@ -1,8 +1,10 @@
 //! What `check` knows of Litestream 0.5's config schema (`cmd/litestream/main.go`): the keys of a
 //! replica, which are required per type, `replica:` against `replicas:`, `dir` needing
 //! `pattern`, shell defaults (`${VAR:-x}`) that Litestream does not support, an SFTP replica
-//! without `host-key`, and file secrets referenced where Litestream wants a string or the other
-//! way round; plus credentials values still equal to an `init` placeholder.
+//! without `host-key`, signed payloads or path-style addressing turned off for an S3-compatible
+//! provider that needs them, and file secrets referenced where Litestream wants a string or the
+//! other way round; plus credentials values still equal to an `init` placeholder, and TOML
+//! values that a higher layer overrides.
 //!
 //! The config is read line by line as block YAML (`key: value`, `- key: value`), the shape
 //! Litestream's docs and `lsenv init` write; anything else yields no finding rather than a
@@ -75,6 +77,18 @@ const FILE_KEYS: &[&str] = &[
     "client-key",
     "client-cert",
     "sse-customer-key-path",
+];
+
+/// S3-compatible providers told by the endpoint's host (as Litestream tells them), and whether
+/// each needs path-style addressing. Every one needs signed payloads.
+const PROVIDERS: &[(&str, &str, bool)] = &[
+    ("Hetzner", ".your-objectstorage.com", false),
+    ("DigitalOcean Spaces", ".digitaloceanspaces.com", false),
+    ("Backblaze B2", ".backblazeb2.com", true),
+    ("Filebase", "s3.filebase.com", true),
+    ("Scaleway", ".scw.cloud", false),
+    ("Cloudflare R2", ".r2.cloudflarestorage.com", false),
+    ("Supabase", ".supabase.co", true),
 ];
 
 /// Per type, keys of which one must be set (in the replica or as a top-level default).
@@ -316,6 +330,9 @@ fn check_replica(
             );
         }
     }
+    if replica_type == "s3" {
+        check_provider(keys, &value_of, resolution, push);
+    }
     if replica_type == "sftp" && value_of("host-key").is_none() && !defaults.contains(&"host-key") {
         push(
             Level::Warning,
@@ -323,6 +340,83 @@ fn check_replica(
             "this sftp replica has no host-key: Litestream then accepts any server's host key (ssh-keyscan -t ed25519 HOST gives it)".into(),
         );
     }
+}
+
+/// Litestream gives the S3-compatible providers that need them signed payloads and path-style
+/// addressing; a config that turns either off breaks uploads (Litestream issues #941, #1059,
+/// #894).
+fn check_provider<'v>(
+    keys: &[&Line<'_>],
+    value_of: &impl Fn(&str) -> Option<&'v str>,
+    resolution: &Resolution,
+    push: &mut impl FnMut(Level, Position, String),
+) {
+    let Some(endpoint) = value_of("endpoint").map(|value| resolved_text(value, resolution)) else {
+        return;
+    };
+    let host = endpoint
+        .split("://")
+        .last()
+        .unwrap_or_default()
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let Some((provider, _, path_style)) = PROVIDERS
+        .iter()
+        .find(|(_, suffix, _)| host.ends_with(suffix) || host == suffix.trim_start_matches('.'))
+    else {
+        return;
+    };
+    for line in keys {
+        let off = matches!(line.value, "false" | "no" | "off");
+        if off && line.key == "sign-payload" {
+            push(
+                Level::Error,
+                line.position,
+                format!("{provider} refuses unsigned payloads: remove sign-payload: false"),
+            );
+        } else if off && line.key == "force-path-style" && *path_style {
+            push(
+                Level::Error,
+                line.position,
+                format!("{provider} needs path-style addressing: remove force-path-style: false"),
+            );
+        }
+    }
+}
+
+/// A value as Litestream would see it: a lone `$VAR` replaced by its resolved text.
+fn resolved_text(value: &str, resolution: &Resolution) -> String {
+    let name = value
+        .trim_matches(['"', '\''])
+        .strip_prefix('$')
+        .map(|name| name.trim_start_matches('{').trim_end_matches('}'));
+    match name.and_then(|name| resolution.get(name)) {
+        Some(variable) => String::from_utf8_lossy(variable.value.expose()).into_owned(),
+        None => value.to_owned(),
+    }
+}
+
+/// TOML values that the credentials (or the environment) override: the committed setting does
+/// nothing, which is seldom what its author meant.
+pub fn shadowed(resolution: &Resolution) -> Vec<(Location, String)> {
+    resolution
+        .iter()
+        .filter(|(_, variable)| !matches!(variable.source, Source::Toml { .. }))
+        .flat_map(|(name, variable)| {
+            variable
+                .overridden
+                .iter()
+                .filter_map(move |lower| match lower {
+                    Source::Toml { file, key } => Some((
+                        Location::file(&**file).key(key),
+                        format!("sets {name}, but {} overrides it", variable.source),
+                    )),
+                    _ => None,
+                })
+        })
+        .collect()
 }
 
 /// A `[files]` variable where Litestream wants a string, or a key's text where it wants a path.

@@ -57,11 +57,11 @@ fn each_mistake_is_reported_at_its_line() {
     );
     project.file(
         "config/lsenv.toml",
-        "[files]\nLITESTREAM_SFTP_KEY_PATH = \"litestream.sftp_private_key\"\n",
+        "[litestream]\nkey_text = \"committed\"\n[files]\nLITESTREAM_SFTP_KEY_PATH = \"litestream.sftp_private_key\"\n",
     );
     project.file(
         "config/litestream.yml",
-        "dbs:\n  - path: a.db\n    replicas:\n      - type: sftp\n        host: h:22\n        user: u\n        password: $LITESTREAM_SFTP_KEY_PATH\n      - type: sftp\n        host: h:22\n        user: u\n        key-path: $LITESTREAM_KEY_TEXT\n        host-key: k\n  - dir: data\n    replica:\n      type: s3\n      bukcet: ${LITESTREAM_BUCKET:-b}\n",
+        "dbs:\n  - path: a.db\n    replicas:\n      - type: sftp\n        host: h:22\n        user: u\n        password: $LITESTREAM_SFTP_KEY_PATH\n      - type: sftp\n        host: h:22\n        user: u\n        key-path: $LITESTREAM_KEY_TEXT\n        host-key: k\n  - dir: data\n    replica:\n      type: s3\n      bukcet: ${LITESTREAM_BUCKET:-b}\n  - path: b.db\n    replica:\n      type: s3\n      bucket: b\n      endpoint: https://s3.eu-central-003.backblazeb2.com\n      force-path-style: false\n",
     );
     let output = project.lsenv().args(["check"]).output().unwrap();
     let shown = said(&output);
@@ -75,6 +75,8 @@ fn each_mistake_is_reported_at_its_line() {
         "config/litestream.yml:16:7: `bukcet` is not a replica setting of Litestream 0.5; did you mean `bucket`?",
         "config/litestream.yml:14:5: this s3 replica sets no bucket or url",
         "config/litestream.yml:16:15: ${LITESTREAM_BUCKET:-b}: Litestream does not expand shell defaults",
+        "config/litestream.yml:22:7: Backblaze B2 needs path-style addressing",
+        "sets LITESTREAM_KEY_TEXT, but config/credentials.yml.enc `litestream.key_text` overrides it",
     ] {
         assert!(shown.contains(expected), "{expected}\n{shown}");
     }
