@@ -354,9 +354,15 @@ fn check_litestream_config(
             litestream_schema::Level::Error => findings.error(location, finding.message),
         }
     }
+    let mut reported = Vec::new();
     for reference in litestream::references(&text) {
         let location = Location::file(&path).at(Some(reference.position));
         if unresolved.contains(&reference) {
+            // Once per name, listing its other places.
+            if reported.contains(&reference.name) {
+                continue;
+            }
+            reported.push(reference.name.clone());
             let mut message = format!(
                 "${} is set by nothing; Litestream would read it as empty",
                 reference.name
@@ -364,6 +370,12 @@ fn check_litestream_config(
             if let Some(near) = nearest(&reference.name, resolution.names()) {
                 let _ = write!(message, " (did you mean {near}?)");
             }
+            message.push_str(&litestream_schema::unresolved_detail(
+                &text,
+                &unresolved,
+                &reference.name,
+                &project.config.section,
+            ));
             findings.error(Some(location), message);
         } else if let Some(variable) = resolution.get(&reference.name)
             && !variable.file

@@ -10,6 +10,8 @@
 //! Litestream's docs and `lsenv init` write; anything else yields no finding rather than a
 //! wrong one.
 
+use std::fmt::Write as _;
+
 use crate::error::{Location, Position};
 use crate::litestream;
 use crate::resolve::{Resolution, Source};
@@ -469,6 +471,102 @@ fn nearest(key: &str) -> Option<&'static str> {
         .map(|(_, known)| known)
 }
 
+/// More about an unresolved `$NAME`, after the message for its first reference: where else it
+/// is referenced, by which databases, and the credentials key that would set it.
+pub fn unresolved_detail(
+    text: &str,
+    unresolved: &[litestream::Reference],
+    name: &str,
+    section: &str,
+) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut detail = String::new();
+    let same: Vec<&litestream::Reference> = unresolved
+        .iter()
+        .filter(|reference| reference.name == name)
+        .collect();
+    if same.len() > 1 {
+        let others: Vec<String> = same[1..]
+            .iter()
+            .map(|reference| format!("{}:{}", reference.position.line, reference.position.column))
+            .collect();
+        let _ = write!(detail, "; also at {}", others.join(", "));
+    }
+    let mut databases: Vec<&str> = Vec::new();
+    for reference in &same {
+        if let Some(database) = database_of(&lines, reference.position.line)
+            && !databases.contains(&database)
+        {
+            databases.push(database);
+        }
+    }
+    if databases.len() > 1 {
+        let _ = write!(detail, " (databases {})", databases.join(", "));
+    }
+    if let Some(key) = credentials_key(name) {
+        let _ = write!(
+            detail,
+            "; to set it, add `{key}: …` under `{section}:` with lsenv credentials edit"
+        );
+    }
+    detail
+}
+
+/// The `path:` (or `dir:`) of the `dbs:` entry that holds 1-based line `line`.
+fn database_of<'t>(lines: &[&'t str], line: usize) -> Option<&'t str> {
+    let indent = |text: &str| text.len() - text.trim_start().len();
+    let meaningful = |text: &str| {
+        let content = text.trim_start();
+        !content.is_empty() && !content.starts_with('#')
+    };
+    // Up through the line's ancestors (each indented less than all since) to `dbs:`; the
+    // outermost item on the way is the database entry.
+    let mut bound = indent(lines.get(line - 1)?);
+    let mut entry = None;
+    for at in (0..line - 1).rev() {
+        let text = lines[at];
+        if !meaningful(text) || indent(text) >= bound {
+            continue;
+        }
+        bound = indent(text);
+        if text.trim_start().starts_with("dbs:") {
+            break;
+        }
+        if text.trim_start().starts_with("- ") {
+            entry = Some(at);
+        }
+    }
+    let start = entry?;
+    let dash = indent(lines[start]);
+    let first = lines[start].trim_start().trim_start_matches("- ");
+    std::iter::once(first)
+        .chain(
+            lines[start + 1..]
+                .iter()
+                .take_while(|text| !meaningful(text) || indent(text) > dash)
+                .filter(|text| indent(text) == dash + 2)
+                .map(|text| text.trim_start()),
+        )
+        .find_map(|key| {
+            key.strip_prefix("path:")
+                .or_else(|| key.strip_prefix("dir:"))
+        })
+        .map(|path| path.trim().trim_matches(['"', '\'']))
+}
+
+/// The credentials key (in the section) that becomes `name`, in the gem's spelling.
+fn credentials_key(name: &str) -> Option<String> {
+    let key = name.strip_prefix(crate::names::PREFIX)?;
+    if key.contains("__") {
+        return None;
+    }
+    Some(match key {
+        "ACCESS_KEY_ID" => "replica_key_id".to_owned(),
+        "SECRET_ACCESS_KEY" => "replica_access_key".to_owned(),
+        other => other.to_ascii_lowercase(),
+    })
+}
+
 /// Credentials (or environment) values still equal to an `init` placeholder: where each is set.
 pub fn placeholders(resolution: &Resolution) -> Vec<(Location, String)> {
     resolution
@@ -536,6 +634,21 @@ mod tests {
                 "does not expand shell defaults",
             ),
         ];
+        let text = "dbs:\n  - path: a.db\n    replica:\n      bucket: $B\n  - replica:\n      bucket: $B\n    path: b.db\n";
+        let unresolved = crate::litestream::references(text);
+        assert_eq!(
+            super::unresolved_detail(text, &unresolved, "B", "litestream"),
+            "; also at 6:15 (databases a.db, b.db)"
+        );
+        assert!(
+            super::unresolved_detail(
+                text,
+                &unresolved[..1],
+                "LITESTREAM_SECRET_ACCESS_KEY",
+                "litestream"
+            )
+            .contains("add `replica_access_key: …` under `litestream:`")
+        );
         for (text, expected) in cases {
             let found = said(text);
             assert!(

@@ -84,3 +84,26 @@ fn each_mistake_is_reported_at_its_line() {
     let shown = String::from_utf8(output.stdout).unwrap();
     assert!(shown.contains("did you mean `bucket`?"), "{shown}");
 }
+
+#[test]
+fn a_name_unresolved_in_several_databases_is_reported_once() {
+    let project = Project::new();
+    project.credentials("litestream:\n  replica_region: r\n");
+    project.file(
+        "config/litestream.yml",
+        "dbs:\n  - path: a.db\n    replica:\n      type: s3\n      bucket: $LITESTREAM_REPLICA_BUCKET\n  - path: b.db\n    replica:\n      type: s3\n      bucket: $LITESTREAM_REPLICA_BUCKET\n",
+    );
+    let output = project.lsenv().arg("check").output().unwrap();
+    let shown = said(&output);
+    let reports: Vec<&str> = errors(&shown)
+        .into_iter()
+        .filter(|line| line.contains("$LITESTREAM_REPLICA_BUCKET"))
+        .collect();
+    assert_eq!(
+        reports,
+        [
+            "error    config/litestream.yml:5:15: $LITESTREAM_REPLICA_BUCKET is set by nothing; Litestream would read it as empty; also at 9:15 (databases a.db, b.db); to set it, add `replica_bucket: …` under `litestream:` with lsenv credentials edit"
+        ],
+        "{shown}"
+    );
+}
