@@ -62,3 +62,24 @@ fn init_writes_a_config_litestream_reads_as_each_type() {
         );
     }
 }
+
+/// `credentials edit` of a file that does not exist yet starts from the S3 template, as
+/// `init` writes it.
+#[test]
+fn a_new_credentials_file_starts_from_the_s3_template() {
+    let project = Project::new();
+    let editor = project.script("editor.sh", "#!/bin/sh\ncp \"$1\" seen.yml\n");
+    let output = project
+        .lsenv()
+        .args(["credentials", "edit"])
+        .env("EDITOR", &editor)
+        .output()
+        .unwrap();
+    let seen = std::fs::read_to_string(project.path("seen.yml"))
+        .unwrap_or_else(|_| panic!("the editor did not run: {}", said(&output)));
+    assert!(
+        seen.contains("\nlitestream:\n")
+            && seen.contains("  replica_key_id: REPLACE-WITH-ACCESS-KEY-ID\n"),
+        "{seen}"
+    );
+}
