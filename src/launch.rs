@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
+use crate::filesecret::FileSecrets;
 use crate::names;
 use crate::os::NoCoreDumps;
 use crate::plan::CommandPlan;
@@ -29,11 +30,12 @@ const DEFAULT_PATH: &str = "/bin:/usr/bin";
 /// The child's environment, sorted by name: pass-list matches from `env`, then the resolved
 /// variables on top. Key variables are never included, whatever the pass-list says. Borrowed, so
 /// the only copy of a value is the one the child receives; a value that no environment variable
-/// can hold (a NUL byte) is refused by name.
+/// can hold (a NUL byte) is refused by name. A file secret is the path of its memfd in `files`.
 pub(crate) fn child_env<'a>(
     resolution: &'a Resolution,
     env: &'a Env,
     pass: &[String],
+    files: &'a FileSecrets,
 ) -> Result<Vec<(&'a str, &'a [u8])>> {
     let passed: Vec<_> = env
         .iter_named()
@@ -55,7 +57,11 @@ pub(crate) fn child_env<'a>(
             vars.push(earlier);
         }
         passed.next_if(|(passed, _)| *passed == name);
-        vars.push((name, variable.env_value(name)?));
+        let value = match files.path(name) {
+            Some(path) => path.as_bytes(),
+            None => variable.env_value(name)?,
+        };
+        vars.push((name, value));
     }
     vars.extend(passed);
     Ok(vars)
@@ -110,7 +116,12 @@ pub(crate) fn exec(
     env: &Env,
     core_dumps: &NoCoreDumps,
 ) -> Error {
-    let image = match Image::new(plan, resolution, env) {
+    // Open until `execve`, which hands them to the command.
+    let files = match FileSecrets::create(resolution) {
+        Ok(files) => files,
+        Err(err) => return err,
+    };
+    let image = match Image::new(plan, resolution, env, &files) {
         Ok(image) => image,
         Err(err) => return err,
     };
@@ -147,7 +158,12 @@ struct Image {
 }
 
 impl Image {
-    fn new(plan: &CommandPlan, resolution: &Resolution, env: &Env) -> Result<Self> {
+    fn new(
+        plan: &CommandPlan,
+        resolution: &Resolution,
+        env: &Env,
+        files: &FileSecrets,
+    ) -> Result<Self> {
         let program = locate(plan, env)?;
         let c_string = |bytes: &[u8]| {
             CString::new(bytes).map_err(|_| Error::CannotExecute {
@@ -160,7 +176,7 @@ impl Image {
             .chain(&plan.args)
             .map(|arg| c_string(arg.as_bytes()))
             .collect::<Result<_>>()?;
-        let vars = child_env(resolution, env, &plan.pass)?;
+        let vars = child_env(resolution, env, &plan.pass, files)?;
         let size = vars
             .iter()
             .map(|(name, value)| name.len() + value.len() + 2)
@@ -183,27 +199,28 @@ impl Image {
 
 /// The command ready to spawn, for supervision: found on lsenv's own `PATH`, with its argv,
 /// working directory and exactly [`child_env`] as its environment. The program's path comes
-/// along for error messages.
+/// along for error messages, and the file secrets, which must stay open until it is spawned.
 pub(crate) fn command(
     plan: &CommandPlan,
     resolution: &Resolution,
     env: &Env,
-) -> Result<(Command, PathBuf)> {
+) -> Result<(Command, PathBuf, FileSecrets)> {
     let program = locate(plan, env)?;
+    let files = FileSecrets::create(resolution)?;
     let mut command = Command::new(&program);
     command
         .arg0(&plan.program)
         .args(&plan.args)
         .env_clear()
         .envs(
-            child_env(resolution, env, &plan.pass)?
+            child_env(resolution, env, &plan.pass, &files)?
                 .into_iter()
                 .map(|(name, value)| (name, OsStr::from_bytes(value))),
         );
     if let Some(cwd) = &plan.cwd {
         command.current_dir(cwd);
     }
-    Ok((command, program))
+    Ok((command, program, files))
 }
 
 /// The plan's program, found relative to its working directory and then made absolute: the
@@ -297,6 +314,7 @@ mod tests {
     use super::{child_env, find_program};
     use crate::env::Env;
     use crate::error::Error;
+    use crate::filesecret::FileSecrets;
     use crate::resolve::{Resolution, Source, Variable};
     use crate::secret::Secret;
 
@@ -309,6 +327,7 @@ mod tests {
                         name: (*name).into(),
                     },
                     overridden: Vec::new(),
+                    file: false,
                 };
                 ((*name).to_owned(), variable)
             })
@@ -329,7 +348,8 @@ mod tests {
         .collect();
         let pass = ["HOME", "LC_*", "LITESTREAM_B", "RAILS_*", "ZED"].map(String::from);
         let resolution = resolved(&[("LITESTREAM_A", "a"), ("LITESTREAM_B", "resolved")]);
-        let vars = child_env(&resolution, &env, &pass).unwrap();
+        let no_files = FileSecrets::default();
+        let vars = child_env(&resolution, &env, &pass, &no_files).unwrap();
         let shown: Vec<_> = vars
             .iter()
             .map(|(name, value)| format!("{name}={}", String::from_utf8_lossy(value)))
@@ -346,14 +366,16 @@ mod tests {
         );
 
         let nul = resolved(&[("LITESTREAM_NUL", "canary\0")]);
-        let refused = child_env(&nul, &env, &pass).unwrap_err().to_string();
+        let refused = child_env(&nul, &env, &pass, &no_files)
+            .unwrap_err()
+            .to_string();
         assert!(
             refused.contains("LITESTREAM_NUL holds a NUL byte"),
             "{refused}"
         );
         assert!(!refused.contains("canary"), "{refused}");
         let env_nul: Env = [("ZED", "canary\0")].into_iter().collect();
-        let refused = child_env(&resolution, &env_nul, &pass)
+        let refused = child_env(&resolution, &env_nul, &pass, &no_files)
             .unwrap_err()
             .to_string();
         assert!(refused.contains("ZED holds a NUL byte"), "{refused}");

@@ -8,6 +8,7 @@
 //! `secret`, `tree`, `litestream`, `project`, `audit`), then the plumbing (`launch`, `supervise`, `os`,
 //! `output`, `terminal`). Modules are public only where the fuzz targets and tests need them.
 
+mod ambient;
 mod audit;
 mod cli;
 mod commands;
@@ -15,13 +16,17 @@ pub mod config;
 mod database_yml;
 pub mod env;
 pub mod error;
+mod filesecret;
 mod launch;
 mod litestream;
+mod litestream_schema;
 pub mod names;
 mod os;
 pub mod output;
 mod plan;
+mod preflight;
 mod project;
+mod replicas;
 pub mod resolve;
 pub mod secret;
 pub mod store;

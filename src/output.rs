@@ -114,6 +114,17 @@ pub fn run(
             );
         }
     }
+    // A file secret's value is a file for the command lsenv runs; no format can carry that.
+    if (reveal || matches!(format, Format::Github | Format::Gitlab))
+        && let Some((name, variable)) = resolution.iter().find(|(_, variable)| variable.file)
+    {
+        return Err(variable
+            .refusal(
+                name,
+                "is a file secret: only exec and replicate deliver it, as a file",
+            )
+            .with_hint("lsenv exec -- CMD gives CMD the file's path in the variable"));
+    }
     let entry: Entry = match format {
         Format::Dotenv => dotenv,
         Format::Shell => |out, name, value| {
@@ -148,7 +159,7 @@ pub fn run(
         let value = if reveal {
             variable.env_value(name)?
         } else {
-            fingerprint = variable.value.fingerprint();
+            fingerprint = variable.fingerprint();
             fingerprint.as_bytes()
         };
         entry(&mut out, name, value).map_err(|problem| {
@@ -292,7 +303,7 @@ fn json(resolution: &Resolution, reveal: bool) -> Result<Zeroizing<Vec<u8>>> {
         let text = if reveal {
             Cow::Borrowed(checked_text(name, variable, "a JSON string")?)
         } else {
-            Cow::Owned(variable.value.fingerprint())
+            Cow::Owned(variable.fingerprint())
         };
         object.insert(name, text);
     }
@@ -464,6 +475,7 @@ mod tests {
                     name: "LITESTREAM_X".into(),
                 },
                 overridden: Vec::new(),
+                file: false,
             };
             let resolution: Resolution = [("LITESTREAM_X".to_owned(), variable)]
                 .into_iter()

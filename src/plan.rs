@@ -100,6 +100,8 @@ pub(crate) struct CommandPlan {
     pub pass: Vec<String>,
     /// Supervise instead of exec, filtering secrets out of the command's output.
     pub redact: bool,
+    /// `replicate`: the Litestream config whose `$VAR`s must all resolve before it runs.
+    pub preflight: Option<PathBuf>,
 }
 
 impl Action {
@@ -142,6 +144,7 @@ pub(crate) struct InitOptions {
     pub procfile: bool,
     /// Add the section to existing credentials that lack it.
     pub append_section: bool,
+    pub replica_type: crate::replicas::ReplicaType,
 }
 
 /// `credentials recipients …`.
@@ -165,7 +168,13 @@ impl Plan {
                 }));
             }
             Command::Exec(args) => Raw::Exec(args.command, args.pass, args.redact),
-            Command::Replicate(args) => Raw::Replicate(args.args, args.restore_if_missing),
+            Command::Replicate(args) => Raw::Replicate(
+                args.args,
+                ReplicateOptions {
+                    restore_if_missing: args.restore_if_missing,
+                    preflight: !args.no_preflight,
+                },
+            ),
             Command::Verify(args) => Raw::Ready(Action::Verify(crate::commands::verify::Options {
                 databases: args.databases,
                 timeout: args.timeout,
@@ -197,6 +206,7 @@ impl Plan {
                 age: args.age,
                 procfile: args.procfile,
                 append_section: args.append_section,
+                replica_type: args.replica_type,
             })),
             Command::Credentials(command) => Raw::Ready(match command {
                 CredentialsCommand::Edit(args) if args.discard_recovery => Action::DiscardRecovery,
@@ -223,12 +233,13 @@ impl Plan {
                     program,
                     args,
                     redact,
+                    preflight: None,
                     cwd: project.root_given.then(|| project.root.clone()),
                     pass: pass_list(&project.config, pass)?,
                 })
             }
-            Raw::Replicate(args, restore_if_missing) => {
-                Action::Replicate(replicate_command(&project, env, args, restore_if_missing)?)
+            Raw::Replicate(args, options) => {
+                Action::Replicate(replicate_command(&project, env, args, options)?)
             }
         };
         Ok(Self::Run {
@@ -242,7 +253,17 @@ impl Plan {
 enum Raw {
     Ready(Action),
     Exec(Vec<OsString>, Vec<String>, bool),
-    Replicate(Vec<OsString>, bool),
+    /// The arguments for litestream, and what lsenv adds.
+    Replicate(Vec<OsString>, ReplicateOptions),
+}
+
+/// `replicate`'s own options.
+#[derive(Clone, Copy)]
+struct ReplicateOptions {
+    /// Restore a missing database first (litestream's `-restore-if-db-not-exists`).
+    restore_if_missing: bool,
+    /// Check that every `$VAR` of the Litestream config resolves before it runs.
+    preflight: bool,
 }
 
 /// git hands the textconv driver a temporary copy that keeps the file's name, so the name says
@@ -275,6 +296,8 @@ fn diff_action(args: DiffArgs, environment: &mut Option<String>) -> Action {
 
 /// `[exec] pass` then `--pass`. Naming a key variable explicitly is refused; globs skip them.
 pub(crate) fn pass_list(config: &Config, cli: Vec<String>) -> Result<Vec<String>> {
+    let cli =
+        crate::ambient::expand(cli).map_err(|problem| Error::usage(format!("--pass {problem}")))?;
     for pattern in &config.pass {
         check_pattern(pattern).map_err(|problem| {
             Error::config(Location::file(&config.path).key("exec.pass"), problem)
@@ -312,7 +335,7 @@ fn replicate_command(
     project: &Project,
     env: &Env,
     args: Vec<OsString>,
-    restore_if_missing: bool,
+    options: ReplicateOptions,
 ) -> Result<CommandPlan> {
     let config = &project.config;
     let own_config = args.iter().any(|arg| {
@@ -335,7 +358,7 @@ fn replicate_command(
         full.push("-config".into());
         full.push(config.litestream_config.clone().into());
     }
-    if restore_if_missing {
+    if options.restore_if_missing {
         let litestream = litestream::locate(project, env)?;
         if !litestream::restores_if_missing(&litestream) {
             return Err(Error::config(
@@ -351,6 +374,9 @@ fn replicate_command(
         program: litestream::program(config, env),
         args: full,
         redact: false,
+        // A -config of the user's own is theirs to check.
+        preflight: (options.preflight && !own_config)
+            .then(|| project.path(&config.litestream_config)),
         cwd: (!project.root.as_os_str().is_empty()).then(|| project.root.clone()),
         pass: pass_list(config, Vec::new())?,
     })

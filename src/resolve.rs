@@ -52,6 +52,8 @@ pub struct Variable {
     pub source: Source,
     /// Lower layers that had a value for the same name, lowest first.
     pub overridden: Vec<Source>,
+    /// A file secret (`[files]`): the command gets the path of a file holding `value`.
+    pub file: bool,
 }
 
 impl Variable {
@@ -60,6 +62,18 @@ impl Variable {
             value,
             source,
             overridden: Vec::new(),
+            file: false,
+        }
+    }
+
+    /// What may be shown instead of the value ([`Secret::fingerprint`]), saying whether the
+    /// command gets it as a file.
+    pub fn fingerprint(&self) -> String {
+        let fingerprint = self.value.fingerprint();
+        if self.file {
+            format!("file, {fingerprint}")
+        } else {
+            fingerprint
         }
     }
 
@@ -304,14 +318,24 @@ fn credentials_variables(config: &Config, document: &mut Node, file: &Path) -> R
         key,
     };
     let mut mapped = Vec::new();
-    for Mapping {
-        name,
-        key_path,
-        table,
-        optional,
-    } in &config.mappings
-    {
-        match document.get(key_path) {
+    // `[env]` values are copied first; `[files]` values are moved out, so that a key inside the
+    // section becomes the file only, never also a variable holding the bytes.
+    let (files, plain): (Vec<&Mapping>, Vec<&Mapping>) =
+        config.mappings.iter().partition(|mapping| mapping.file);
+    for mapping in plain.into_iter().chain(files) {
+        let Mapping {
+            name,
+            key_path,
+            table,
+            optional,
+            ..
+        } = mapping;
+        let found = if mapping.file {
+            document.take(key_path)
+        } else {
+            document.get(key_path).cloned()
+        };
+        match found {
             None if !optional => {
                 return Err(Error::config(
                     Location::file(file).key(key_path),
@@ -322,7 +346,7 @@ fn credentials_variables(config: &Config, document: &mut Node, file: &Path) -> R
                 )));
             }
             None | Some(Node::Null) => {}
-            Some(Node::Scalar(value)) => mapped.push((name, key_path, value.clone())),
+            Some(Node::Scalar(value)) => mapped.push((mapping, value)),
             Some(other) => {
                 return Err(Error::config(
                     Location::file(file).key(key_path),
@@ -338,8 +362,17 @@ fn credentials_variables(config: &Config, document: &mut Node, file: &Path) -> R
         None | Some(Node::Null) => Layer::default(),
         Some(section) => section_variables(section, &config.section, &source, file)?,
     };
-    for (name, key_path, value) in mapped {
-        layer.push(name.clone(), value, source(key_path.clone()));
+    for (mapping, value) in mapped {
+        layer.push(
+            mapping.name.clone(),
+            value,
+            source(mapping.key_path.clone()),
+        );
+        if mapping.file
+            && let Some((_, (_, variable))) = layer.entries.last_mut()
+        {
+            variable.file = true;
+        }
     }
     layer.finish(file)
 }
@@ -649,6 +682,7 @@ mod tests {
     fn mappings_and_refused_names() {
         let mut config = config("");
         config.mappings.push(Mapping {
+            file: false,
             name: "GOOGLE_JSON".into(),
             key_path: "gcp.service_account".into(),
             table: "env".into(),

@@ -76,7 +76,8 @@ pub(crate) fn run(
     env: &Env,
     core_dumps: &NoCoreDumps,
 ) -> Result<Status> {
-    let (child_command, program) = launch::command(command, resolution, env)?;
+    // The file secrets stay open while the command runs: it inherited the same descriptors.
+    let (child_command, program, _files) = launch::command(command, resolution, env)?;
     let redactor = Arc::new(redactor(resolution)?);
     // Installed before the spawn, so a signal that arrives before the forwarding starts waits
     // for it instead of killing lsenv and leaving the command behind.

@@ -52,6 +52,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             value: Secret::copy_from(value),
             source,
             overridden: Vec::new(),
+            file: false,
         };
         variables.push((format!("LITESTREAM_V{index}"), variable));
     }

@@ -17,12 +17,13 @@ use serde_json::json;
 use crate::commands::explain;
 use crate::env::Env;
 use crate::error::{Error, Location, Result, Status, exit};
-use crate::litestream;
+use crate::names;
 use crate::project::Project;
 use crate::resolve::{self, Resolution};
 use crate::store::keys::{AgeKeys, KeySource};
 use crate::terminal::say;
 use crate::yaml::{Remark, RemarkKind};
+use crate::{litestream, litestream_schema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
@@ -164,7 +165,25 @@ fn check_credentials(project: &Project, env: &Env, findings: &mut Findings) -> O
         .zip(credentials.as_ref())
         .map(|(document, credentials)| (document, credentials.file.as_path()));
     match resolve::resolve(&project.config, layer, env) {
-        Ok(resolution) => Some(resolution),
+        Ok(resolution) => {
+            for (location, message) in litestream_schema::placeholders(&resolution) {
+                findings.error(Some(location), message);
+            }
+            for (location, message) in litestream_schema::shadowed(&resolution) {
+                findings.warn(Some(location), message);
+            }
+            for (name, variable) in resolution.iter().filter(|(_, variable)| variable.file) {
+                findings.ok(
+                    None,
+                    format!(
+                        "{name} is a file secret ({}) from {}",
+                        variable.fingerprint(),
+                        variable.source
+                    ),
+                );
+            }
+            Some(resolution)
+        }
         Err(err) => {
             findings.failed(&err);
             None
@@ -242,9 +261,25 @@ fn check_litestream_config(
         return Ok(());
     };
     let unresolved = explain::unresolved_references(&path, project, env, resolution)?;
+    for (position, note) in crate::ambient::notes(&text, resolution, &project.config.pass) {
+        findings.ok(Some(Location::file(&path).at(Some(position))), note);
+    }
+    for finding in litestream_schema::findings(&text, resolution) {
+        let location = Some(Location::file(&path).at(Some(finding.position)));
+        match finding.level {
+            litestream_schema::Level::Warning => findings.warn(location, finding.message),
+            litestream_schema::Level::Error => findings.error(location, finding.message),
+        }
+    }
+    let mut reported = Vec::new();
     for reference in litestream::references(&text) {
         let location = Location::file(&path).at(Some(reference.position));
         if unresolved.contains(&reference) {
+            // Once per name, listing its other places.
+            if reported.contains(&reference.name) {
+                continue;
+            }
+            reported.push(reference.name.clone());
             let mut message = format!(
                 "${} is set by nothing; Litestream would read it as empty",
                 reference.name
@@ -252,8 +287,15 @@ fn check_litestream_config(
             if let Some(near) = nearest(&reference.name, resolution.names()) {
                 let _ = write!(message, " (did you mean {near}?)");
             }
+            message.push_str(&litestream_schema::unresolved_detail(
+                &text,
+                &unresolved,
+                &reference.name,
+                &project.config.section,
+            ));
             findings.error(Some(location), message);
         } else if let Some(variable) = resolution.get(&reference.name)
+            && !variable.file
             && let Some(problem) =
                 litestream::breaks_yaml(variable.value.expose(), reference.quoting)
         {
@@ -299,35 +341,10 @@ fn check_litestream_config(
 fn nearest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
     candidates
         .filter(|candidate| *candidate != name)
-        .map(|candidate| (edit_distance(name, candidate), candidate))
+        .map(|candidate| (names::edit_distance(name, candidate), candidate))
         .filter(|(distance, _)| *distance <= 2)
         .min()
         .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance with transpositions (optimal string alignment), over bytes.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 /// Key files: not readable by others, ignored (and not committed) by git.
@@ -512,15 +529,10 @@ fn print(findings: &Findings, json: bool) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{edit_distance, nearest};
+    use super::nearest;
 
     #[test]
     fn typos_are_near() {
-        assert_eq!(
-            edit_distance("LITESTREAM_ACESS_KEY_ID", "LITESTREAM_ACCESS_KEY_ID"),
-            1
-        );
-        assert_eq!(edit_distance("ab", "ba"), 1);
         let known = ["LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_REPLICA_BUCKET"];
         assert_eq!(
             nearest("LITESTREAM_ACESS_KEY_ID", known.into_iter()),

@@ -167,7 +167,11 @@ fn original_text(
             "there is no file to re-encrypt",
         )),
         (None, false) => Ok(Zeroizing::new(
-            include_str!("../../config/templates/credentials.yml").to_owned(),
+            concat!(
+                include_str!("../../config/templates/credentials.yml"),
+                include_str!("../../config/templates/types/s3/credentials.yml")
+            )
+            .to_owned(),
         )),
     }
 }

@@ -7,6 +7,7 @@ use crate::error::{Result, Status};
 use crate::launch;
 use crate::os::NoCoreDumps;
 use crate::plan::CommandPlan;
+use crate::preflight;
 use crate::project::Project;
 use crate::resolve;
 use crate::supervise;
@@ -22,6 +23,9 @@ pub(crate) fn run(
 ) -> Result<Status> {
     project.say_if_none();
     let resolved = resolve::resolve_project(project, env, false)?;
+    if let Some(config) = &command.preflight {
+        preflight::check(config, project, env, &resolved.resolution)?;
+    }
     // Before the process is replaced.
     audit::record(env, name, &project.root, resolved.resolution.names());
     if command.redact {

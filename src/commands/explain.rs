@@ -33,6 +33,8 @@ struct Report<'a> {
     not_set: Vec<&'a str>,
     unused_keys: Vec<String>,
     unresolved: Vec<litestream::Reference>,
+    /// Replicas left to a cloud SDK's default chain ([`crate::ambient`]).
+    ambient: Vec<(crate::error::Position, String)>,
     litestream_config: String,
 }
 
@@ -64,11 +66,15 @@ impl<'a> Report<'a> {
             .unwrap_or_default();
         let config_path = project.path(&project.config.litestream_config);
         let unresolved = unresolved_references(&config_path, project, env, resolution)?;
+        let ambient = litestream::read_config(&config_path)?
+            .map(|text| crate::ambient::notes(&text, resolution, &project.config.pass))
+            .unwrap_or_default();
         Ok(Self {
             shown,
             not_set,
             unused_keys,
             unresolved,
+            ambient,
             litestream_config: config_path.display().to_string(),
         })
     }
@@ -76,7 +82,7 @@ impl<'a> Report<'a> {
     fn to_text(&self) -> String {
         let mut out = String::new();
         for (name, variable) in &self.shown {
-            let _ = writeln!(out, "{name}  ({})", variable.value.fingerprint());
+            let _ = writeln!(out, "{name}  ({})", variable.fingerprint());
             let _ = writeln!(out, "  from  {}", variable.source);
             for lower in variable.overridden.iter().rev() {
                 let _ = writeln!(out, "  over  {lower}");
@@ -105,7 +111,14 @@ impl<'a> Report<'a> {
                 reference.name
             );
         }
-        if !self.unresolved.is_empty() {
+        for (position, note) in &self.ambient {
+            let _ = write!(
+                out,
+                "\n{}:{}:{}: {note}",
+                self.litestream_config, position.line, position.column
+            );
+        }
+        if !self.unresolved.is_empty() || !self.ambient.is_empty() {
             out.push('\n');
         }
         out
@@ -117,7 +130,8 @@ impl<'a> Report<'a> {
             .iter()
             .map(|(name, variable)| {
                 let value = json!({
-                    "fingerprint": variable.value.fingerprint(),
+                    "fingerprint": variable.fingerprint(),
+                    "file": variable.file,
                     "source": source_json(&variable.source),
                     "overridden": variable.overridden.iter().map(source_json).collect::<Vec<_>>(),
                 });
@@ -133,6 +147,12 @@ impl<'a> Report<'a> {
                 "file": self.litestream_config,
                 "line": r.position.line,
                 "column": r.position.column,
+            })).collect::<Vec<_>>(),
+            "ambient_identity": self.ambient.iter().map(|(position, note)| json!({
+                "file": self.litestream_config,
+                "line": position.line,
+                "column": position.column,
+                "message": note,
             })).collect::<Vec<_>>(),
         })
     }

@@ -22,18 +22,18 @@ use crate::error::{Error, Location, Result};
 use crate::os;
 use crate::plan::InitOptions;
 use crate::project::{Project, Sealing};
+use crate::replicas::{Templates, merge_config};
 use crate::store::rails::MasterKey;
 use crate::store::{Access, Keys};
 use crate::terminal::say;
 use crate::yaml;
 
 const CONFIG_TEMPLATE: &str = include_str!("../../config/templates/lsenv.toml");
-/// The head of `config/litestream.yml`, ending in `dbs:`.
+/// The head of `config/litestream.yml`; the type's introduction and `dbs:` follow.
 const LITESTREAM_TEMPLATE: &str = include_str!("../../config/templates/litestream.yml");
-/// One entry of `dbs:`; `{path}` is the database path.
-const LITESTREAM_DB_TEMPLATE: &str = include_str!("../../config/templates/litestream-db.yml");
+/// The head of the credentials; the type's `litestream:` block follows.
 const CREDENTIALS_TEMPLATE: &str = include_str!("../../config/templates/credentials.yml");
-/// The line of the credentials template that opens its section, after a blank line.
+/// The line of a type's credentials template that opens its section, after a blank line.
 const SECTION_LINE: &str = "\nlitestream:\n";
 
 const ASK_FOR_DB: &str = "name each SQLite database to replicate, relative to the project root: lsenv init --db storage/production.sqlite3 --db …";
@@ -136,14 +136,18 @@ enum Credentials {
 impl Setup {
     fn new(project: &Project, options: &InitOptions, env: &Env) -> Result<Self> {
         let databases = options.databases.as_slice();
+        let templates = options.replica_type.templates();
         let config = PlainFile::unless_exists(project.config.path.clone(), || {
-            Ok((CONFIG_TEMPLATE.to_owned(), String::new()))
+            Ok((
+                merge_config(CONFIG_TEMPLATE, templates.config),
+                String::new(),
+            ))
         })?;
         let mut litestream =
             PlainFile::unless_exists(project.path(&project.config.litestream_config), || {
                 let (paths, origin) = databases_to_replicate(project, databases)?;
                 Ok((
-                    litestream_yml(&paths),
+                    litestream_yml(&paths, &templates),
                     format!(" for {origin}{}", paths.join(", ")),
                 ))
             })?;
@@ -154,7 +158,7 @@ impl Setup {
             config,
             litestream,
             procfile: options.procfile.then(|| procfile(project)).transpose()?,
-            credentials: Credentials::plan(project, env, options)?,
+            credentials: Credentials::plan(project, env, options, &templates)?,
         })
     }
 
@@ -213,13 +217,18 @@ impl PlainFile {
 }
 
 impl Credentials {
-    fn plan(project: &Project, env: &Env, options: &InitOptions) -> Result<Self> {
+    fn plan(
+        project: &Project,
+        env: &Env,
+        options: &InitOptions,
+        templates: &Templates,
+    ) -> Result<Self> {
         let age = options.age;
         let mut target = project.writable_credentials_target(env)?;
         if target.exists {
             return match target.access() {
                 Some(access) => {
-                    let section = section_of(project, &target.file, &access, env);
+                    let section = section_of(project, &target.file, &access, env, templates);
                     if let (true, Section::Unknown(why)) = (options.append_section, &section) {
                         return Err(Error::config(
                             Location::file(&target.file),
@@ -261,7 +270,7 @@ impl Credentials {
         Ok(Self::Create {
             sealing: project.sealing(&target, env)?,
             file: target.file,
-            yaml: credentials_yaml(&project.config.section),
+            yaml: credentials_yaml(&project.config.section, templates),
         })
     }
 
@@ -306,7 +315,13 @@ impl Credentials {
 }
 
 /// Whether the credentials in `file` have the configured section.
-fn section_of(project: &Project, file: &Path, access: &Access, env: &Env) -> Section {
+fn section_of(
+    project: &Project,
+    file: &Path,
+    access: &Access,
+    env: &Env,
+    templates: &Templates,
+) -> Section {
     let section = &project.config.section;
     let opened = os::read_capped(file, crate::store::rails::MAX_FILE_BYTES).and_then(|bytes| {
         if crate::store::age::is_passphrase_file(&bytes) {
@@ -318,7 +333,7 @@ fn section_of(project: &Project, file: &Path, access: &Access, env: &Env) -> Sec
     match opened {
         Ok(Some(true)) => Section::Present,
         Ok(Some(false)) => Section::Missing {
-            yaml: section_yaml(section),
+            yaml: section_yaml(section, templates),
             append: false,
         },
         Ok(None) => Section::Unknown("it is encrypted with a passphrase".into()),
@@ -427,28 +442,33 @@ fn databases_to_replicate(project: &Project, given: &[PathBuf]) -> Result<(Vec<S
     Ok((unique, origin))
 }
 
-fn litestream_yml(paths: &[String]) -> String {
-    let mut text = LITESTREAM_TEMPLATE.to_owned();
+fn litestream_yml(paths: &[String], templates: &Templates) -> String {
+    let mut text = format!("{LITESTREAM_TEMPLATE}{}dbs:\n", templates.litestream_intro);
     for path in paths {
-        text.push_str(&LITESTREAM_DB_TEMPLATE.replace("{path}", &yaml_scalar(path)));
+        text.push_str(
+            &templates
+                .litestream_db
+                .replace("{path}", &yaml_scalar(path)),
+        );
     }
     text
 }
 
 /// The credentials template with its `litestream:` block under `section`, the dotted key path
 /// `[credentials] section` may set (the empty path puts the block's keys at the top level).
-fn credentials_yaml(section: &str) -> String {
-    let (header, _) = CREDENTIALS_TEMPLATE
-        .split_once(SECTION_LINE)
-        .expect("config/templates/credentials.yml has a `litestream:` line after a blank line");
-    format!("{header}\n{}", section_yaml(section))
+fn credentials_yaml(section: &str, templates: &Templates) -> String {
+    format!(
+        "{CREDENTIALS_TEMPLATE}\n{}",
+        section_yaml(section, templates)
+    )
 }
 
-/// The `litestream:` block of the credentials template, under `section`.
-fn section_yaml(section: &str) -> String {
-    let (_, block) = CREDENTIALS_TEMPLATE
-        .split_once(SECTION_LINE)
-        .expect("config/templates/credentials.yml has a `litestream:` line after a blank line");
+/// The type's `litestream:` block of the credentials template, under `section`.
+fn section_yaml(section: &str, templates: &Templates) -> String {
+    let block = templates
+        .credentials
+        .strip_prefix(SECTION_LINE)
+        .expect("a type's credentials.yml starts with a blank line and `litestream:`");
     let segments: Vec<&str> = if section.is_empty() {
         Vec::new()
     } else {
@@ -507,6 +527,7 @@ mod tests {
         CONFIG_TEMPLATE, CREDENTIALS_TEMPLATE, credentials_yaml, litestream_yml, yaml_scalar,
     };
     use crate::config::Config;
+    use crate::replicas::ReplicaType;
     use crate::tree::Node;
 
     fn load_config(text: &str, environment: Option<&str>) -> Config {
@@ -542,6 +563,7 @@ mod tests {
             "[litestream]",
             "\nreplica_bucket = ",
             "[env]",
+            "[files]",
             "[exec]",
             "\npass = ",
             "\nallow = ",
@@ -553,16 +575,20 @@ mod tests {
             assert!(uncommented.contains(setting), "{setting} is not shown");
         }
         let config = load_config(&uncommented, Some("production"));
-        assert_eq!(config.mappings.len(), 1);
+        assert_eq!(config.mappings.len(), 3);
         assert_eq!(config.litestream.len(), 2);
         assert!(config.credentials_file.is_some());
     }
 
     #[test]
     fn credentials_template_moves_under_the_configured_section() {
-        assert_eq!(credentials_yaml("litestream"), CREDENTIALS_TEMPLATE);
+        let s3 = ReplicaType::S3.templates();
+        assert_eq!(
+            credentials_yaml("litestream", &s3),
+            format!("{CREDENTIALS_TEMPLATE}{}", s3.credentials)
+        );
         for section in ["backup.litestream", "", "odd key.yes"] {
-            let yaml = credentials_yaml(section);
+            let yaml = credentials_yaml(section, &s3);
             let tree = crate::yaml::parse(&yaml, Path::new("t")).unwrap();
             let Some(Node::Map(entries)) = tree.get(section) else {
                 panic!("{section:?}:\n{yaml}");
@@ -609,7 +635,8 @@ mod tests {
             "storage/a.sqlite3".to_owned(),
             "my db: #1.sqlite3".to_owned(),
         ];
-        let value: serde_yaml::Value = serde_yaml::from_str(&litestream_yml(&paths)).unwrap();
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(&litestream_yml(&paths, &ReplicaType::S3.templates())).unwrap();
         for (i, path) in paths.iter().enumerate() {
             let entry = &value["dbs"][i];
             assert_eq!(entry["path"].as_str(), Some(path.as_str()));

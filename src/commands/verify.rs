@@ -245,8 +245,11 @@ impl Drill<'_> {
             cwd: (!self.project.root.as_os_str().is_empty()).then(|| self.project.root.clone()),
             pass: self.pass.clone(),
             redact: false,
+            preflight: None,
         };
-        let (mut command, program) = match launch::command(&plan, self.resolution, self.env) {
+        // The file secrets stay open while the restore runs: it inherited the same descriptors.
+        let (mut command, program, _files) = match launch::command(&plan, self.resolution, self.env)
+        {
             Ok(ready) => ready,
             Err(err) => return Ok(Restore::Failed(err.to_string())),
         };

@@ -7,10 +7,16 @@ use std::process::Output;
 
 use crate::support::{KEY, Project, assert_said, child_env, ruby_oracle, said};
 
-const CREDENTIALS_TEMPLATE: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/config/templates/credentials.yml"
-));
+const CREDENTIALS_TEMPLATE: &str = concat!(
+    include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/templates/credentials.yml"
+    )),
+    include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/templates/types/s3/credentials.yml"
+    ))
+);
 
 /// The variables the credentials template resolves to.
 const TEMPLATE_VARIABLES: [(&str, &str); 5] = [

@@ -2,6 +2,7 @@
 //! with (Ruby's ActiveSupport, litestream, an S3 API). A missing tool fails a test; none skip.
 
 mod age;
+mod ambient;
 mod audit;
 mod bad_input;
 #[path = "../consumers/mod.rs"]
@@ -9,17 +10,22 @@ mod consumers;
 mod crash;
 mod credentials;
 mod exec;
+mod filesecret;
 mod hostile;
 mod init;
 mod integrations;
 mod leaks;
+mod litestream_schema;
 mod newcomer;
 mod observe;
 mod output;
+mod preflight;
 mod properties;
 mod rails_interop;
 mod redact;
+mod replica_types;
 mod replicate;
+mod replicate_servers;
 mod resolve;
 mod scan;
 mod support;

@@ -361,6 +361,7 @@ proptest! {
                         key: format!("litestream.v{index}"),
                     },
                     overridden: Vec::new(),
+                    file: false,
                 };
                 (format!("LITESTREAM_V{index}"), variable)
             })

@@ -7,32 +7,11 @@
 
 use std::process::Command;
 
-use crate::support::{Project, litestream, said};
+use crate::support::{Project, litestream, run_driver, said};
 
 /// Runs the end-to-end driver with credentials of `store` and checks its verdict.
 fn replicate_end_to_end(store: &str) {
-    let output = Command::new("unshare")
-        .args([
-            "-n",
-            "--",
-            "python3",
-            "tests/drivers/replicate.py",
-            "--store",
-            store,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("LSENV_BIN", assert_cmd::cargo::cargo_bin!("lsenv"))
-        .env("LITESTREAM_BIN", litestream())
-        .output()
-        .expect("cannot run `unshare` (util-linux)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report = format!(
-        "status: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "e2e driver failed\n{report}");
-    let summary = stdout.lines().last().unwrap_or_default();
+    let (summary, report) = run_driver("replicate.py", &["--store", store]);
     assert!(
         summary.starts_with(r#"{"ok":true,"passed":["good","wrong_secret"]"#)
             && summary.contains(&format!(r#""store":"{store}""#)),

@@ -133,6 +133,32 @@ pub(crate) fn require_unshare() {
     }
 }
 
+/// Runs a driver of `tests/drivers/` (`script` and its arguments) in a private network namespace,
+/// with the lsenv and litestream under test, and returns its verdict (the last line it printed,
+/// a JSON summary) and a report of all it printed, for failure messages. Fails unless it
+/// succeeded.
+pub(crate) fn run_driver(script: &str, args: &[&str]) -> (String, String) {
+    require_unshare();
+    let output = std::process::Command::new("unshare")
+        .args(["-n", "--", "python3"])
+        .arg(format!("tests/drivers/{script}"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LSENV_BIN", assert_cmd::cargo::cargo_bin!("lsenv"))
+        .env("LITESTREAM_BIN", litestream())
+        .output()
+        .expect("cannot run `unshare` (util-linux)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = format!(
+        "status: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{script} failed\n{report}");
+    let summary = stdout.lines().last().unwrap_or_default().to_owned();
+    (summary, report)
+}
+
 /// The environment a child printed with `env -0`.
 pub(crate) fn env_of(output: &Output) -> BTreeMap<String, String> {
     assert!(

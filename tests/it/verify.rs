@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::support::{Project, assert_said, litestream, said, send_signal, wait_until};
+use crate::support::{Project, assert_said, litestream, run_driver, said, send_signal, wait_until};
 
 /// A project whose one database, `db/app.sqlite3` (WAL mode, 100 rows), Litestream replicates to
 /// the file replica `replica/` every 100 ms. The replica's path reaches litestream as a resolved
@@ -272,21 +272,7 @@ fn verify_refuses_unknown_databases_and_a_missing_config() {
 /// secret nor the wrong one is printed.
 #[test]
 fn verify_against_loopback_s3() {
-    let output = Command::new("unshare")
-        .args(["-n", "--", "python3", "tests/drivers/verify.py"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("LSENV_BIN", assert_cmd::cargo::cargo_bin!("lsenv"))
-        .env("LITESTREAM_BIN", litestream())
-        .output()
-        .expect("cannot run `unshare` (util-linux)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report = format!(
-        "status: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "e2e driver failed\n{report}");
-    let summary = stdout.lines().last().unwrap_or_default();
+    let (summary, report) = run_driver("verify.py", &[]);
     assert!(
         summary.starts_with(r#"{"ok":true,"passed":["verified","behind","wrong_secret"]"#),
         "unexpected summary: {summary}\n{report}"
