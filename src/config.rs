@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use toml::{Table, Value};
 
-use crate::error::{Error, Location, Position, Result};
+use crate::error::{Error, Location, Result, position_of};
 use crate::secret::Secret;
 use crate::tree::Node;
 
@@ -292,7 +292,7 @@ impl Config {
             let full = format!("{table_name}.{key}");
             match key.as_str() {
                 "pass" => {
-                    self.pass = crate::ambient::expand(self.expect_strings(value, &full)?)
+                    self.pass = crate::presets::expand(self.expect_strings(value, &full)?)
                         .map_err(|problem| Error::config(self.location(&full), problem))?;
                 }
                 "allow" => self.allow = self.expect_strings(value, &full)?,
@@ -372,16 +372,6 @@ fn value_to_node(value: Value) -> Node {
         Value::Table(table) => table_to_node(table),
         Value::Array(_) => Node::List,
         scalar => Node::Scalar(Secret::from(scalar.to_string())),
-    }
-}
-
-/// Line and column (1-based, in characters) of a byte offset.
-pub fn position_of(text: &str, offset: usize) -> Position {
-    let before = &text[..offset.min(text.len())];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    Position {
-        line: before.matches('\n').count() + 1,
-        column: before[line_start..].chars().count() + 1,
     }
 }
 

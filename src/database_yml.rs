@@ -2,7 +2,6 @@
 //! `production` environment, for `init` to replicate. Read as YAML without running any Ruby (see
 //! [`strip_erb`]); its settings are not secrets.
 
-use crate::config;
 use crate::error::{Error, Location, Result};
 use crate::os;
 use crate::project::Project;
@@ -52,7 +51,7 @@ pub(crate) fn sqlite_databases(project: &Project, ask: &str) -> Result<Vec<Strin
     })?;
     let yaml = strip_erb(text).map_err(|offset| {
         Error::config(
-            Location::file(&path).at(Some(config::position_of(text, offset))),
+            Location::file(&path).at(Some(crate::error::position_of(text, offset))),
             "this ERB tag `<%` is never closed by `%>`",
         )
         .with_hint(ask)

@@ -46,6 +46,16 @@ pub struct Position {
     pub column: usize,
 }
 
+/// Line and column (1-based, in characters) of a byte offset.
+pub fn position_of(text: &str, offset: usize) -> Position {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position {
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+    }
+}
+
 /// Where a problem is: a file, and optionally a position and a key path inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {

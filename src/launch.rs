@@ -3,7 +3,7 @@
 //! are the command's own. Values go into the environment only, never into argv. Both `exec`
 //! (which becomes the command) and supervision (which spawns it) start it through here.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -21,11 +21,25 @@ use crate::error::{Error, Location, Result};
 use crate::filesecret::FileSecrets;
 use crate::names;
 use crate::os::NoCoreDumps;
-use crate::plan::CommandPlan;
 use crate::resolve::{HOLDS_NUL, Resolution};
 
 /// `execvp`'s search path when `PATH` is not set.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// What to run, where, and which of lsenv's own variables it may see.
+#[derive(Debug, Clone)]
+pub(crate) struct CommandPlan {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// The child's working directory; `None` keeps lsenv's.
+    pub cwd: Option<PathBuf>,
+    /// Names and globs from `--pass` and `[exec] pass`, validated by the plan.
+    pub pass: Vec<String>,
+    /// Supervise instead of exec, filtering secrets out of the command's output.
+    pub redact: bool,
+    /// `replicate`: the Litestream config whose `$VAR`s must all resolve before it runs.
+    pub preflight: Option<PathBuf>,
+}
 
 /// The child's environment, sorted by name: pass-list matches from `env`, then the resolved
 /// variables on top. Key variables are never included, whatever the pass-list says. Borrowed, so

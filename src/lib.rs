@@ -25,6 +25,7 @@ mod os;
 pub mod output;
 mod plan;
 mod preflight;
+mod presets;
 mod project;
 mod replicas;
 pub mod resolve;

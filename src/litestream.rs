@@ -7,11 +7,13 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use crate::config::{Config, position_of};
+use crate::config::Config;
 use crate::env::Env;
-use crate::error::{Error, Position, Result};
+use crate::error::{Error, Position, Result, position_of};
 use crate::project::Project;
+use crate::resolve::Resolution;
 
 /// Set by the gem's `lsenv` wrapper to the executable of the `litestream` gem, which only Ruby
 /// can locate (the gem's directory and platform).
@@ -257,6 +259,68 @@ pub(crate) fn read_config(path: &Path) -> Result<Option<String>> {
     String::from_utf8(bytes.to_vec())
         .map(Some)
         .map_err(|_| Error::config(crate::error::Location::file(path), "not valid UTF-8"))
+}
+
+/// A Go duration (`time.ParseDuration`, which Litestream uses): `100ms`, `1s`, `1m30s`, `1.5h`.
+pub(crate) fn go_duration(text: &str) -> Option<Duration> {
+    const UNITS: [(&str, f64); 8] = [
+        ("ns", 1e-9),
+        ("us", 1e-6),
+        ("µs", 1e-6),
+        ("μs", 1e-6),
+        ("ms", 1e-3),
+        ("s", 1.0),
+        ("m", 60.0),
+        ("h", 3600.0),
+    ];
+    if text == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut rest = text;
+    let mut seconds = 0.0;
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&end| end > 0)?;
+        let number: f64 = rest[..number_end].parse().ok()?;
+        rest = &rest[number_end..];
+        let (unit, scale) = UNITS
+            .iter()
+            .filter(|(unit, _)| rest.starts_with(unit))
+            .max_by_key(|(unit, _)| unit.len())?;
+        seconds += number * scale;
+        rest = &rest[unit.len()..];
+    }
+    (seconds.is_finite() && !text.is_empty()).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// `$VAR`s of the Litestream config that neither the resolution nor the pass-list provides.
+pub(crate) fn unresolved_references(
+    config_path: &Path,
+    project: &Project,
+    env: &Env,
+    resolution: &Resolution,
+) -> Result<Vec<Reference>> {
+    let Some(text) = read_config(config_path)? else {
+        return Ok(Vec::new());
+    };
+    Ok(references(&text)
+        .into_iter()
+        .filter(|reference| {
+            !resolution.contains(&reference.name) && !passed(&reference.name, project, env)
+        })
+        .collect())
+}
+
+/// Whether the pass-list gives the command `name` from lsenv's environment.
+fn passed(name: &str, project: &Project, env: &Env) -> bool {
+    env.get(name).is_some()
+        && !crate::names::is_key_variable(name)
+        && project
+            .config
+            .pass
+            .iter()
+            .any(|pattern| crate::names::glob_match(pattern, name))
 }
 
 #[cfg(test)]

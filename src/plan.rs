@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command, CredentialsCommand, DiffArgs, RecipientsCommand};
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
+use crate::launch::CommandPlan;
 use crate::litestream;
 use crate::names;
 use crate::output::Format;
@@ -55,7 +56,7 @@ pub(crate) enum Action {
         json: bool,
     },
     /// The restore drill.
-    Verify(crate::commands::verify::Options),
+    Verify(VerifyOptions),
     Init(InitOptions),
     Keygen {
         output: Option<PathBuf>,
@@ -89,21 +90,6 @@ pub(crate) enum Action {
     },
 }
 
-/// What to run, where, and which of lsenv's own variables it may see.
-#[derive(Debug, Clone)]
-pub(crate) struct CommandPlan {
-    pub program: OsString,
-    pub args: Vec<OsString>,
-    /// The child's working directory; `None` keeps lsenv's.
-    pub cwd: Option<PathBuf>,
-    /// Names and globs from `--pass` and `[exec] pass`, validated by the plan.
-    pub pass: Vec<String>,
-    /// Supervise instead of exec, filtering secrets out of the command's output.
-    pub redact: bool,
-    /// `replicate`: the Litestream config whose `$VAR`s must all resolve before it runs.
-    pub preflight: Option<PathBuf>,
-}
-
 impl Action {
     /// The command as the audit log names it.
     pub(crate) fn name(&self) -> String {
@@ -134,6 +120,14 @@ impl Action {
             Self::Audit { .. } => "audit".into(),
         }
     }
+}
+
+/// `verify`: which databases, how long to wait for each, and how to report.
+#[derive(Debug)]
+pub(crate) struct VerifyOptions {
+    pub databases: Vec<PathBuf>,
+    pub timeout: Option<std::time::Duration>,
+    pub json: bool,
 }
 
 /// `init`: what to set up besides the config, the key and the credentials.
@@ -175,7 +169,7 @@ impl Plan {
                     preflight: !args.no_preflight,
                 },
             ),
-            Command::Verify(args) => Raw::Ready(Action::Verify(crate::commands::verify::Options {
+            Command::Verify(args) => Raw::Ready(Action::Verify(VerifyOptions {
                 databases: args.databases,
                 timeout: args.timeout,
                 json: args.json,
@@ -297,7 +291,7 @@ fn diff_action(args: DiffArgs, environment: &mut Option<String>) -> Action {
 /// `[exec] pass` then `--pass`. Naming a key variable explicitly is refused; globs skip them.
 pub(crate) fn pass_list(config: &Config, cli: Vec<String>) -> Result<Vec<String>> {
     let cli =
-        crate::ambient::expand(cli).map_err(|problem| Error::usage(format!("--pass {problem}")))?;
+        crate::presets::expand(cli).map_err(|problem| Error::usage(format!("--pass {problem}")))?;
     for pattern in &config.pass {
         check_pattern(pattern).map_err(|problem| {
             Error::config(Location::file(&config.path).key("exec.pass"), problem)

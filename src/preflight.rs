@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::env::Env;
 use crate::error::{Error, Location, Result};
-use crate::explain;
+use crate::litestream;
 use crate::project::Project;
 use crate::resolve::Resolution;
 
@@ -19,7 +19,7 @@ pub(crate) fn check(
     env: &Env,
     resolution: &Resolution,
 ) -> Result<()> {
-    let mut unresolved = explain::unresolved_references(config, project, env, resolution)?;
+    let mut unresolved = litestream::unresolved_references(config, project, env, resolution)?;
     let Some(first) = unresolved.first().map(|reference| reference.position) else {
         return Ok(());
     };

@@ -14,7 +14,6 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::commands::explain;
 use crate::env::Env;
 use crate::error::{Error, Location, Result, Status, exit};
 use crate::names;
@@ -260,7 +259,7 @@ fn check_litestream_config(
         );
         return Ok(());
     };
-    let unresolved = explain::unresolved_references(&path, project, env, resolution)?;
+    let unresolved = litestream::unresolved_references(&path, project, env, resolution)?;
     for (position, note) in crate::ambient::notes(&text, resolution, &project.config.pass) {
         findings.ok(Some(Location::file(&path).at(Some(position))), note);
     }

@@ -3,16 +3,14 @@
 //! `$VAR`s in the Litestream config that nothing sets. Values are never shown.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use serde_json::{Value, json};
 
 use crate::env::Env;
 use crate::error::Result;
 use crate::litestream;
-use crate::names;
 use crate::project::Project;
-use crate::resolve::{self, Resolution, Source, Variable, within};
+use crate::resolve::{self, Source, Variable, within};
 use crate::tree::Node;
 
 pub(crate) fn run(project: &Project, env: &Env, names: &[String], json: bool) -> Result<()> {
@@ -65,7 +63,7 @@ impl<'a> Report<'a> {
             .map(|(_, document)| unused_keys(project, document))
             .unwrap_or_default();
         let config_path = project.path(&project.config.litestream_config);
-        let unresolved = unresolved_references(&config_path, project, env, resolution)?;
+        let unresolved = litestream::unresolved_references(&config_path, project, env, resolution)?;
         let ambient = litestream::read_config(&config_path)?
             .map(|text| crate::ambient::notes(&text, resolution, &project.config.pass))
             .unwrap_or_default();
@@ -201,33 +199,4 @@ fn collect_leaves(node: &Node, path: &str, out: &mut Vec<String>) {
         _ if path.is_empty() => {}
         _ => out.push(path.to_owned()),
     }
-}
-
-/// `$VAR`s of the Litestream config that neither the resolution nor the pass-list provides.
-pub(crate) fn unresolved_references(
-    config_path: &Path,
-    project: &Project,
-    env: &Env,
-    resolution: &Resolution,
-) -> Result<Vec<litestream::Reference>> {
-    let Some(text) = litestream::read_config(config_path)? else {
-        return Ok(Vec::new());
-    };
-    Ok(litestream::references(&text)
-        .into_iter()
-        .filter(|reference| {
-            !resolution.contains(&reference.name) && !passed(&reference.name, project, env)
-        })
-        .collect())
-}
-
-/// Whether the pass-list gives the command `name` from lsenv's environment.
-fn passed(name: &str, project: &Project, env: &Env) -> bool {
-    env.get(name).is_some()
-        && !names::is_key_variable(name)
-        && project
-            .config
-            .pass
-            .iter()
-            .any(|pattern| names::glob_match(pattern, name))
 }

@@ -25,9 +25,10 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use crate::env::Env;
 use crate::error::{Error, Location, Result, Status, exit};
 use crate::launch;
+use crate::launch::CommandPlan;
 use crate::litestream;
 use crate::os::NoCoreDumps;
-use crate::plan::CommandPlan;
+use crate::plan::VerifyOptions;
 use crate::project::Project;
 use crate::resolve::{self, Resolution};
 
@@ -44,14 +45,6 @@ const DEFAULT_ROUNDS: u32 = 10;
 const MIN_DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// What `litestream restore` says when the replica holds nothing for the database yet.
 const NO_BACKUP: &str = "no matching backup files available";
-
-/// What `verify` was asked to do.
-#[derive(Debug)]
-pub(crate) struct Options {
-    pub databases: Vec<PathBuf>,
-    pub timeout: Option<Duration>,
-    pub json: bool,
-}
 
 /// A database of the Litestream config, and how often Litestream replicates it.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,7 +68,7 @@ enum Outcome {
 pub(crate) fn run(
     project: &Project,
     env: &Env,
-    options: &Options,
+    options: &VerifyOptions,
     core_dumps: &NoCoreDumps,
 ) -> Result<Status> {
     let config_path = project.path(&project.config.litestream_config);
@@ -487,7 +480,7 @@ fn databases(text: &str, file: &Path) -> Result<Vec<Database>> {
             .map(|value| {
                 value
                     .and_then(Yaml::text)
-                    .map_or(Some(DEFAULT_INTERVAL), go_duration)
+                    .map_or(Some(DEFAULT_INTERVAL), litestream::go_duration)
                     .ok_or_else(|| {
                         invalid(format!(
                             "{}: an interval that is not a duration",
@@ -551,48 +544,6 @@ fn next<'a>(parser: &mut Parser<'a, StrInput<'a>>) -> Result<Event<'a>, String> 
         Some(Err(err)) => Err(format!("invalid YAML: {}", err.info())),
         None => Err("the YAML ends early".to_owned()),
     }
-}
-
-/// A Go duration (`time.ParseDuration`, which Litestream uses): `100ms`, `1s`, `1m30s`, `1.5h`.
-pub(crate) fn go_duration(text: &str) -> Option<Duration> {
-    const UNITS: [(&str, f64); 8] = [
-        ("ns", 1e-9),
-        ("us", 1e-6),
-        ("µs", 1e-6),
-        ("μs", 1e-6),
-        ("ms", 1e-3),
-        ("s", 1.0),
-        ("m", 60.0),
-        ("h", 3600.0),
-    ];
-    if text == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut rest = text;
-    let mut seconds = 0.0;
-    while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .filter(|&end| end > 0)?;
-        let number: f64 = rest[..number_end].parse().ok()?;
-        rest = &rest[number_end..];
-        let (unit, scale) = UNITS
-            .iter()
-            .filter(|(unit, _)| rest.starts_with(unit))
-            .max_by_key(|(unit, _)| unit.len())?;
-        seconds += number * scale;
-        rest = &rest[unit.len()..];
-    }
-    (seconds.is_finite() && !text.is_empty()).then(|| Duration::from_secs_f64(seconds))
-}
-
-/// `--timeout`: a Go duration, or a number of seconds.
-pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
-    text.parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-        .or_else(|| go_duration(text))
-        .ok_or_else(|| "expected seconds or a duration such as 30s, 2m, 1m30s".to_owned())
 }
 
 /// A line litestream printed, with every resolved secret value replaced by its name and anything
@@ -689,20 +640,7 @@ mod tests {
     use std::path::Path;
     use std::time::Duration;
 
-    use super::{Database, databases, go_duration, parse_timeout};
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration("100ms"), Some(Duration::from_millis(100)));
-        assert_eq!(go_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(go_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(go_duration("0"), Some(Duration::ZERO));
-        assert_eq!(go_duration("10"), None);
-        assert_eq!(go_duration("s"), None);
-        assert_eq!(go_duration(""), None);
-        assert_eq!(parse_timeout("30"), Ok(Duration::from_secs(30)));
-        assert!(parse_timeout("soon").is_err());
-    }
+    use super::{Database, databases};
 
     #[test]
     fn databases_and_their_intervals() {

@@ -158,7 +158,7 @@ impl<'a> Reader<'a> {
     fn read(&mut self) -> Result<Node> {
         if let Some(at) = syntax::refused_character(self.text) {
             return Err(Error::config(
-                Location::file(self.path).at(Some(crate::config::position_of(self.text, at))),
+                Location::file(self.path).at(Some(crate::error::position_of(self.text, at))),
                 "invalid YAML: a control character or a Unicode line separator, which Ruby refuses or reads as a line break",
             ));
         }
