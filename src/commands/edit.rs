@@ -336,6 +336,11 @@ impl Session<'_> {
     fn keep(&self, text: &str) -> Result<PathBuf> {
         // The recovery file is only useful if its key is kept too.
         self.sealing.persist(self.project)?;
+        // Listed in .gitignore before it is written, like every file lsenv puts next to a key;
+        // a full disk must not cost the edit, so a failure here only warns.
+        if let Err(err) = self.project.ignore_if_inside(self.recovery) {
+            say(&format!("warning: {err}"));
+        }
         let sealed = self.sealing.keys.encrypt(self.recovery, text.as_bytes())?;
         let Err(err) = os::replace(self.recovery, &sealed, 0o600, os::Link::Refuse) else {
             return Ok(self.recovery.to_path_buf());

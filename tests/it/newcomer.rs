@@ -123,6 +123,13 @@ fn a_failed_edit_is_pointed_out_and_can_be_discarded_listing_names_only() {
     assert_said(&output, 3, "--discard-recovery");
     let recovery = project.path("config/credentials.yml.enc.recovery");
     assert!(recovery.is_file());
+    let ignored = std::fs::read_to_string(project.path(".gitignore")).unwrap();
+    assert!(
+        ignored
+            .lines()
+            .any(|line| line == "/config/credentials.yml.enc.recovery"),
+        "{ignored}"
+    );
 
     let output = run(project.lsenv().arg("check"));
     assert_said(
