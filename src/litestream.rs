@@ -111,9 +111,12 @@ pub(crate) const KNOWN_VARIABLES: &[&str] = &[
 /// How the text around a reference quotes it, which decides what a value may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Quoting {
-    /// A plain scalar, and whether the reference starts it.
+    /// A plain scalar: whether the reference starts it, ends it, and whether it sits inside a
+    /// flow collection (`{...}` or `[...]`), where `,` `[` `]` `{` `}` end it.
     Plain {
         at_start: bool,
+        at_end: bool,
+        flow: bool,
     },
     Single,
     Double,
@@ -132,6 +135,7 @@ pub(crate) struct Reference {
 pub(crate) fn references(text: &str) -> Vec<Reference> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
+    let mut flow = FlowScan::default();
     let mut at = 0;
     while at + 1 < bytes.len() {
         if bytes[at] != b'$' {
@@ -143,7 +147,7 @@ pub(crate) fn references(text: &str) -> Vec<Reference> {
             found.push(Reference {
                 name: name.to_owned(),
                 position: position_of(text, at),
-                quoting: quoting_at(text, at),
+                quoting: quoting_at(text, at, 1 + width, flow.in_flow(bytes, at)),
             });
         }
         at += 1 + width;
@@ -195,33 +199,94 @@ fn in_comment(text: &str, at: usize) -> bool {
     false
 }
 
-/// The quoting of the scalar that contains byte `at`, judged from its line: what follows the
-/// last `: ` or `- ` indicator before it.
-fn quoting_at(text: &str, at: usize) -> Quoting {
+/// The quoting of the scalar that contains the reference at byte `at`, `width` bytes long,
+/// judged from its line (what follows the last `: ` or `- ` indicator before it, what follows
+/// it) and from whether it sits in a flow collection.
+fn quoting_at(text: &str, at: usize, width: usize, flow: bool) -> Quoting {
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let before = &text[line_start..at];
-    let scalar_start = ["- ", ": "]
+    let mut indicators = vec!["- ", ": "];
+    if flow {
+        indicators.extend(["[", "{", ","]);
+    }
+    let scalar_start = indicators
         .iter()
         .filter_map(|indicator| before.rfind(indicator).map(|i| i + indicator.len()))
         .max()
         .unwrap_or(0);
     let scalar = before[scalar_start..].trim_start();
+    let line_rest = &text[at + width..];
+    let line_rest = &line_rest[..line_rest.find('\n').unwrap_or(line_rest.len())];
+    let after = line_rest.trim_start_matches([' ', '\t']);
+    let at_end = after.is_empty()
+        || (after.len() < line_rest.len() && after.starts_with('#'))
+        || (flow && after.starts_with([',', ']', '}']));
     match scalar.chars().next() {
         Some('"') => Quoting::Double,
         Some('\'') => Quoting::Single,
         _ => Quoting::Plain {
             at_start: scalar.is_empty(),
+            at_end,
+            flow,
         },
+    }
+}
+
+/// Which flow collections (`[...]`, `{...}`) are open, read once through the text up to each
+/// reference in turn: a `[` or `{` that starts a value (or any inside a flow collection) opens
+/// one, outside quotes and comments.
+#[derive(Default)]
+struct FlowScan {
+    scanned: usize,
+    depth: usize,
+    quote: Option<u8>,
+    escaped: bool,
+    in_comment: bool,
+    previous: Option<u8>,
+}
+
+impl FlowScan {
+    /// Whether byte `at` of `text` (at or after the last one asked about) is inside one.
+    fn in_flow(&mut self, text: &[u8], at: usize) -> bool {
+        for &b in &text[self.scanned..at] {
+            let starts_value = self.previous.is_none_or(|p| b"\n\t :-[{,".contains(&p));
+            match (self.quote, b) {
+                _ if self.in_comment => self.in_comment = b != b'\n',
+                (Some(b'"'), _) if self.escaped => self.escaped = false,
+                (Some(b'"'), b'\\') => self.escaped = true,
+                (Some(q), _) if b == q => self.quote = None,
+                (None, b'#') if self.previous.is_none_or(|p| b"\n\t ".contains(&p)) => {
+                    self.in_comment = true;
+                }
+                (None, b'"' | b'\'') if starts_value => self.quote = Some(b),
+                (None, b'[' | b'{') if self.depth > 0 || starts_value => self.depth += 1,
+                (None, b']' | b'}') if self.depth > 0 => self.depth -= 1,
+                _ => {}
+            }
+            self.previous = Some(b);
+        }
+        self.scanned = at;
+        self.depth > 0
     }
 }
 
 /// Why `value` would change the YAML once Litestream pastes it in place of a reference quoted
 /// as `quoting`; `None` when it is safe. Never quotes the value.
 pub(crate) fn breaks_yaml(value: &[u8], quoting: Quoting) -> Option<&'static str> {
-    if value.contains(&b'\n') || value.contains(&b'\r') {
-        return Some("it has a line break");
-    }
     let has = |needle: &[u8]| value.windows(needle.len()).any(|w| w == needle);
+    // YAML 1.1, which Litestream's parser reads, also breaks lines at NEL, LS and PS.
+    if [
+        &b"\n"[..],
+        b"\r",
+        "\u{85}".as_bytes(),
+        "\u{2028}".as_bytes(),
+        "\u{2029}".as_bytes(),
+    ]
+    .iter()
+    .any(|line_break| has(line_break))
+    {
+        return Some("it has a line break (also U+0085, U+2028 or U+2029)");
+    }
     match quoting {
         Quoting::Double if value.contains(&b'"') || value.contains(&b'\\') => {
             Some("it has a `\"` or `\\` inside a double-quoted scalar")
@@ -229,19 +294,29 @@ pub(crate) fn breaks_yaml(value: &[u8], quoting: Quoting) -> Option<&'static str
         Quoting::Single if value.contains(&b'\'') => {
             Some("it has a `'` inside a single-quoted scalar")
         }
-        Quoting::Plain { at_start } => {
-            if has(b": ") || value.ends_with(b":") {
+        Quoting::Plain {
+            at_start,
+            at_end,
+            flow,
+        } => {
+            let blank = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+            if has(b": ") || has(b":\t") || value.ends_with(b":") {
                 Some("it has `: ` (or ends with `:`), which starts a mapping")
-            } else if has(b" #") {
+            } else if has(b" #") || has(b"\t#") {
                 Some("it has ` #`, which starts a comment")
+            } else if flow && value.iter().any(|b| b",[]{}".contains(b)) {
+                Some("it has `,` `[` `]` `{` or `}` inside a flow collection")
             } else if at_start
                 && value
                     .first()
                     .is_some_and(|b| crate::yaml::syntax::INDICATORS.contains(b))
             {
                 Some("it starts with a YAML indicator character")
-            } else if at_start && (value.first() == Some(&b' ') || value.last() == Some(&b' ')) {
-                Some("it has spaces at its start or end, which YAML drops")
+            } else if (at_start && blank(value.first())) || (at_end && blank(value.last())) {
+                Some("it has spaces or tabs at its start or end, which YAML drops")
+            } else if at_start && at_end && [&b"~"[..], b"null", b"Null", b"NULL"].contains(&value)
+            {
+                Some("YAML reads it as no value, not as text")
             } else {
                 None
             }
@@ -327,9 +402,17 @@ fn passed(name: &str, project: &Project, env: &Env) -> bool {
 mod tests {
     use super::{Quoting, breaks_yaml, references};
 
+    const fn plain(at_start: bool, at_end: bool, flow: bool) -> Quoting {
+        Quoting::Plain {
+            at_start,
+            at_end,
+            flow,
+        }
+    }
+
     #[test]
     fn references_are_found_as_go_finds_them() {
-        let text = "a: $LITESTREAM_A\nb: \"${LITESTREAM_B}\"\nc: 'x$C_1y'\nd: $$ $1 ${} ${unclosed\ne: cost$\n# $IN_COMMENT\nf: x # $ALSO_COMMENT\ng: \"# $NOT_COMMENT\"\n";
+        let text = "a: $LITESTREAM_A\nb: \"${LITESTREAM_B}\"\nc: 'x$C_1y'\nd: $$ $1 ${} ${unclosed\ne: cost$\n# $IN_COMMENT\nf: x # $ALSO_COMMENT\ng: \"# $NOT_COMMENT\"\nh: $H # note\n";
         let found: Vec<(String, usize, Quoting)> = references(text)
             .into_iter()
             .map(|r| (r.name, r.position.line, r.quoting))
@@ -337,27 +420,98 @@ mod tests {
         assert_eq!(
             found,
             [
-                ("LITESTREAM_A".into(), 1, Quoting::Plain { at_start: true }),
+                ("LITESTREAM_A".into(), 1, plain(true, true, false)),
                 ("LITESTREAM_B".into(), 2, Quoting::Double),
                 ("C_1y".into(), 3, Quoting::Single),
-                ("$".into(), 4, Quoting::Plain { at_start: true }),
-                ("1".into(), 4, Quoting::Plain { at_start: false }),
+                ("$".into(), 4, plain(true, false, false)),
+                ("1".into(), 4, plain(false, false, false)),
                 ("NOT_COMMENT".into(), 8, Quoting::Double),
+                ("H".into(), 9, plain(true, true, false)),
+            ]
+        );
+    }
+
+    #[test]
+    fn flow_collections_are_seen_across_lines_and_quotes() {
+        let text = "dbs: [{path: $A, x: y$B}, {path: \"$C\"}]\nz: $D\nm: {a: '[{', b: [\n  $E,\n  $F.db]}\nn: a[b $G # [\no: $H\n";
+        let found: Vec<(String, Quoting)> = references(text)
+            .into_iter()
+            .map(|r| (r.name, r.quoting))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("A".into(), plain(true, true, true)),
+                ("B".into(), plain(false, true, true)),
+                ("C".into(), Quoting::Double),
+                ("D".into(), plain(true, true, false)),
+                ("E".into(), plain(true, true, true)),
+                ("F".into(), plain(true, false, true)),
+                ("G".into(), plain(false, true, false)),
+                ("H".into(), plain(true, true, false)),
             ]
         );
     }
 
     #[test]
     fn values_that_break_each_quoting() {
-        let plain = Quoting::Plain { at_start: true };
-        assert!(breaks_yaml(b"a: b", plain).is_some());
-        assert!(breaks_yaml(b"a #b", plain).is_some());
-        assert!(breaks_yaml(b"*abc", plain).is_some());
-        assert!(breaks_yaml(b"*abc", Quoting::Plain { at_start: false }).is_none());
+        let whole = plain(true, true, false);
+        assert!(breaks_yaml(b"a: b", whole).is_some());
+        assert!(breaks_yaml(b"a:\tb", whole).is_some());
+        assert!(breaks_yaml(b"a #b", whole).is_some());
+        assert!(breaks_yaml(b"*abc", whole).is_some());
+        assert!(breaks_yaml(b"*abc", plain(false, true, false)).is_none());
         assert!(breaks_yaml(b"line\nbreak", Quoting::Double).is_some());
         assert!(breaks_yaml(b"a\"b", Quoting::Double).is_some());
         assert!(breaks_yaml(b"a: b # c", Quoting::Double).is_none());
         assert!(breaks_yaml(b"it's", Quoting::Single).is_some());
-        assert!(breaks_yaml(b"AKIA/abc+def=", plain).is_none());
+        assert!(breaks_yaml(b"AKIA/abc+def=", whole).is_none());
+    }
+
+    #[test]
+    fn unicode_line_breaks_break_every_quoting() {
+        for line_break in ["\u{2028}", "\u{2029}", "\u{85}"] {
+            let value = format!("a{line_break}b");
+            for quoting in [plain(false, false, false), Quoting::Single, Quoting::Double] {
+                assert!(
+                    breaks_yaml(value.as_bytes(), quoting).is_some(),
+                    "{value:?}"
+                );
+            }
+        }
+        // Other non-ASCII text is fine.
+        assert!(breaks_yaml("é\u{2027}\u{86}".as_bytes(), plain(true, true, false)).is_none());
+    }
+
+    #[test]
+    fn flow_indicators_break_only_inside_flow_collections() {
+        for value in ["a,b", "a}b", "a]b", "a[b", "a{b"] {
+            assert!(breaks_yaml(value.as_bytes(), plain(false, false, true)).is_some());
+            assert!(breaks_yaml(value.as_bytes(), plain(false, false, false)).is_none());
+            assert!(breaks_yaml(value.as_bytes(), Quoting::Double).is_none());
+        }
+    }
+
+    #[test]
+    fn null_words_break_only_a_whole_plain_scalar() {
+        for value in ["null", "Null", "NULL", "~"] {
+            assert!(breaks_yaml(value.as_bytes(), plain(true, true, false)).is_some());
+            assert!(breaks_yaml(value.as_bytes(), plain(true, false, false)).is_none());
+            assert!(breaks_yaml(value.as_bytes(), plain(false, true, false)).is_none());
+            assert!(breaks_yaml(value.as_bytes(), Quoting::Single).is_none());
+        }
+        // Litestream reads the bool words into its string settings as written.
+        assert!(breaks_yaml(b"true", plain(true, true, false)).is_none());
+        assert!(breaks_yaml(b"nullable", plain(true, true, false)).is_none());
+    }
+
+    #[test]
+    fn tabs_break_where_yaml_drops_them_or_they_start_a_comment() {
+        assert!(breaks_yaml(b"a\t#b", plain(false, false, false)).is_some());
+        assert!(breaks_yaml(b"\ta", plain(true, false, false)).is_some());
+        assert!(breaks_yaml(b"a\t", plain(false, true, false)).is_some());
+        assert!(breaks_yaml(b"a\t", plain(false, false, false)).is_none());
+        assert!(breaks_yaml(b"a\tb", plain(true, true, false)).is_none());
+        assert!(breaks_yaml(b"\ta\t", Quoting::Double).is_none());
     }
 }

@@ -15,6 +15,7 @@ mod hostile;
 mod init;
 mod integrations;
 mod leaks;
+mod litestream_breaks;
 mod litestream_schema;
 mod newcomer;
 mod observe;
