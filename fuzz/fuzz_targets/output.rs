@@ -102,6 +102,13 @@ fn check(
         output::run(resolution, &env, format, reveal, output)
     });
     let written = std::fs::read(&file);
+    // A file of fingerprints is never what anyone wants: `-o` without `--reveal` is refused.
+    if !reveal && !matches!(format, Format::Github | Format::Gitlab) {
+        let err = result.expect_err("-o without --reveal is refused");
+        assert_eq!(err.exit_code(), exit::USAGE, "--format {format:?}: {err}");
+        assert!(written.is_err(), "--format {format:?} refused and wrote: {err}");
+        return;
+    }
     match result {
         Ok(()) => {
             let written = written.expect("the written file");
