@@ -223,12 +223,12 @@ impl Project {
                     dir.display()
                 )));
             }
-            None => find_root(cwd),
+            None => find_root(cwd)?,
         };
         let environment = select_environment(environment, env)?;
         let config = Config::load(root.join(CONFIG_FILE), environment.as_deref())?;
         Ok(Self {
-            found: is_marked(&root),
+            found: is_marked(&root)?,
             root,
             root_given,
             environment,
@@ -520,10 +520,15 @@ fn read_head(path: &Path) -> Option<Vec<u8>> {
 
 /// The nearest ancestor of `cwd` that holds `config/lsenv.toml`, `config/credentials.yml.enc` or
 /// `config/credentials/`, as a relative path (`""`, `".."`, …); `cwd` itself when none does.
-fn find_root(cwd: &Path) -> PathBuf {
-    cwd.ancestors()
-        .position(is_marked)
-        .map_or_else(PathBuf::new, |depth| (0..depth).map(|_| "..").collect())
+/// The nearest ancestor of `cwd` that is a project root, relative to `cwd`; a directory that
+/// cannot be looked into on the way is an error naming it, not taken for "no project here".
+fn find_root(cwd: &Path) -> Result<PathBuf> {
+    for (depth, dir) in cwd.ancestors().enumerate() {
+        if is_marked(dir)? {
+            return Ok((0..depth).map(|_| "..").collect());
+        }
+    }
+    Ok(PathBuf::new())
 }
 
 /// The files whose presence makes a directory a project root.
@@ -534,13 +539,18 @@ const MARKERS: [&str; 4] = [
     "config/credentials",
 ];
 
-fn is_marked(dir: &Path) -> bool {
+fn is_marked(dir: &Path) -> Result<bool> {
     let dir = if dir.as_os_str().is_empty() {
         Path::new(".")
     } else {
         dir
     };
-    MARKERS.iter().any(|marker| dir.join(marker).exists())
+    for marker in MARKERS {
+        if crate::os::exists(&dir.join(marker))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// `-e`, else `$LSENV_ENV`, else `$RAILS_ENV` (empty counts as unset). The name becomes part of
@@ -587,9 +597,12 @@ mod tests {
         std::fs::create_dir_all(app.join("config")).unwrap();
         std::fs::create_dir_all(app.join("lib/deep")).unwrap();
         std::fs::write(app.join("config/credentials.yml.enc"), "x").unwrap();
-        assert_eq!(find_root(&app), PathBuf::new());
-        assert_eq!(find_root(&app.join("lib/deep")), Path::new("../.."));
-        assert_eq!(find_root(dir.path()), PathBuf::new());
+        assert_eq!(find_root(&app).unwrap(), PathBuf::new());
+        assert_eq!(
+            find_root(&app.join("lib/deep")).unwrap(),
+            Path::new("../..")
+        );
+        assert_eq!(find_root(dir.path()).unwrap(), PathBuf::new());
     }
 
     #[test]

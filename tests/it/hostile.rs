@@ -621,25 +621,30 @@ fn an_unreadable_config_directory_is_an_error_not_an_absence() {
     require_root("setpriv to run lsenv as nobody");
     let project = env_project();
     std::fs::set_permissions(project.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(project.path("sub")).unwrap();
+    std::fs::set_permissions(project.path("sub"), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(
         project.path("config"),
         std::fs::Permissions::from_mode(0o700),
     )
     .unwrap();
-    let output = within(
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
-            .arg("env")
-            .current_dir(project.root())
-            .env_clear(),
-        Duration::from_secs(20),
-    );
-    assert_said(
-        &output,
-        1,
-        "config/lsenv.toml: cannot read: Permission denied",
-    );
+    // From the root, and from below it: the search upwards does not skip what it cannot see.
+    for dir in [project.root().to_path_buf(), project.path("sub")] {
+        let output = within(
+            Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
+                .arg("env")
+                .current_dir(&dir)
+                .env_clear(),
+            Duration::from_secs(20),
+        );
+        assert_said(
+            &output,
+            1,
+            "config/lsenv.toml: cannot look for: Permission denied",
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
