@@ -467,6 +467,24 @@ def clean_environment():
     os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 
+def report(summary, e):
+    """Records why the run failed, in its summary and on stderr."""
+    if isinstance(e, Failure):
+        summary["error"] = str(e).splitlines()[0]
+        print(f"FAIL: {e}", file=sys.stderr)
+    else:
+        summary["error"] = f"{type(e).__name__}: {e}"
+        print(f"FAIL (unexpected): {type(e).__name__}: {e}", file=sys.stderr)
+
+
+def kill_all(procs):
+    """Kills and reaps every process still running: no child outlives the driver."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def main():
     if sys.argv[1:2] == ["--moto-server"]:
         return run_moto_server(sys.argv[2:])
@@ -532,17 +550,10 @@ def main():
         if stray:
             raise Failure(f"unexpected objects in the bucket: {stray[:5]}")
         summary["ok"] = True
-    except Failure as e:
-        summary["error"] = str(e).splitlines()[0]
-        print(f"FAIL: {e}", file=sys.stderr)
     except Exception as e:  # report, never hang or leave children behind
-        summary["error"] = f"{type(e).__name__}: {e}"
-        print(f"FAIL (unexpected): {type(e).__name__}: {e}", file=sys.stderr)
+        report(summary, e)
     finally:
-        for proc in (runner.procs if runner else []) + ([moto] if moto else []):
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_all((runner.procs if runner else []) + ([moto] if moto else []))
         if not summary["ok"] and (tmp / "moto.log").exists():
             print("--- moto log (tail) ---\n" + "".join(
                 (tmp / "moto.log").read_text(errors="replace").splitlines(True)[-15:]),

@@ -41,8 +41,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from replicate import (  # noqa: E402  (the S3 driver's helpers, shared)
-    Failure, clean_environment, die_with_parent, free_port, log, only_loopback, real_litestream,
-    stop, wait_for, write_credentials,
+    Failure, clean_environment, die_with_parent, free_port, kill_all, log, only_loopback,
+    real_litestream, report, stop, wait_for, write_credentials,
 )
 
 LITESTREAM_YML = """\
@@ -711,17 +711,10 @@ def main():
                "nats": run_nats, "abs": run_abs, "gs": run_gs}
         run[args.server](tmp, litestream, summary, servers)
         summary["ok"] = True
-    except Failure as e:
-        summary["error"] = str(e).splitlines()[0]
-        print(f"FAIL: {e}", file=sys.stderr)
     except Exception as e:  # report, never hang or leave children behind
-        summary["error"] = f"{type(e).__name__}: {e}"
-        print(f"FAIL (unexpected): {type(e).__name__}: {e}", file=sys.stderr)
+        report(summary, e)
     finally:
-        for proc in servers:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_all(servers)
         if not summary["ok"]:
             for name in ("sshd.log", "wsgidav.log", "moto.log", "nats.log", "azurite.log", "gcs.log"):
                 if (tmp / name).exists():

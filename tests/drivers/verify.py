@@ -112,17 +112,10 @@ def main():
             summary["cases"][name] = case()
             summary["passed"].append(name)
         summary["ok"] = True
-    except e2e.Failure as e:
-        summary["error"] = str(e).splitlines()[0]
-        print(f"FAIL: {e}", file=sys.stderr)
     except Exception as e:  # report, never hang or leave children behind
-        summary["error"] = f"{type(e).__name__}: {e}"
-        print(f"FAIL (unexpected): {type(e).__name__}: {e}", file=sys.stderr)
+        e2e.report(summary, e)
     finally:
-        for proc in (runner.procs if runner else []) + ([moto] if moto else []):
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        e2e.kill_all((runner.procs if runner else []) + ([moto] if moto else []))
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(summary, separators=(",", ":")), flush=True)
     return 0 if summary["ok"] else 1
