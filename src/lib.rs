@@ -5,7 +5,7 @@
 //!
 //! [`run`] is the whole program: parse → [`plan::Plan`] → the command in [`commands`]. The
 //! layers below the commands: the domain (`config`, `resolve`, `store`, `yaml`, `names`,
-//! `secret`, `tree`, `litestream`, `project`, `audit`), then the plumbing (`launch`, `supervise`, `os`,
+//! `secret`, `tree`, `litestream`, `project`, `audit`, `redact`), then the plumbing (`launch`, `supervise`, `os`,
 //! `output`, `terminal`). Modules are public only where the fuzz targets and tests need them.
 
 mod ambient;
@@ -27,6 +27,7 @@ mod plan;
 mod preflight;
 mod presets;
 mod project;
+pub mod redact;
 mod replicas;
 pub mod resolve;
 pub mod secret;
