@@ -171,8 +171,11 @@ pub(crate) struct ExecArgs {
     pub pass: Vec<String>,
 
     /// Supervise the command and replace any resolved secret in its output by [redacted NAME]
-    #[arg(long)]
+    #[arg(long, conflicts_with = "watch")]
     pub redact: bool,
+
+    #[command(flatten)]
+    pub watch: WatchArgs,
 
     /// The command and its arguments
     #[arg(
@@ -182,6 +185,14 @@ pub(crate) struct ExecArgs {
         allow_hyphen_values = true
     )]
     pub command: Vec<OsString>,
+}
+
+/// `--watch`, the same on `exec` and `replicate`.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// Stay resident: when the credentials, config/lsenv.toml or a key file change, resolve again and restart the command (SIGTERM, then SIGKILL after Litestream's shutdown-sync-timeout) if what it gets changed
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +205,9 @@ pub(crate) struct ReplicateArgs {
     /// Run litestream even if a $VAR of its config is set by nothing (it then reads it as empty)
     #[arg(long)]
     pub no_preflight: bool,
+
+    #[command(flatten)]
+    pub watch: WatchArgs,
 
     /// Arguments for `litestream replicate`
     #[arg(

@@ -37,6 +37,8 @@ pub(crate) struct CommandPlan {
     pub pass: Vec<String>,
     /// Supervise instead of exec, filtering secrets out of the command's output.
     pub redact: bool,
+    /// Supervise instead of exec, starting the command again when what it gets changes.
+    pub watch: bool,
     /// `replicate`: the Litestream config whose `$VAR`s must all resolve before it runs.
     pub preflight: Option<PathBuf>,
 }

@@ -14,6 +14,7 @@ mod cli;
 mod commands;
 pub mod config;
 mod database_yml;
+mod deathsig;
 pub mod env;
 pub mod error;
 mod filesecret;
@@ -35,6 +36,7 @@ pub mod store;
 mod supervise;
 pub mod terminal;
 pub mod tree;
+mod watch;
 pub mod yaml;
 
 use std::ffi::OsString;
@@ -56,6 +58,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // A supervised command on its way to being started (`--watch`).
+    if let Some(err) = deathsig::shim(&args) {
+        return Err(err);
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // lsenv's version, then which litestream would run from here.

@@ -46,7 +46,8 @@ use crate::resolve::Resolution;
 use crate::terminal::say;
 
 /// The signals passed on to the command's process group.
-const FORWARDED: [i32; 7] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH];
+pub(crate) const FORWARDED: [i32; 7] =
+    [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH];
 
 /// How much output is read at once.
 const CHUNK: usize = 64 * 1024;
@@ -75,11 +76,7 @@ pub(crate) fn run(
     // Installed before the spawn, so a signal that arrives before the forwarding starts waits
     // for it instead of killing lsenv and leaving the command behind.
     let signals = Signals::new(FORWARDED).map_err(|err| Error::io("signals", "watch", err))?;
-    let stdin = io::stdin();
-    // A background job must not touch the terminal: reading it or changing its mode would stop
-    // lsenv (SIGTTIN, SIGTTOU).
-    let interactive = stdin.is_terminal()
-        && termios::tcgetpgrp(&stdin).is_ok_and(|group| group == rustix::process::getpgrp());
+    let interactive = reads_terminal();
     let status = if interactive && io::stdout().is_terminal() {
         in_pty(child_command, program, &redactor, signals, core_dumps)?
     } else {
@@ -92,15 +89,73 @@ pub(crate) fn run(
             core_dumps,
         )?
     };
+    Ok(finished(status, command, resolution))
+}
+
+/// The status lsenv exits with once the command has, with a hint when its 127 (a shell's
+/// "command not found") may come from having no `PATH`.
+pub(crate) fn finished(
+    status: ExitStatus,
+    command: &CommandPlan,
+    resolution: &Resolution,
+) -> Status {
     let code = exit_code(status);
-    // 127 is a shell's "command not found".
     if code == exit::NOT_FOUND && launch::lacks_path(command, resolution) {
         say(&format!(
             "the command exited with 127 (command not found) and it had no PATH; {}",
             launch::PASS_PATH_HINT
         ));
     }
-    Ok(Status(code))
+    Status(code)
+}
+
+/// Whether lsenv's stdin is a terminal it reads in the foreground. A background job must not
+/// touch the terminal: reading it or changing its mode would stop lsenv (SIGTTIN, SIGTTOU).
+fn reads_terminal() -> bool {
+    let stdin = io::stdin();
+    stdin.is_terminal()
+        && termios::tcgetpgrp(&stdin).is_ok_and(|group| group == rustix::process::getpgrp())
+}
+
+/// A command supervised without filtering (`--watch`): in a process group of its own, on
+/// lsenv's stdout and stderr. Its stdin is lsenv's, except for a terminal that lsenv reads in
+/// the foreground, copied through a pipe as in [`with_pipes`].
+#[derive(Debug)]
+pub(crate) struct Plain {
+    pub child: Supervised,
+    /// Dropped with the command: ends the input copy.
+    _stop: Option<io::PipeWriter>,
+}
+
+/// Spawns `command` as a [`Plain`] one.
+pub(crate) fn spawn_plain(
+    mut command: Command,
+    program: PathBuf,
+    core_dumps: &NoCoreDumps,
+) -> Result<Plain> {
+    command.process_group(0);
+    let interactive = reads_terminal();
+    if interactive {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = core_dumps
+        .around_spawn(|| command.spawn())
+        .map_err(|err| launch::cannot_execute(program, &err))?;
+    let stop = match child.stdin.take() {
+        Some(target) => {
+            let (stop_reader, stop) = io::pipe().map_err(|err| Error::io("pipe", "create", err))?;
+            std::thread::Builder::new()
+                .name("lsenv input".into())
+                .spawn(move || copy_input(target, &stop_reader))
+                .map_err(|err| Error::io("threads", "start a thread", err))?;
+            Some(stop)
+        }
+        None => None,
+    };
+    Ok(Plain {
+        child: Supervised::new(child),
+        _stop: stop,
+    })
 }
 
 /// The filter for the resolved secrets: every variable that may hold one and is long enough
@@ -361,7 +416,8 @@ fn copy_input(mut target: impl Write, stop: &PipeReader) {
 
 /// The running command. Dropped before it was reaped — lsenv is leaving on an error or a panic —
 /// it kills the command's whole process group first, so nothing is left running.
-struct Supervised {
+#[derive(Debug)]
+pub(crate) struct Supervised {
     child: Child,
     /// The command leads its own process group (or session), so the group's ID is its PID.
     group: Pid,
@@ -384,6 +440,21 @@ impl Supervised {
             .map_err(|err| Error::io("the command", "wait for", err))?;
         self.reaped = true;
         Ok(status)
+    }
+
+    /// The command's status if it has exited, without waiting.
+    pub(crate) fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        let status = self
+            .child
+            .try_wait()
+            .map_err(|err| Error::io("the command", "wait for", err))?;
+        self.reaped = status.is_some();
+        Ok(status)
+    }
+
+    /// Sends `signal` to the command's process group; a group already gone is not an error.
+    pub(crate) fn signal(&self, signal: Signal) {
+        let _ = kill_process_group(self.group, signal);
     }
 }
 

@@ -11,6 +11,7 @@ use crate::preflight;
 use crate::project::Project;
 use crate::resolve;
 use crate::supervise;
+use crate::watch;
 
 /// Returns only when the command could not be started, or, when supervised, with its status.
 /// `name` is the command as the audit log names it.
@@ -28,6 +29,9 @@ pub(crate) fn run(
     }
     // Before the process is replaced.
     audit::record(env, name, &project.root, resolved.resolution.names());
+    if command.watch {
+        return watch::run(project, command, name, env, core_dumps, resolved.resolution);
+    }
     if command.redact {
         return supervise::run(command, &resolved.resolution, env, core_dumps);
     }
