@@ -131,7 +131,7 @@ pub(crate) fn supervise(
     let watcher = Watcher::start(sender)?;
     let mut project = reload(project, project.config.clone());
     watcher.watch(&watched_files(&project, env));
-    let mut current = start(build, resolution, core_dumps)?;
+    let mut current = start(build, &command.program, resolution, core_dumps)?;
     let mut restart: Option<Restart> = None;
     // A stopping signal was forwarded: the command's exit is lsenv's.
     let mut leaving = false;
@@ -200,7 +200,7 @@ pub(crate) fn supervise(
         if let Some(status) = current.command.child.try_wait()? {
             match restart.take() {
                 Some(restart) if !leaving => {
-                    current = start(build, restart.next, core_dumps)?;
+                    current = start(build, &command.program, restart.next, core_dumps)?;
                 }
                 _ => return Ok(supervise::finished(status, command, &current.resolution)),
             }
@@ -218,17 +218,15 @@ pub(crate) fn supervise(
     }
 }
 
-/// Starts the command for `resolution` through the parent-death shim.
+/// Starts the command for `resolution` through the parent-death shim, `arg0` as its `argv[0]`.
 fn start(
     build: &Build<'_>,
+    arg0: &OsStr,
     resolution: Resolution,
     core_dumps: &NoCoreDumps,
 ) -> Result<Generation> {
     let (command, program, files) = build(&resolution)?;
-    let arg0 = program
-        .file_name()
-        .map_or_else(|| program.as_os_str().to_owned(), OsStr::to_owned);
-    let shimmed = deathsig::wrap(&command, &arg0);
+    let shimmed = deathsig::wrap(&command, arg0);
     let plain = supervise::spawn_plain(shimmed, program, core_dumps)?;
     Ok(Generation {
         command: plain,

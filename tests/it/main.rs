@@ -33,4 +33,5 @@ mod support;
 mod tamper;
 mod transcripts;
 mod verify;
+mod watch;
 mod yaml_oracle;
