@@ -540,9 +540,61 @@ fn debounce(fd: &OwnedFd, watches: &Mutex<Watches>, changes: &Sender<Vec<PathBuf
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
     use std::time::Duration;
 
-    use super::shutdown_budget;
+    use super::{differences, litestream_config, shutdown_budget};
+    use crate::launch::CommandPlan;
+    use crate::resolve::{Resolution, Source, Variable};
+    use crate::secret::Secret;
+
+    fn resolution(vars: &[(&str, &str, bool)]) -> Resolution {
+        vars.iter()
+            .map(|(name, value, file)| {
+                let variable = Variable {
+                    value: Secret::copy_from(value.as_bytes()),
+                    source: Source::Environment {
+                        name: (*name).into(),
+                    },
+                    overridden: Vec::new(),
+                    file: *file,
+                };
+                ((*name).to_owned(), variable)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn differences_are_what_the_command_would_see() {
+        let old = resolution(&[("A", "1", false), ("B", "2", false), ("C", "3", false)]);
+        let new = resolution(&[("A", "1", false), ("B", "2", true), ("D", "4", false)]);
+        assert_eq!(differences(&old, &new).collect::<Vec<_>>(), ["B", "C", "D"]);
+        assert_eq!(differences(&old, &old).count(), 0);
+    }
+
+    #[test]
+    fn the_litestream_config_is_replicates_own() {
+        let plan = |args: &[&str], cwd: Option<&str>| CommandPlan {
+            program: "litestream".into(),
+            args: args.iter().map(Into::into).collect(),
+            cwd: cwd.map(PathBuf::from),
+            pass: Vec::new(),
+            redact: false,
+            watch: true,
+            preflight: None,
+        };
+        let found = |args: &[&str]| litestream_config(&plan(args, Some("app")));
+        assert_eq!(
+            found(&["replicate", "-config", "config/litestream.yml"]).as_deref(),
+            Some(Path::new("app/config/litestream.yml"))
+        );
+        assert_eq!(
+            found(&["replicate", "-exec", "x", "--config=/etc/l.yml"]).as_deref(),
+            Some(Path::new("/etc/l.yml"))
+        );
+        assert_eq!(found(&["replicate"]), None);
+        assert_eq!(found(&["restore", "-config", "c.yml"]), None);
+    }
 
     #[test]
     fn the_budget_is_the_timeout_for_each_database() {

@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use crate::support::{CANARY, Project, run_driver, send_signal};
+use crate::support::{CANARY, Project, Terminal, run_driver, send_signal};
 
 /// The command under watch: prints `start PID BUCKET SECRET-LENGTH` and, on SIGTERM, `stopped`.
 const CHILD: &str = r#"echo "start $$ $LITESTREAM_REPLICA_BUCKET ${#LITESTREAM_SECRET_ACCESS_KEY}"; trap 'echo stopped; exit 0' TERM; while :; do sleep 0.05; done"#;
@@ -391,6 +391,37 @@ fn a_command_that_ignores_sigterm_is_killed_after_litestreams_shutdown_timeout()
     // This one ignores TERM too: stop it by force.
     send_signal(watched.lsenv.id(), "KILL");
     send_signal(second, "KILL");
+}
+
+/// At a terminal: what is typed reaches the command (copied through a pipe: in a process group
+/// of its own it would be stopped reading the terminal), and Ctrl-C reaches it once.
+#[test]
+fn at_a_terminal_the_command_reads_what_is_typed_and_ctrl_c_reaches_it() {
+    let project = project();
+    let child = r#"
+        printf 'name? '; read -r name; echo "got:$name"
+        trap 'count=$((count + 1)); echo "interrupted $count"' INT
+        echo waiting
+        while [ -z "$count" ]; do sleep 0.05; done; sleep 0.5; exit 3
+    "#;
+    let script = format!(
+        "cd {root} && env -i PATH=\"$PATH\" {lsenv} exec --watch -- sh -c {child}; echo LSENV-EXIT=$?; sleep 60",
+        root = shell_words::quote(&project.root().to_string_lossy()),
+        lsenv = shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
+        child = shell_words::quote(child),
+    );
+    let terminal = Terminal::start(&project, &script);
+    terminal.wait_for("name?");
+    terminal.keys(&["hello", "BSpace", "p", "Enter"]);
+    terminal.wait_for("waiting");
+    terminal.keys(&["C-c"]);
+    terminal.wait_for("LSENV-EXIT=3");
+    let screen = terminal.screen();
+    assert!(screen.contains("got:hellp\n"), "{screen}");
+    assert!(
+        screen.contains("interrupted 1\n") && !screen.contains("interrupted 2"),
+        "{screen}"
+    );
 }
 
 #[test]
