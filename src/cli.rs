@@ -171,7 +171,7 @@ pub(crate) struct ExecArgs {
     pub pass: Vec<String>,
 
     /// Supervise the command and replace any resolved secret in its output by [redacted NAME]
-    #[arg(long, conflicts_with = "watch")]
+    #[arg(long)]
     pub redact: bool,
 
     #[command(flatten)]

@@ -16,6 +16,9 @@
 //!   pipe, because the command, in a background process group, would be stopped by SIGTTIN the
 //!   moment it read the terminal itself.
 //!
+//! * Under `--watch` ([`Watched`]), the command is spawned the same way but lsenv does not wait
+//!   for it here: pipes only (no pty), or lsenv's own stdout and stderr without `--redact`.
+//!
 //! Threads: the caller's waits for the command; one per output stream pumps it through a
 //! [`Filter`]; one copies the terminal's input when there is one; one forwards signals. Nothing
 //! is left running: an error or a panic after the spawn kills the command's process group.
@@ -117,50 +120,66 @@ fn reads_terminal() -> bool {
         && termios::tcgetpgrp(&stdin).is_ok_and(|group| group == rustix::process::getpgrp())
 }
 
-/// A command supervised without filtering (`--watch`): in a process group of its own, on
-/// lsenv's stdout and stderr. Its stdin is lsenv's, except for a terminal that lsenv reads in
-/// the foreground, copied through a pipe as in [`with_pipes`].
+/// A command supervised while lsenv does other work (`--watch`): in a process group of its own,
+/// on lsenv's stdout and stderr, or with `redactor` through pipes filtered onto them as in
+/// [`with_pipes`]. Its stdin is lsenv's, except for a terminal that lsenv reads in the
+/// foreground, copied through a pipe as in [`with_pipes`]. The caller forwards signals.
 #[derive(Debug)]
-pub(crate) struct Plain {
+pub(crate) struct Watched {
     pub child: Supervised,
+    pumps: Option<Pumps>,
     /// Dropped with the command: ends the input copy.
     _stop: Option<io::PipeWriter>,
 }
 
-/// Spawns `command` as a [`Plain`] one.
-pub(crate) fn spawn_plain(
-    mut command: Command,
-    program: PathBuf,
-    core_dumps: &NoCoreDumps,
-) -> Result<Plain> {
-    command.process_group(0);
-    let interactive = reads_terminal();
-    if interactive {
-        command.stdin(Stdio::piped());
-    }
-    let mut child = core_dumps
-        .around_spawn(|| command.spawn())
-        .map_err(|err| launch::cannot_execute(program, &err))?;
-    let stop = match child.stdin.take() {
-        Some(target) => {
-            let (stop_reader, stop) = io::pipe().map_err(|err| Error::io("pipe", "create", err))?;
-            std::thread::Builder::new()
-                .name("lsenv input".into())
-                .spawn(move || copy_input(target, &stop_reader))
-                .map_err(|err| Error::io("threads", "start a thread", err))?;
-            Some(stop)
+impl Watched {
+    /// Spawns `command` as described above.
+    pub(crate) fn spawn(
+        mut command: Command,
+        program: PathBuf,
+        redactor: Option<&Arc<Redactor>>,
+        core_dumps: &NoCoreDumps,
+    ) -> Result<Self> {
+        command.process_group(0);
+        if reads_terminal() {
+            command.stdin(Stdio::piped());
         }
-        None => None,
-    };
-    Ok(Plain {
-        child: Supervised::new(child),
-        _stop: stop,
-    })
+        if redactor.is_some() {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        let mut child = core_dumps
+            .around_spawn(|| command.spawn())
+            .map_err(|err| launch::cannot_execute(program, &err))?;
+        let stop = child.stdin.take().map(start_input).transpose()?;
+        let outputs = match (child.stdout.take(), child.stderr.take()) {
+            (Some(stdout), Some(stderr)) => vec![
+                (Box::new(stdout) as Box<dyn Source>, Stream::Stdout),
+                (Box::new(stderr), Stream::Stderr),
+            ],
+            _ => Vec::new(),
+        };
+        let child = Supervised::new(child);
+        let pumps = redactor
+            .map(|redactor| Pumps::start(outputs, redactor, child.group, false))
+            .transpose()?;
+        Ok(Self {
+            child,
+            pumps,
+            _stop: stop,
+        })
+    }
+
+    /// Once the command has exited: the end of its filtered output, as [`Pumps::finish`].
+    pub(crate) fn finish(self) {
+        if let Some(pumps) = self.pumps {
+            pumps.finish();
+        }
+    }
 }
 
 /// The filter for the resolved secrets: every variable that may hold one and is long enough
 /// (`MIN_REDACTED`); those too short are named on stderr, since their values are left alone.
-fn redactor(resolution: &Resolution) -> Result<Redactor> {
+pub(crate) fn redactor(resolution: &Resolution) -> Result<Redactor> {
     let (secrets, short): (Vec<_>, Vec<_>) = resolution
         .iter()
         .filter(|(_, variable)| variable.is_secret() && !variable.value.is_empty())
@@ -247,71 +266,95 @@ fn supervise(
     pty: Option<Master>,
     signals: Signals,
 ) -> Result<ExitStatus> {
-    let thread_failed = |err| Error::io("threads", "start a thread", err);
-    // Closed once the command has exited and [`DRAIN`] has passed: the pumps then stop.
-    let (done_reader, done) = io::pipe().map_err(|err| Error::io("pipe", "create", err))?;
-    let done_reader = Arc::new(done_reader);
-    let mut pumps = Vec::new();
-    for (source, stream) in outputs {
-        let redactor = Arc::clone(redactor);
-        let done_reader = Arc::clone(&done_reader);
-        let group = child.group;
-        // A pty is shared with the input side and stays open when the pump stops: the command
-        // learns that its terminal is gone from a hangup, as it would from a real one.
-        let hang_up = pty.is_some();
-        let pump = std::thread::Builder::new()
-            .name(format!("lsenv {}", stream.name()))
-            .spawn(move || {
-                let written = match stream {
-                    Stream::Stdout => pump(source, io::stdout(), &redactor, &done_reader),
-                    Stream::Stderr => pump(source, io::stderr(), &redactor, &done_reader),
-                };
-                if written.is_err() && hang_up {
-                    let _ = kill_process_group(group, Signal::HUP);
-                }
-                written
-            })
-            .map_err(thread_failed)?;
-        pumps.push((pump, stream));
-    }
+    let pumps = Pumps::start(outputs, redactor, child.group, pty.is_some())?;
     // Dropping `stop` on the way out ends the input copy, so that it does not swallow keys typed
-    // after the command is gone. It is not joined: it may be blocked writing to a command that
-    // no longer reads.
-    let _stop = match input {
-        Some(target) => {
-            let (stop_reader, stop) = io::pipe().map_err(|err| Error::io("pipe", "create", err))?;
-            std::thread::Builder::new()
-                .name("lsenv input".into())
-                .spawn(move || copy_input(target, &stop_reader))
-                .map_err(thread_failed)?;
-            Some(stop)
-        }
-        None => None,
-    };
+    // after the command is gone.
+    let _stop = input.map(start_input).transpose()?;
     let forwarder = Forwarder::start(signals, child.group, pty)?;
     let status = child.wait()?;
-    let deadline = Instant::now() + DRAIN;
-    while pumps.iter().any(|(pump, _)| !pump.is_finished()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    drop(done);
-    for (pump, stream) in pumps {
-        match pump.join() {
-            Ok(Ok(())) => {}
-            // The reader went away, as in any pipeline: the command got EPIPE or SIGPIPE itself.
-            Ok(Err(err)) if err.kind() == io::ErrorKind::BrokenPipe => {}
-            Ok(Err(err)) => say(&format!(
-                "cannot write the command's {}: {err}",
-                stream.name()
-            )),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
+    pumps.finish();
     drop(forwarder);
     Ok(status)
 }
 
-#[derive(Clone, Copy)]
+/// The threads that pump the command's outputs through the filter onto lsenv's own.
+#[derive(Debug)]
+pub(crate) struct Pumps {
+    threads: Vec<(JoinHandle<io::Result<()>>, Stream)>,
+    /// Closed once the command has exited and [`DRAIN`] has passed: the pumps then stop.
+    done: io::PipeWriter,
+}
+
+impl Pumps {
+    /// `hang_up`: the output is a pty, shared with the input side, which stays open when the
+    /// pump stops: the command learns that its terminal is gone from a hangup, as it would from
+    /// a real one.
+    fn start(
+        outputs: Vec<(Box<dyn Source>, Stream)>,
+        redactor: &Arc<Redactor>,
+        group: Pid,
+        hang_up: bool,
+    ) -> Result<Self> {
+        let (done_reader, done) = io::pipe().map_err(|err| Error::io("pipe", "create", err))?;
+        let done_reader = Arc::new(done_reader);
+        let mut threads = Vec::new();
+        for (source, stream) in outputs {
+            let redactor = Arc::clone(redactor);
+            let done_reader = Arc::clone(&done_reader);
+            let pump = std::thread::Builder::new()
+                .name(format!("lsenv {}", stream.name()))
+                .spawn(move || {
+                    let written = match stream {
+                        Stream::Stdout => pump(source, io::stdout(), &redactor, &done_reader),
+                        Stream::Stderr => pump(source, io::stderr(), &redactor, &done_reader),
+                    };
+                    if written.is_err() && hang_up {
+                        let _ = kill_process_group(group, Signal::HUP);
+                    }
+                    written
+                })
+                .map_err(|err| Error::io("threads", "start a thread", err))?;
+            threads.push((pump, stream));
+        }
+        Ok(Self { threads, done })
+    }
+
+    /// Once the command has exited: waits at most [`DRAIN`] for the end of its output (which its
+    /// own children may still be writing), then stops the pumps.
+    pub(crate) fn finish(self) {
+        let deadline = Instant::now() + DRAIN;
+        while self.threads.iter().any(|(pump, _)| !pump.is_finished()) && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(self.done);
+        for (pump, stream) in self.threads {
+            match pump.join() {
+                Ok(Ok(())) => {}
+                // The reader went away, as in any pipeline: the command got EPIPE or SIGPIPE itself.
+                Ok(Err(err)) if err.kind() == io::ErrorKind::BrokenPipe => {}
+                Ok(Err(err)) => say(&format!(
+                    "cannot write the command's {}: {err}",
+                    stream.name()
+                )),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    }
+}
+
+/// Copies lsenv's stdin to `target` in a thread of its own until the returned end is dropped.
+/// The thread is not joined: it may be blocked writing to a command that no longer reads.
+fn start_input(target: impl Write + Send + 'static) -> Result<io::PipeWriter> {
+    let (stop_reader, stop) = io::pipe().map_err(|err| Error::io("pipe", "create", err))?;
+    std::thread::Builder::new()
+        .name("lsenv input".into())
+        .spawn(move || copy_input(target, &stop_reader))
+        .map_err(|err| Error::io("threads", "start a thread", err))?;
+    Ok(stop)
+}
+
+#[derive(Clone, Copy, Debug)]
 enum Stream {
     Stdout,
     Stderr,

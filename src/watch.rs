@@ -47,7 +47,7 @@ use crate::preflight;
 use crate::project::Project;
 use crate::resolve::{self, Resolution};
 use crate::store::keys::KeySource;
-use crate::supervise::{self, FORWARDED, Plain};
+use crate::supervise::{self, FORWARDED, Watched};
 use crate::terminal::say;
 
 /// How long the watched files must be left alone before lsenv reads them again: an edit is
@@ -100,7 +100,7 @@ pub(crate) fn run(
 
 /// One run of the command: the resolution it got, and its file secrets.
 struct Generation {
-    command: Plain,
+    command: Watched,
     resolution: Resolution,
     _files: FileSecrets,
 }
@@ -131,7 +131,7 @@ pub(crate) fn supervise(
     let watcher = Watcher::start(sender)?;
     let mut project = reload(project, project.config.clone());
     watcher.watch(&watched_files(&project, env));
-    let mut current = start(build, &command.program, resolution, core_dumps)?;
+    let mut current = start(build, command, resolution, core_dumps)?;
     let mut restart: Option<Restart> = None;
     // A stopping signal was forwarded: the command's exit is lsenv's.
     let mut leaving = false;
@@ -198,11 +198,13 @@ pub(crate) fn supervise(
             leaving |= STOPPING.contains(&number);
         }
         if let Some(status) = current.command.child.try_wait()? {
+            let ended = current;
+            ended.command.finish();
             match restart.take() {
                 Some(restart) if !leaving => {
-                    current = start(build, &command.program, restart.next, core_dumps)?;
+                    current = start(build, command, restart.next, core_dumps)?;
                 }
-                _ => return Ok(supervise::finished(status, command, &current.resolution)),
+                _ => return Ok(supervise::finished(status, command, &ended.resolution)),
             }
         }
         if let Some(restart) = restart.as_mut().filter(|restart| !restart.killed)
@@ -218,18 +220,24 @@ pub(crate) fn supervise(
     }
 }
 
-/// Starts the command for `resolution` through the parent-death shim, `arg0` as its `argv[0]`.
+/// Starts the command for `resolution` through the parent-death shim, its output filtered with
+/// `--redact`.
 fn start(
     build: &Build<'_>,
-    arg0: &OsStr,
+    plan: &CommandPlan,
     resolution: Resolution,
     core_dumps: &NoCoreDumps,
 ) -> Result<Generation> {
     let (command, program, files) = build(&resolution)?;
-    let shimmed = deathsig::wrap(&command, arg0);
-    let plain = supervise::spawn_plain(shimmed, program, core_dumps)?;
+    let redactor = if plan.redact {
+        Some(Arc::new(supervise::redactor(&resolution)?))
+    } else {
+        None
+    };
+    let shimmed = deathsig::wrap(&command, &plan.program);
+    let watched = Watched::spawn(shimmed, program, redactor.as_ref(), core_dumps)?;
     Ok(Generation {
-        command: plain,
+        command: watched,
         resolution,
         _files: files,
     })

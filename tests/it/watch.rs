@@ -2,7 +2,8 @@
 //! burst of writes restarts the command once, with the new environment; a change it does not see
 //! restarts nothing; a tampered file is refused and the command kept; the stop waits for
 //! Litestream's `shutdown-sync-timeout` before SIGKILL; signals and exit codes are the command's,
-//! a signal during a restart ends it, and SIGKILL of lsenv leaves no orphan. With the real
+//! a signal during a restart ends it, SIGKILL of lsenv leaves no orphan, and with `--redact` each
+//! command's output is filtered with its own secrets. With the real
 //! litestream and S3 (moto) on loopback, in a private network namespace: its final sync before a
 //! restart completes (`tests/drivers/watch.py`).
 
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 use crate::support::{CANARY, Project, Terminal, run_driver, send_signal};
 
 /// The command under watch: prints `start PID BUCKET SECRET-LENGTH` and, on SIGTERM, `stopped`.
-const CHILD: &str = r#"echo "start $$ $LITESTREAM_REPLICA_BUCKET ${#LITESTREAM_SECRET_ACCESS_KEY}"; trap 'echo stopped; exit 0' TERM; while :; do sleep 0.05; done"#;
+/// (The trap is set first: a SIGTERM right after `start` must find it.)
+const CHILD: &str = r#"trap 'echo stopped; exit 0' TERM; echo "start $$ $LITESTREAM_REPLICA_BUCKET ${#LITESTREAM_SECRET_ACCESS_KEY}"; while :; do sleep 0.05; done"#;
 
 fn project() -> Project {
     let project = Project::new();
@@ -287,7 +289,7 @@ fn signals_and_exit_codes_are_the_commands() {
 
     let mut watched = Watched::exec(
         &project,
-        "echo start; trap 'echo usr1' USR1; trap 'echo term; exit 4' TERM; while :; do sleep 0.05; done",
+        "trap 'echo usr1' USR1; trap 'echo term; exit 4' TERM; echo start; while :; do sleep 0.05; done",
     );
     assert_eq!(watched.line(Duration::from_secs(10)), "start");
     send_signal(watched.lsenv.id(), "USR1");
@@ -309,7 +311,7 @@ fn a_signal_during_a_restart_ends_it() {
     let mut watched = Watched::exec(
         &project,
         // Deaf to a second TERM (an ignored signal is ignored by its `sleep` too).
-        "echo start; trap 'trap \"\" TERM; echo stopping; sleep 1; echo stopped; exit 5' TERM; while :; do sleep 0.05; done",
+        "trap 'trap \"\" TERM; echo stopping; sleep 1; echo stopped; exit 5' TERM; echo start; while :; do sleep 0.05; done",
     );
     assert_eq!(watched.line(Duration::from_secs(10)), "start");
     project.file(
@@ -360,7 +362,7 @@ fn a_command_that_ignores_sigterm_is_killed_after_litestreams_shutdown_timeout()
     let project = project();
     project.script(
         "fake-litestream",
-        "#!/bin/sh\necho \"start $$ $LITESTREAM_REPLICA_BUCKET ${#LITESTREAM_SECRET_ACCESS_KEY}\"\ntrap 'echo ignored' TERM\nwhile :; do sleep 0.05; done\n",
+        "#!/bin/sh\ntrap 'echo ignored' TERM\necho \"start $$ $LITESTREAM_REPLICA_BUCKET ${#LITESTREAM_SECRET_ACCESS_KEY}\"\nwhile :; do sleep 0.05; done\n",
     );
     project.file(
         "config/lsenv.toml",
@@ -424,15 +426,40 @@ fn at_a_terminal_the_command_reads_what_is_typed_and_ctrl_c_reaches_it() {
     );
 }
 
+/// With `--redact` too: the output of each command is filtered with the secrets it got, the
+/// new secret after a restart as the old one before it.
 #[test]
-fn watch_and_redact_do_not_go_together() {
-    let output = project()
-        .lsenv()
-        .args(["exec", "--watch", "--redact", "--", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot be used with"));
+fn with_redact_each_command_has_its_secrets_filtered() {
+    let project = project();
+    let mut watched = Watched::start(
+        &project,
+        &[
+            "exec",
+            "--watch",
+            "--redact",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; echo \"key $LITESTREAM_SECRET_ACCESS_KEY\"; echo \"on stderr $LITESTREAM_SECRET_ACCESS_KEY\" >&2; while :; do sleep 0.05; done",
+        ],
+    );
+    assert_eq!(
+        watched.line(Duration::from_secs(10)),
+        "key [redacted LITESTREAM_SECRET_ACCESS_KEY]"
+    );
+    watched.wait_said("on stderr [redacted LITESTREAM_SECRET_ACCESS_KEY]");
+    edit(
+        &project,
+        "sed -i 's/canary-7f3e9a-secret/another-canary-2b8d/' \"$1\"",
+    );
+    watched.wait_said("restarting the command");
+    assert_eq!(
+        watched.line(Duration::from_secs(10)),
+        "key [redacted LITESTREAM_SECRET_ACCESS_KEY]"
+    );
+    watched.wait_said("on stderr [redacted LITESTREAM_SECRET_ACCESS_KEY]");
+    assert!(!watched.said.join("\n").contains("another-canary"));
+    assert_eq!(watched.stop(), 0);
 }
 
 /// The real litestream replicating to moto S3 under `replicate --watch`: a credentials edit
