@@ -52,7 +52,7 @@ use crate::terminal::say;
 
 /// How long the watched files must be left alone before lsenv reads them again: an edit is
 /// often several writes and renames in a row.
-pub(crate) const QUIET: Duration = Duration::from_millis(400);
+const QUIET: Duration = Duration::from_millis(400);
 
 /// How often the supervisor looks at the command, the signals and the changes.
 const TICK: Duration = Duration::from_millis(50);
@@ -139,49 +139,46 @@ pub(crate) fn supervise(
     loop {
         match changed.recv_timeout(TICK) {
             Ok(files) if !leaving => {
-                let Some(accepted) =
-                    resolve_again(&project, command, name, env, &files).filter(|_| !leaving)
-                else {
-                    continue;
-                };
-                let (reloaded, new) = accepted;
-                project = reloaded;
-                watcher.watch(&watched_files(&project, env));
-                let running = restart
-                    .as_ref()
-                    .map_or(&current.resolution, |restart| &restart.next);
-                let names = deliver(running, &new);
-                let files = shown(&files);
-                match (&mut restart, names.is_empty()) {
-                    (Some(restart), _) => {
-                        restart.next = new;
-                        say(&format!(
-                            "watch: {files} changed again while the command restarts; it starts with the newest"
-                        ));
-                    }
-                    (None, true) => {
-                        current.resolution = new;
-                        say(&format!(
-                            "watch: {files} changed, nothing the command gets did: it keeps running"
-                        ));
-                    }
-                    (None, false) => {
-                        let grace = grace(command);
-                        say(&format!(
-                            "watch: {files} changed: restarting the command ({} changed; SIGTERM, SIGKILL after {}s)",
-                            names.join(", "),
-                            grace.as_secs()
-                        ));
-                        current.command.child.signal(Signal::TERM);
-                        restart = Some(Restart {
-                            next: new,
-                            deadline: Instant::now() + grace,
-                            grace,
-                            killed: false,
-                        });
+                if let Some((reloaded, new)) = resolve_again(&project, command, name, env, &files) {
+                    project = reloaded;
+                    watcher.watch(&watched_files(&project, env));
+                    let running = restart
+                        .as_ref()
+                        .map_or(&current.resolution, |restart| &restart.next);
+                    let names = deliver(running, &new);
+                    let files = shown(&files);
+                    match (&mut restart, names.is_empty()) {
+                        (Some(restart), _) => {
+                            restart.next = new;
+                            say(&format!(
+                                "watch: {files} changed again while the command restarts; it starts with the newest"
+                            ));
+                        }
+                        (None, true) => {
+                            current.resolution = new;
+                            say(&format!(
+                                "watch: {files} changed, nothing the command gets did: it keeps running"
+                            ));
+                        }
+                        (None, false) => {
+                            let grace = grace(command);
+                            say(&format!(
+                                "watch: {files} changed: restarting the command ({} changed; SIGTERM, SIGKILL after {}s)",
+                                names.join(", "),
+                                grace.as_secs()
+                            ));
+                            current.command.child.signal(Signal::TERM);
+                            restart = Some(Restart {
+                                next: new,
+                                deadline: Instant::now() + grace,
+                                grace,
+                                killed: false,
+                            });
+                        }
                     }
                 }
             }
+            // After a stopping signal, changes no longer matter.
             Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 if watching {
