@@ -50,9 +50,13 @@ fn lines(stream: impl Read + Send + 'static) -> Receiver<String> {
 
 impl Watched {
     fn start(project: &Project, args: &[&str]) -> Self {
-        let mut lsenv = project
-            .process()
-            .args(args)
+        let mut command = project.process();
+        command.args(args);
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: std::process::Command) -> Self {
+        let mut lsenv = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -324,6 +328,73 @@ fn a_signal_during_a_restart_ends_it() {
     assert_eq!(watched.line(Duration::from_secs(5)), "stopped");
     assert_eq!(watched.lsenv.wait().unwrap().code(), Some(5));
     watched.quiet(Duration::from_millis(500));
+}
+
+/// age: the identity file named by `LSENV_AGE_IDENTITY_FILE` is watched too, replaced by a
+/// rename as an editor saves it. Another identity cannot open the credentials: refused; the
+/// credentials encrypted to it (by the real `age`) then restart the command.
+#[test]
+fn age_identities_are_watched() {
+    let project = Project::new();
+    let keygen = |name: &str| {
+        let file = project.path(&format!("keys/{name}.txt"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let made = std::process::Command::new("age-keygen")
+            .arg("-o")
+            .arg(&file)
+            .output()
+            .expect("age-keygen must be installed (apt-get install age)");
+        assert!(made.status.success());
+        let recipient = std::process::Command::new("age-keygen")
+            .arg("-y")
+            .arg(&file)
+            .output()
+            .unwrap();
+        String::from_utf8(recipient.stdout)
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let encrypt = |recipient: &str, secret: &str| {
+        let mut age = std::process::Command::new("age")
+            .args(["-a", "-r", recipient, "-o"])
+            .arg(project.path("config/credentials.yml.age"))
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("age must be installed (apt-get install age)");
+        std::io::Write::write_all(
+            &mut age.stdin.take().unwrap(),
+            format!("litestream:\n  replica_access_key: {secret}\n  replica_bucket: bkt\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(age.wait().unwrap().success());
+    };
+    std::fs::create_dir_all(project.path("config")).unwrap();
+    let first = keygen("identity");
+    let second = keygen("other");
+    encrypt(&first, CANARY);
+    let mut command = project.process();
+    command
+        .env("LSENV_AGE_IDENTITY_FILE", "keys/identity.txt")
+        .args(["exec", "--watch", "--", "sh", "-c", CHILD]);
+    let mut watched = Watched::spawn(command);
+    let (pid, _, length) = watched.started();
+    assert_eq!(length, "20");
+
+    std::fs::rename(
+        project.path("keys/other.txt"),
+        project.path("keys/identity.txt"),
+    )
+    .unwrap();
+    watched.wait_said("watch: keys/identity.txt changed, but the change is refused");
+    encrypt(&second, "a-new-secret");
+    watched.wait_said("config/credentials.yml.age changed: restarting the command (LITESTREAM_SECRET_ACCESS_KEY changed;");
+    assert_eq!(watched.line(Duration::from_secs(5)), "stopped");
+    let (again, _, length) = watched.started();
+    assert_ne!(pid, again);
+    assert_eq!(length, "12");
+    assert_eq!(watched.stop(), 0);
 }
 
 /// SIGKILL of lsenv: its command gets SIGTERM from the kernel (parent-death signal).
