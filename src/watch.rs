@@ -465,8 +465,9 @@ impl Watcher {
         Ok(Self { fd, watches })
     }
 
-    /// Adds the directories of `files`. One that does not exist is left out: a file appearing
-    /// in it later goes unnoticed (noted in the README).
+    /// Adds the directories of `files`. Where a directory does not exist (yet), its nearest
+    /// existing ancestor is watched for the first missing part appearing, which counts as a
+    /// change of the file: the resolution after it watches the new directory itself.
     fn watch(&self, files: &[PathBuf]) {
         let flags = WatchFlags::CLOSE_WRITE
             | WatchFlags::MODIFY
@@ -478,22 +479,30 @@ impl Watcher {
         let Ok(mut watches) = self.watches.lock() else {
             return;
         };
-        for file in files {
-            let Some(name) = file.file_name() else {
-                continue;
-            };
-            let dir = file
-                .parent()
+        let parent = |path: &Path| {
+            path.parent()
                 .filter(|dir| !dir.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let Ok(wd) = inotify::add_watch(&*self.fd, dir, flags) else {
-                continue;
-            };
-            if !watches
-                .iter()
-                .any(|(held, held_name, _)| *held == wd && held_name == name)
-            {
-                watches.push((wd, name.to_owned(), file.clone()));
+                .unwrap_or(Path::new("."))
+                .to_path_buf()
+        };
+        for file in files {
+            let (mut dir, mut name) = (parent(file), file.file_name().map(OsStr::to_owned));
+            while let Some(part) = name.take() {
+                match inotify::add_watch(&*self.fd, &dir, flags) {
+                    Ok(wd) => {
+                        if !watches
+                            .iter()
+                            .any(|(held, held_name, _)| *held == wd && *held_name == part)
+                        {
+                            watches.push((wd, part, file.clone()));
+                        }
+                    }
+                    Err(rustix::io::Errno::NOENT) => {
+                        name = dir.file_name().map(OsStr::to_owned);
+                        dir = parent(&dir);
+                    }
+                    Err(_) => {}
+                }
             }
         }
     }

@@ -397,6 +397,43 @@ fn age_identities_are_watched() {
     assert_eq!(watched.stop(), 0);
 }
 
+/// `-e production` with only the global credentials: a first `config/credentials/` (directory,
+/// file and key) is seen, and its credentials are then the command's.
+#[test]
+fn a_new_per_environment_file_is_seen() {
+    let project = project();
+    let mut watched = Watched::start(
+        &project,
+        &[
+            "-e",
+            "production",
+            "exec",
+            "--watch",
+            "--",
+            "sh",
+            "-c",
+            CHILD,
+        ],
+    );
+    let (first, bucket, _) = watched.started();
+    assert_eq!(bucket, "bkt");
+    project.credentials_at(
+        "config/credentials/production.yml.enc",
+        "config/credentials/production.key",
+        "litestream:\n  replica_access_key: production-secret\n  replica_bucket: prod\n",
+    );
+    let restart = watched.wait_said("restarting the command");
+    assert!(
+        restart.contains("(LITESTREAM_REPLICA_BUCKET, LITESTREAM_SECRET_ACCESS_KEY changed;"),
+        "{restart}"
+    );
+    assert_eq!(watched.line(Duration::from_secs(5)), "stopped");
+    let (second, bucket, length) = watched.started();
+    assert_ne!(first, second);
+    assert_eq!((bucket.as_str(), length.as_str()), ("prod", "17"));
+    assert_eq!(watched.stop(), 0);
+}
+
 /// SIGKILL of lsenv: its command gets SIGTERM from the kernel (parent-death signal).
 #[test]
 fn no_orphan_after_sigkill_of_lsenv() {
