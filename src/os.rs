@@ -5,7 +5,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::process::{
     DumpableBehavior, Resource, Rlimit, getrlimit, set_dumpable_behavior, setrlimit,
@@ -204,10 +204,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     replace(path, bytes, 0o644, Link::Follow)
 }
 
-/// Creates or replaces `path` atomically. An existing path that is not a regular file (a
-/// device, a FIFO, a directory, a link when `link` is [`Link::Refuse`], a link to anything but a
-/// regular file) is refused (exit 2) and left as it is.
-pub(crate) fn replace(path: &Path, bytes: &[u8], new_mode: u32, link: Link) -> Result<()> {
+/// What [`replace`] would write: the file itself, or the one a followed link points to, with its
+/// metadata when it exists; or the refusal [`replace`] would give. A command that writes several
+/// files checks each this way first, so that a refused one leaves the others unwritten too.
+pub(crate) fn destination(path: &Path, link: Link) -> Result<(PathBuf, Option<fs::Metadata>)> {
     let refuse = |what: &str| {
         Error::usage(format!(
             "{}: is {what}, not a regular file; refusing to replace it",
@@ -228,15 +228,25 @@ pub(crate) fn replace(path: &Path, bytes: &[u8], new_mode: u32, link: Link) -> R
                     kind(meta.file_type())
                 )));
             }
-            crate::terminal::say(&format!(
-                "{} is a symbolic link: writing {}",
-                path.display(),
-                target.display()
-            ));
             (target, Some(meta))
         }
         Ok(meta) => return Err(refuse(kind(meta.file_type()))),
     };
+    Ok((destination, existing))
+}
+
+/// Creates or replaces `path` atomically. An existing path that is not a regular file (a
+/// device, a FIFO, a directory, a link when `link` is [`Link::Refuse`], a link to anything but a
+/// regular file) is refused (exit 2) and left as it is.
+pub(crate) fn replace(path: &Path, bytes: &[u8], new_mode: u32, link: Link) -> Result<()> {
+    let (destination, existing) = destination(path, link)?;
+    if destination != path {
+        crate::terminal::say(&format!(
+            "{} is a symbolic link: writing {}",
+            path.display(),
+            destination.display()
+        ));
+    }
     let owner = existing.as_ref().map(|meta| {
         use std::os::unix::fs::MetadataExt as _;
         (meta.uid(), meta.gid())

@@ -87,6 +87,10 @@ fn procfile(project: &Project) -> Result<Procfile> {
         };
         format!("{existing}{separator}{PROCFILE_LINE}\n")
     });
+    if text.is_some() {
+        // Refused now, not after the other files are written.
+        os::destination(&path, os::Link::Refuse)?;
+    }
     Ok(Procfile { path, text })
 }
 
