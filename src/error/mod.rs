@@ -345,3 +345,81 @@ impl Error {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_brings_its_hint_and_a_given_hint_wins() {
+        let refused = || {
+            Error::config(
+                Location::file("config/credentials.yml.enc").key("litestream.ld_preload"),
+                ConfigProblem::RefusedName {
+                    name: "LD_PRELOAD".into(),
+                },
+            )
+        };
+        assert_eq!(
+            refused().to_string(),
+            "config/credentials.yml.enc: key `litestream.ld_preload`: this name changes how programs run and may not be set from credentials"
+        );
+        assert_eq!(
+            refused().hint().as_deref(),
+            Some("if you mean it, add \"LD_PRELOAD\" to `allow` in the [exec] table")
+        );
+        assert_eq!(
+            refused().with_hint(Hint::AnyValue).hint().as_deref(),
+            Some("--format shell writes any value exactly")
+        );
+        assert_eq!(Error::usage(UsageProblem::NoAuditLog).hint(), None);
+    }
+
+    #[test]
+    fn limits_and_context_are_worded_from_the_fields() {
+        let too_large = |limit| ConfigProblem::TooLarge { limit }.to_string();
+        assert_eq!(
+            too_large(16 << 20),
+            "the file is larger than 16 MiB; refusing to read it"
+        );
+        assert_eq!(
+            too_large(64 << 10),
+            "the file is larger than 64 KiB; refusing to read it"
+        );
+        assert_eq!(
+            too_large(100),
+            "the file is larger than 100 bytes; refusing to read it"
+        );
+        let replace = |through_link| {
+            UsageProblem::CannotReplace {
+                path: "out".into(),
+                what: "a directory",
+                through_link,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            replace(false),
+            "out: is a directory, not a regular file; refusing to replace it"
+        );
+        assert_eq!(
+            replace(true),
+            "out: is a symbolic link to a directory, not a regular file; refusing to replace it"
+        );
+        let wrong_key = |tried| IntegrityProblem::WrongKey { tried }.to_string();
+        assert_eq!(
+            wrong_key(Some("RAILS_MASTER_KEY".into())),
+            "cannot decrypt: wrong key, or the file was changed or damaged (tried the key from RAILS_MASTER_KEY)"
+        );
+        assert_eq!(
+            Error::Interrupted {
+                signal: 15,
+                outcome: Cleanup::NothingWrittenKept {
+                    kept: "c.recovery".into()
+                }
+            }
+            .to_string(),
+            "stopped by signal 15; nothing was written; your edit is kept, encrypted, in c.recovery"
+        );
+    }
+}
