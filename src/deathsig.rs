@@ -17,7 +17,7 @@ use std::sync::atomic::AtomicBool;
 use rustix::process::{Pid, Signal, getpid, getppid, set_parent_process_death_signal};
 use signal_hook::consts::SIGPIPE;
 
-use crate::error::Error;
+use crate::error::{Error, ExecProblem};
 use crate::launch;
 
 /// The first argument that makes lsenv the shim: `lsenv SHIM PARENT PROGRAM ARG0 ARGS...`.
@@ -53,17 +53,17 @@ pub(crate) fn shim(words: &[OsString]) -> Option<Error> {
     if first != SHIM {
         return None;
     }
-    let fail = |reason: &str| Error::CannotExecute {
+    let fail = |reason: ExecProblem| Error::CannotExecute {
         path: PathBuf::from(program),
-        reason: reason.to_owned(),
+        reason,
     };
-    if set_parent_process_death_signal(Some(Signal::TERM)).is_err() {
-        return Some(fail("cannot ask for a parent-death signal"));
+    if let Err(errno) = set_parent_process_death_signal(Some(Signal::TERM)) {
+        return Some(fail(ExecProblem::Os(errno.into())));
     }
     // The supervisor may have died before the request was made: then nothing would signal us.
     let expected = parent.to_str().and_then(|pid| pid.parse::<i32>().ok());
     if getppid().map(Pid::as_raw_nonzero).map(i32::from) != expected {
-        return Some(fail("its supervisor is gone"));
+        return Some(fail(ExecProblem::SupervisorGone));
     }
     // As in `launch::exec`: a caught SIGPIPE is reset by `execve`, an ignored one (Rust's
     // default) would stay ignored.
@@ -78,7 +78,7 @@ pub(crate) fn shim(words: &[OsString]) -> Option<Error> {
             .map(|arg| c_string(arg))
             .collect::<Option<Vec<_>>>(),
     ) else {
-        return Some(fail("its path or an argument holds a NUL byte"));
+        return Some(fail(ExecProblem::Nul));
     };
     let Err(errno) = nix::unistd::execv(&path, &argv);
     Some(launch::cannot_execute(

@@ -214,6 +214,9 @@ pub enum ExecProblem {
     NoInterpreter,
     #[error("it is not an executable file")]
     NotExecutable,
+    /// The `--watch` supervisor died before its command could be started.
+    #[error("its supervisor is gone")]
+    SupervisorGone,
     #[error("{0}")]
     Os(io::Error),
 }
