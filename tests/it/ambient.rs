@@ -1,6 +1,7 @@
 //! Ambient cloud identity: `explain` and `check` say when a replica is left to the cloud SDK's
 //! default chain, and the `@aws`/`@gcp`/`@azure` presets pass exactly what that chain reads.
 
+use crate::case::Case;
 use crate::support::{Project, assert_said, child_env, map, said};
 
 #[test]
@@ -59,8 +60,7 @@ fn a_replica_without_a_static_key_is_said_to_use_the_default_chain() {
 fn presets_pass_exactly_the_chain_variables() {
     let project = Project::new();
     let env = child_env(
-        project
-            .lsenv()
+        Case::new(&project)
             .env("AWS_PROFILE", "prod")
             .env("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")
             .env("AWS_SECRET_ACCESS_KEY", "stray")

@@ -4,6 +4,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
+use crate::case::Case;
 use crate::support::{
     CANARY, Project, assert_said, child_env, core_limit_through, map, said, send_signal, wait_until,
 };
@@ -19,8 +20,7 @@ fn project_with_secret() -> Project {
 #[test]
 fn child_env_is_exactly_resolved_plus_pass_list() {
     let project = project_with_secret();
-    let mut command = project.lsenv();
-    command
+    let case = Case::new(&project)
         .env("RAILS_MASTER_KEY", crate::support::KEY)
         .env("AWS_SECRET_ACCESS_KEY", "decoy-aws")
         .env("RANDOM_DECOY", "decoy")
@@ -30,7 +30,7 @@ fn child_env_is_exactly_resolved_plus_pass_list() {
         .env("LC_ALL", "C.UTF-8")
         .env("LC_TIME", "C");
     let env = child_env(
-        &mut command,
+        case,
         &[
             "exec", "--pass", "HOME", "--pass", "LC_*", "--pass", "RAILS_*",
         ],
@@ -51,7 +51,10 @@ fn child_env_is_exactly_resolved_plus_pass_list() {
 fn toml_pass_list_and_key_variables_refused_by_name() {
     let project = project_with_secret();
     project.file("config/lsenv.toml", "[exec]\npass = [\"LANG\"]\n");
-    let env = child_env(project.lsenv().env("LANG", "C").env("TERM", "x"), &["exec"]);
+    let env = child_env(
+        Case::new(&project).env("LANG", "C").env("TERM", "x"),
+        &["exec"],
+    );
     assert_eq!(
         env.keys().collect::<Vec<_>>(),
         [

@@ -5,6 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
+use crate::case::Case;
 use crate::support::{KEY, Project, assert_said, child_env, ruby_oracle, said};
 
 const CREDENTIALS_TEMPLATE: &str = concat!(
@@ -175,7 +176,7 @@ fn fresh_project_gets_every_file_and_the_key_once() {
     assert_eq!(String::from_utf8(decrypted).unwrap(), CREDENTIALS_TEMPLATE);
     // The generated config/lsenv.toml loads, and the template resolves to its variables.
     assert_eq!(
-        child_env(&mut project.lsenv(), &["exec"]),
+        child_env(Case::new(&project), &["exec"]),
         template_variables()
     );
     succeeded(
@@ -336,7 +337,7 @@ fn per_environment_credentials_and_key() {
             b"",
         );
         assert_eq!(String::from_utf8(decrypted).unwrap(), CREDENTIALS_TEMPLATE);
-        let env = child_env(&mut project.lsenv(), &["-e", "production", "exec"]);
+        let env = child_env(Case::new(&project), &["-e", "production", "exec"]);
         assert_eq!(env, template_variables());
         let text = said(&output);
         assert!(

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::case::Case;
 use crate::support::{KEY, Project, child_env, litestream, map, said};
 
 fn examples() -> &'static Path {
@@ -67,9 +68,7 @@ fn a_key_delivered_by_systemd_is_a_key_source() {
     let credentials = tempfile::tempdir().unwrap();
     std::fs::write(credentials.path().join("master.key"), KEY).unwrap();
     let env = child_env(
-        project
-            .lsenv()
-            .env("CREDENTIALS_DIRECTORY", credentials.path()),
+        Case::new(&project).env("CREDENTIALS_DIRECTORY", credentials.path()),
         &["exec"],
     );
     assert_eq!(
@@ -91,8 +90,7 @@ fn a_key_delivered_by_systemd_is_a_key_source() {
         .unwrap();
     assert_eq!(output.status.code(), Some(4), "{}", said(&output));
     let env = child_env(
-        project
-            .lsenv()
+        Case::new(&project)
             .env("CREDENTIALS_DIRECTORY", empty.path())
             .env("RAILS_MASTER_KEY", KEY),
         &["exec"],

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::case::Case;
 use crate::support::{CANARY, KEY, Project, assert_said, child_env, ruby_oracle, said};
 
 const ENC: &str = "config/credentials.yml.enc";
@@ -277,7 +278,7 @@ fn init_prints_the_missing_section_and_appends_it_when_asked() {
         text.starts_with("secret_key_base: abc123\n\nlitestream:\n"),
         "{text}"
     );
-    let vars = child_env(&mut project.lsenv(), &["exec"]);
+    let vars = child_env(Case::new(&project), &["exec"]);
     assert_eq!(
         vars.get("LITESTREAM_REPLICA_BUCKET").map(String::as_str),
         Some("myapp-backups")

@@ -1,6 +1,7 @@
 //! Layering through the binary: TOML < credentials < environment, aliases, empty versus unset,
 //! nested keys, refused names, per-environment TOML, project root discovery and `-C`.
 
+use crate::case::Case;
 use crate::support::{Project, child_env, map, said};
 
 #[test]
@@ -13,9 +14,7 @@ fn precedence_is_key_by_key() {
         )
         .credentials("litestream:\n  replica_bucket: cred\n  replica_endpoint: cred-endpoint\n");
     let env = child_env(
-        project
-            .lsenv()
-            .env("LITESTREAM_REPLICA_ENDPOINT", "env-endpoint"),
+        Case::new(&project).env("LITESTREAM_REPLICA_ENDPOINT", "env-endpoint"),
         &["exec"],
     );
     assert_eq!(
@@ -32,7 +31,7 @@ fn precedence_is_key_by_key() {
 fn gem_aliases_and_their_conflicts() {
     let project = Project::new();
     project.credentials("litestream:\n  replica_key_id: AKID\n  replica_access_key: SECRET\n");
-    let env = child_env(&mut project.lsenv(), &["exec"]);
+    let env = child_env(Case::new(&project), &["exec"]);
     assert_eq!(
         env,
         map(&[
@@ -58,7 +57,7 @@ fn empty_is_set_and_null_is_unset() {
         "litestream:\n  replica_bucket: cred\n  replica_region: ~\n  replica_path: ''\n",
     );
     let env = child_env(
-        project.lsenv().env("LITESTREAM_REPLICA_BUCKET", ""),
+        Case::new(&project).env("LITESTREAM_REPLICA_BUCKET", ""),
         &["exec"],
     );
     assert_eq!(
@@ -75,8 +74,7 @@ fn empty_master_key_variable_counts_as_unset() {
     let project = Project::new();
     project.credentials("litestream:\n  replica_bucket: from-master-key-file\n");
     let env = child_env(
-        project
-            .lsenv()
+        Case::new(&project)
             .env("RAILS_MASTER_KEY", "")
             .env("LSENV_MASTER_KEY", "  "),
         &["exec"],
@@ -90,7 +88,7 @@ fn nested_keys_flatten_with_double_underscore_and_keep_their_text() {
     project.credentials(
         "litestream:\n  azure:\n    account_key: K\n    sas:\n      token: T\n  port: 0012\n  flag: yes\n  big: 1e3\n",
     );
-    let env = child_env(&mut project.lsenv(), &["exec"]);
+    let env = child_env(Case::new(&project), &["exec"]);
     assert_eq!(
         env,
         map(&[
@@ -114,7 +112,7 @@ fn extra_mappings_and_refused_names() {
             "config/lsenv.toml",
             "[env]\nGOOGLE_JSON = \"gcp.service_account\"\n",
         );
-    let env = child_env(&mut project.lsenv(), &["exec"]);
+    let env = child_env(Case::new(&project), &["exec"]);
     assert_eq!(
         env,
         map(&[("GOOGLE_JSON", "{\"type\": \"service_account\"}")])
@@ -141,7 +139,7 @@ fn extra_mappings_and_refused_names() {
         "config/lsenv.toml",
         "[env]\nNODE_OPTIONS = \"node\"\n[exec]\nallow = [\"NODE_OPTIONS\"]\n",
     );
-    let env = child_env(&mut project.lsenv(), &["exec"]);
+    let env = child_env(Case::new(&project), &["exec"]);
     assert_eq!(env, map(&[("NODE_OPTIONS", "--require x")]));
 }
 
@@ -152,9 +150,12 @@ fn per_environment_toml_tables_overlay_the_base() {
         "config/lsenv.toml",
         "[litestream]\nreplica_bucket = \"base\"\nreplica_region = \"r\"\n[environments.production.litestream]\nreplica_bucket = \"prod\"\n",
     );
-    let base = child_env(&mut project.lsenv(), &["exec"]);
+    let base = child_env(Case::new(&project), &["exec"]);
     assert_eq!(base["LITESTREAM_REPLICA_BUCKET"], "base");
-    let prod = child_env(project.lsenv().env("RAILS_ENV", "production"), &["exec"]);
+    let prod = child_env(
+        Case::new(&project).env("RAILS_ENV", "production"),
+        &["exec"],
+    );
     assert_eq!(
         prod,
         map(&[
@@ -170,7 +171,7 @@ fn root_is_found_from_a_subdirectory_and_set_by_dash_c() {
     project.credentials("litestream:\n  replica_bucket: found\n");
     std::fs::create_dir_all(project.path("app/models")).unwrap();
     let env = child_env(
-        project.lsenv().current_dir(project.path("app/models")),
+        Case::new(&project).current_dir(project.path("app/models")),
         &["exec"],
     );
     assert_eq!(env["LITESTREAM_REPLICA_BUCKET"], "found");
@@ -205,8 +206,7 @@ fn root_is_found_from_a_subdirectory_and_set_by_dash_c() {
 fn no_project_at_all_resolves_only_the_environment() {
     let project = Project::new();
     let env = child_env(
-        project
-            .lsenv()
+        Case::new(&project)
             .env("LITESTREAM_ACCESS_KEY_ID", "from-env")
             .env("UNRELATED", "x"),
         &["exec"],

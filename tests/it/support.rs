@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use lsenv::store::rails::{self, MasterKey};
 
+use crate::case::Case;
+
 /// The key every test project uses unless a test says otherwise. Test-only.
 pub(crate) const KEY: &str = "0123456789abcdef0123456789abcdef";
 /// A value planted in credentials: it must never appear in lsenv's own output.
 pub(crate) const CANARY: &str = "canary-7f3e9a-secret";
-
-/// A bad-input case: its name, how to make it, the exit code, and what lsenv must say.
-pub(crate) type Problem<'a> = (&'static str, Box<dyn Fn(&Project) + 'a>, i32, &'static str);
 
 pub(crate) struct Project {
     dir: tempfile::TempDir,
@@ -179,9 +178,10 @@ pub(crate) fn env_of(output: &Output) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Runs lsenv with `args` followed by `env -0`, and returns the child's environment.
-pub(crate) fn child_env(command: &mut Command, args: &[&str]) -> BTreeMap<String, String> {
-    env_of(&command.args(args).args(["env", "-0"]).output().unwrap())
+/// Runs the case with `args` followed by `env -0`, and returns the child's environment.
+#[track_caller]
+pub(crate) fn child_env(case: Case, args: &[&str]) -> BTreeMap<String, String> {
+    env_of(&case.args(args).args(["env", "-0"]).reveals().run())
 }
 
 pub(crate) fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
