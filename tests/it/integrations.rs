@@ -18,12 +18,9 @@ fn init_procfile_adds_the_line_once_and_keeps_the_others() {
     let project = Project::new();
     project.file("Procfile", "web: bin/rails server\nworker: bin/jobs");
     let init = || {
-        let output = project
-            .lsenv()
+        Case::new(&project)
             .args(["init", "--procfile", "--db", "storage/app.sqlite3"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", said(&output));
+            .run();
         std::fs::read_to_string(project.path("Procfile")).unwrap()
     };
     let expected = "web: bin/rails server\nworker: bin/jobs\nlitestream: lsenv replicate\n";
@@ -32,28 +29,19 @@ fn init_procfile_adds_the_line_once_and_keeps_the_others() {
 
     // A missing Procfile is created; an existing litestream process is kept as it is.
     let fresh = Project::new();
-    let output = fresh
-        .lsenv()
+    Case::new(&fresh)
         .args(["init", "--procfile", "--db", "a.sqlite3"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     assert_eq!(
         std::fs::read_to_string(fresh.path("Procfile")).unwrap(),
         "litestream: lsenv replicate\n"
     );
     let gem = Project::new();
     gem.file("Procfile", "litestream: bin/rails litestream:run\n");
-    let output = gem
-        .lsenv()
+    Case::new(&gem)
         .args(["init", "--procfile", "--db", "a.sqlite3"])
-        .output()
-        .unwrap();
-    assert!(
-        said(&output).contains("it already has a litestream process"),
-        "{}",
-        said(&output)
-    );
+        .said("it already has a litestream process")
+        .run();
     assert_eq!(
         std::fs::read_to_string(gem.path("Procfile")).unwrap(),
         "litestream: bin/rails litestream:run\n"
@@ -78,17 +66,14 @@ fn a_key_delivered_by_systemd_is_a_key_source() {
     assert!(!env.contains_key("CREDENTIALS_DIRECTORY"), "not passed on");
 
     // Without it, the usual lookup applies: here there is no key at all.
-    let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
+    Case::new(&project).args(["exec", "true"]).status(4).run();
     // An empty directory is no key either, and RAILS_MASTER_KEY still wins over it.
     let empty = tempfile::tempdir().unwrap();
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("CREDENTIALS_DIRECTORY", empty.path())
         .args(["exec", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
+        .status(4)
+        .run();
     let env = child_env(
         Case::new(&project)
             .env("CREDENTIALS_DIRECTORY", empty.path())
@@ -184,8 +169,7 @@ fn the_dockerfile_entrypoint_runs_the_app_under_litestream() {
 fn completions_man_page_and_version_come_from_the_definitions() {
     let project = Project::new();
     let run = |args: &[&str]| {
-        let output = project.lsenv().args(args).output().unwrap();
-        assert!(output.status.success(), "{args:?}: {}", said(&output));
+        let output = Case::new(&project).args(args).run();
         String::from_utf8(output.stdout).unwrap()
     };
     let bash = run(&["completions", "bash"]);

@@ -7,6 +7,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::case::Case;
 use crate::support::{CANARY, KEY, Project, said, send_signal, wait_until};
 
 /// Every command that decrypts, with the arguments it needs. The last three handle the text as
@@ -168,22 +169,12 @@ fn no_child_gets_a_secret_in_argv() {
         "#!/bin/sh\ncat /proc/$$/cmdline >> \"$(dirname \"$0\")/argv.log\"\n",
     );
     for args in [&["exec", "--"][..], &["exec", "--redact", "--"][..]] {
-        let output = project
-            .lsenv()
-            .args(args)
-            .arg(&record)
-            .arg("arg")
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", said(&output));
+        Case::new(&project).args(args).arg(&record).arg("arg").run();
     }
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("EDITOR", &record)
         .args(["credentials", "edit"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     project.file(
         "config/lsenv.toml",
         format!(
@@ -192,8 +183,7 @@ fn no_child_gets_a_secret_in_argv() {
         ),
     );
     project.file("config/litestream.yml", "dbs: []\n");
-    let output = project.offline().arg("replicate").output().unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+    Case::offline(&project).arg("replicate").run();
     let argv = std::fs::read(project.path("argv.log")).unwrap();
     let argv = String::from_utf8_lossy(&argv);
     assert_eq!(

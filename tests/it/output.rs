@@ -17,6 +17,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::case::Case;
 use crate::consumers::{
     docker_env_file, github_env_file, github_masks, gitlab_dotenv_report, systemd_environment_file,
 };
@@ -244,12 +245,10 @@ fn sh_dash_and_bash_source_shell_output_exactly() {
     let project = project_with(&entries);
     // Any byte but NUL, even one that is not UTF-8, from the environment.
     let latin1 = OsStr::from_bytes(b"caf\xe9 \xff");
-    let output = project
-        .lsenv()
+    let output = Case::new(&project)
         .args(["env", "--format", "shell", "--reveal", "-o", "vars.sh"])
         .env("LITESTREAM_LATIN1", latin1)
-        .output()
-        .unwrap();
+        .run();
     success(output);
     let mut expected = values(&entries);
     expected.insert("LITESTREAM_LATIN1".into(), latin1.as_bytes().to_vec());
@@ -556,20 +555,16 @@ fn docker_refuses_line_breaks_naming_the_variable() {
     assert!(said(&output).contains("hint: "), "{}", said(&output));
     assert!(!project.path("docker.env").exists());
 
-    let output = project
-        .lsenv()
+    let output = Case::new(&project)
         .args(["env", "--format", "docker", "--reveal"])
         .env("LITESTREAM_CR", "ends\r")
         .env("LITESTREAM_BIG", "x".repeat(70_000))
-        .output()
-        .unwrap();
+        .run();
     assert_refused(&output, "environment: LITESTREAM_BIG is too long");
-    let output = project
-        .lsenv()
+    let output = Case::new(&project)
         .args(["env", "--format", "docker", "--reveal"])
         .env("LITESTREAM_CR", "ends\r")
-        .output()
-        .unwrap();
+        .run();
     assert_refused(&output, "LITESTREAM_CR ends with a carriage return");
 
     // Redacted, the listing still works: a fingerprint fits every format.
@@ -600,12 +595,10 @@ fn dotenv_refuses_what_the_three_libraries_would_read_differently() {
             "holds quotes, backslashes or `$` in a combination",
         ),
     ] {
-        let output = project
-            .lsenv()
+        let output = Case::new(&project)
             .args(["env", "--format", "dotenv", "--reveal"])
             .env("LITESTREAM_ODD", value)
-            .output()
-            .unwrap();
+            .run();
         assert_refused(&output, &format!("environment: LITESTREAM_ODD {problem}"));
     }
 }
@@ -626,12 +619,10 @@ fn values_a_format_cannot_hold_are_refused_by_name() {
         ("systemd", "systemd"),
         ("docker", "docker --env-file"),
     ] {
-        let output = project
-            .lsenv()
+        let output = Case::new(&project)
             .args(["env", "--format", format, "--reveal"])
             .env("LITESTREAM_LATIN1", not_utf8)
-            .output()
-            .unwrap();
+            .run();
         assert_refused(
             &output,
             &format!(
@@ -648,14 +639,12 @@ fn github_needs_github_env_and_takes_no_reveal_or_output() {
     assert_refused(&output, "GITHUB_ENV is not set");
 
     for extra in [&["--reveal"][..], &["-o", "x.env"]] {
-        let output = project
-            .lsenv()
+        Case::new(&project)
             .args(["env", "--format", "github"])
             .args(extra)
             .env("GITHUB_ENV", project.path("github_env"))
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{}", said(&output));
+            .status(2)
+            .run();
         assert!(!project.path("github_env").exists());
     }
 }
@@ -733,8 +722,7 @@ fn without_reveal_no_format_prints_a_secret() {
         "dotenv", "shell", "json", "systemd", "docker", "github", "gitlab",
     ];
     for format in formats {
-        let output = project
-            .lsenv()
+        let output = Case::new(&project)
             .args(["env", "--format", format])
             .args(if format == "gitlab" {
                 &["-o", "build.env"][..]
@@ -742,8 +730,7 @@ fn without_reveal_no_format_prints_a_secret() {
                 &[]
             })
             .env("GITHUB_ENV", project.path("github_env"))
-            .output()
-            .unwrap();
+            .run();
         let mut stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         if format == "github" {
             // The masks are how the runner learns the secrets; it swallows these lines.

@@ -6,7 +6,7 @@ use std::path::Path;
 use lsenv::store::rails::{self, MasterKey};
 
 use crate::case::Case;
-use crate::support::{KEY, Project, assert_said, child_env, map, ruby_oracle};
+use crate::support::{KEY, Project, child_env, map, ruby_oracle};
 
 fn fixtures() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/rails"))
@@ -195,6 +195,9 @@ fn environment_key_is_chosen_independently_of_the_content() {
         map(&[("LITESTREAM_REPLICA_BUCKET", "global-file-production-key")])
     );
     // Without the environment, that key is not looked at.
-    let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-    assert_said(&output, 4, "config/master.key");
+    Case::new(&project)
+        .args(["exec", "true"])
+        .status(4)
+        .said("config/master.key")
+        .run();
 }

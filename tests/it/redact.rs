@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::case::Case;
 use crate::support::{CANARY, Project, Terminal, said, send_signal};
 
 /// The key id is long enough to be redacted; the bucket name is not.
@@ -94,12 +95,10 @@ fn lookup_fails_as_exec_does() {
     )
     .unwrap();
     for (command, code) in [("no-such-command-lsenv", 127), ("./plain", 126)] {
-        let output = project
-            .lsenv()
+        Case::new(&project)
             .args(["exec", "--redact", "--", command])
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(code), "{}", said(&output));
+            .status(code)
+            .run();
     }
 }
 

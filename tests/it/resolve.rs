@@ -2,7 +2,7 @@
 //! nested keys, refused names, per-environment TOML, project root discovery and `-C`.
 
 use crate::case::Case;
-use crate::support::{Project, child_env, map, said};
+use crate::support::{Project, child_env, map};
 
 #[test]
 fn precedence_is_key_by_key() {
@@ -41,13 +41,11 @@ fn gem_aliases_and_their_conflicts() {
     );
 
     project.credentials("litestream:\n  replica_key_id: AKID\n  access_key_id: OTHER\n");
-    let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(3));
-    assert!(
-        said(&output).contains("`litestream.replica_key_id` and `litestream.access_key_id` both set LITESTREAM_ACCESS_KEY_ID"),
-        "{}",
-        said(&output)
-    );
+    Case::new(&project)
+        .args(["exec", "true"])
+        .status(3)
+        .said("`litestream.replica_key_id` and `litestream.access_key_id` both set LITESTREAM_ACCESS_KEY_ID")
+        .run();
 }
 
 #[test]
@@ -126,13 +124,12 @@ fn extra_mappings_and_refused_names() {
         "RAILS_MASTER_KEY",
     ] {
         project.file("config/lsenv.toml", format!("[env]\n{name} = \"node\"\n"));
-        let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-        assert_eq!(output.status.code(), Some(3), "{name}: {}", said(&output));
-        assert!(
-            said(&output).contains(&format!("key `env.{name}`")),
-            "{}",
-            said(&output)
-        );
+        Case::new(&project)
+            .named(name)
+            .args(["exec", "true"])
+            .status(3)
+            .said(format!("key `env.{name}`"))
+            .run();
     }
 
     project.file(
@@ -177,29 +174,20 @@ fn root_is_found_from_a_subdirectory_and_set_by_dash_c() {
     assert_eq!(env["LITESTREAM_REPLICA_BUCKET"], "found");
 
     let elsewhere = tempfile::tempdir().unwrap();
-    let mut command = project.lsenv();
-    command
+    let expected_dir = project.root().canonicalize().unwrap();
+    // -C runs the command in DIR.
+    Case::new(&project)
         .current_dir(elsewhere.path())
         .arg("-C")
-        .arg(project.root());
-    let output = command
+        .arg(project.root())
         .args(["exec", "sh", "-c", "pwd; echo $LITESTREAM_REPLICA_BUCKET"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let expected_dir = project.root().canonicalize().unwrap();
-    assert_eq!(
-        stdout,
-        format!("{}\nfound\n", expected_dir.display()),
-        "-C runs the command in DIR"
-    );
+        .stdout_is(format!("{}\nfound\n", expected_dir.display()))
+        .run();
 
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .args(["-C", "no/such/dir", "exec", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+        .status(2)
+        .run();
 }
 
 #[test]

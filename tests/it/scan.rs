@@ -7,6 +7,7 @@ use std::process::Output;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::case::Case;
 use crate::support::{KEY, Project, assert_said, git, said};
 
 const ACCESS: &str = "AKIA-canary-7f3e9a";
@@ -197,13 +198,10 @@ fn when_the_scan_cannot_run_the_exit_status_says_why() {
     // No key: 4; a wrong key: 5. Neither is mistaken for "clean".
     let project = repository();
     std::fs::remove_file(project.path("config/master.key")).unwrap();
-    let output = project.lsenv().arg("scan").output().unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
-    let output = project
-        .lsenv()
+    Case::new(&project).arg("scan").status(4).run();
+    Case::new(&project)
         .env("RAILS_MASTER_KEY", "00000000000000000000000000000000")
         .arg("scan")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(5), "{}", said(&output));
+        .status(5)
+        .run();
 }

@@ -359,18 +359,16 @@ impl Drop for Terminal {
 /// 'ulimit -c'`), lsenv being started with a soft core limit of 4096 blocks: lsenv lowers its own
 /// to 0 while it holds secrets, and the command must get 4096 back.
 pub(crate) fn core_limit_through(project: &Project, lsenv_args: &[&str]) -> String {
-    let output = std::process::Command::new("sh")
+    let mut command = std::process::Command::new("sh");
+    command
         .args(["-c", "ulimit -S -c 4096 && exec \"$@\"", "sh"])
         .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
         .args(lsenv_args)
         .args(["sh", "-c", "ulimit -c"])
         .current_dir(project.root())
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
-    String::from_utf8(output.stdout).unwrap()
+        .env("PATH", std::env::var_os("PATH").unwrap());
+    String::from_utf8(Case::of(command).run().stdout).unwrap()
 }
 
 /// Polls `ready` until it holds, failing the test after 15 s with `what` never having happened.

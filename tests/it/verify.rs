@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::case::Case;
 use crate::support::{Project, assert_said, litestream, run_driver, said, send_signal, wait_until};
 
 /// A project whose one database, `db/app.sqlite3` (WAL mode, 100 rows), Litestream replicates to
@@ -176,15 +177,12 @@ fn verify_a_file_replica_while_replicate_runs_then_stopped_then_killed() {
     stop(&project, replicating);
 
     let restored = project.path("restored.sqlite3");
-    let output = project
-        .offline()
+    Case::offline(&project)
         .args(["exec", "--", &litestream().to_string_lossy(), "restore"])
         .args(["-config", "config/litestream.yml", "-o"])
         .arg(&restored)
         .arg("db/app.sqlite3")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     assert_eq!(integrity(&restored), "ok");
     assert_eq!(count(&restored, "items"), count(&source, "items"));
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::case::Case;
 use crate::support::{Project, assert_said, env_of, said};
 
 /// What the two readers must do with a case.
@@ -168,11 +169,7 @@ fn lsenv_reads_yaml_as_ruby_reads_credentials() {
             yaml.as_bytes(),
         );
         let ruby = ruby_reads(&project);
-        let output = project
-            .lsenv()
-            .args(["exec", "--", "env", "-0"])
-            .output()
-            .unwrap();
+        let output = Case::new(&project).args(["exec", "--", "env", "-0"]).run();
         match expect {
             Expect::Agree => match &ruby {
                 Ok(variables) => {
@@ -202,7 +199,7 @@ fn check_warns_of_duplicate_keys() {
     project.credentials(
         "litestream:\n  replica_bucket: one\nlitestream:\n  replica_bucket: two\n  replica_region: r\n  replica_region: s\n",
     );
-    let output = project.lsenv().arg("check").output().unwrap();
+    let output = Case::new(&project).arg("check").run();
     let said = said(&output);
     assert_eq!(output.status.code(), Some(6), "{said}");
     for key in [
