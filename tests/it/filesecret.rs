@@ -159,7 +159,10 @@ fn env_explain_and_check_show_a_file_never_its_bytes() {
         &["explain", "--json"],
         &["check"],
     ] {
-        let output = Case::new(&project).args(args).run();
+        let output = Case::new(&project)
+            .args(args)
+            .status(if args[0] == "check" { 6 } else { 0 })
+            .run();
         let shown = said(&output);
         assert!(shown.contains(&fingerprint), "{args:?}: {shown}");
         assert!(!shown.contains(CANARY), "{args:?}: {shown}");

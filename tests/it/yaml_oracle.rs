@@ -169,7 +169,13 @@ fn lsenv_reads_yaml_as_ruby_reads_credentials() {
             yaml.as_bytes(),
         );
         let ruby = ruby_reads(&project);
-        let output = Case::new(&project).args(["exec", "--", "env", "-0"]).run();
+        // Whether lsenv must succeed depends on what Ruby makes of the case, checked below.
+        let output = Case::new(&project)
+            .named(name)
+            .args(["exec", "--", "env", "-0"])
+            .any_status()
+            .reveals()
+            .run();
         match expect {
             Expect::Agree => match &ruby {
                 Ok(variables) => {
@@ -199,9 +205,8 @@ fn check_warns_of_duplicate_keys() {
     project.credentials(
         "litestream:\n  replica_bucket: one\nlitestream:\n  replica_bucket: two\n  replica_region: r\n  replica_region: s\n",
     );
-    let output = Case::new(&project).arg("check").run();
+    let output = Case::new(&project).arg("check").status(6).run();
     let said = said(&output);
-    assert_eq!(output.status.code(), Some(6), "{said}");
     for key in [
         ":3:1: key `litestream`",
         ":6:3: key `litestream.replica_region`",
