@@ -5,10 +5,10 @@
 //! `-e`, the demo).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use crate::case::Case;
-use crate::support::{CANARY, KEY, Project, assert_said, child_env, ruby_oracle, said};
+use crate::support::{CANARY, KEY, Project, child_env, ruby_oracle, said};
 
 const ENC: &str = "config/credentials.yml.enc";
 const YAML: &str =
@@ -91,17 +91,13 @@ fn rotate_key_and_keygen_list_what_they_write_in_gitignore_first() {
 }
 
 /// Runs `credentials edit ARGS` with `editor_body` as the editor and no terminal.
-fn edit(project: &Project, scratch: &Path, editor_body: &str, args: &[&str]) -> Output {
+fn edit(project: &Project, scratch: &Path, editor_body: &str, args: &[&str]) -> Case {
     let editor = project.script("editors/editor", format!("#!/bin/sh\n{editor_body}\n"));
-    project
-        .process()
+    Case::new(project)
         .args(["credentials", "edit"])
         .args(args)
         .env("EDITOR", editor)
         .env("XDG_RUNTIME_DIR", scratch)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -111,8 +107,10 @@ fn a_failed_edit_is_pointed_out_and_can_be_discarded_listing_names_only() {
     let scratch = tempfile::tempdir().unwrap();
     let saved = std::fs::read(project.path(ENC)).unwrap();
     let broken = "printf 'litestream:\\n  replica_bucket: changed-value-x1\\n  new_name: [broken\\n' > \"$1\"";
-    let output = edit(&project, scratch.path(), broken, &[]);
-    assert_said(&output, 3, "--discard-recovery");
+    edit(&project, scratch.path(), broken, &[])
+        .status(3)
+        .said("--discard-recovery")
+        .run();
     let recovery = project.path("config/credentials.yml.enc.recovery");
     assert!(recovery.is_file());
     let ignored = std::fs::read_to_string(project.path(".gitignore")).unwrap();
@@ -129,8 +127,7 @@ fn a_failed_edit_is_pointed_out_and_can_be_discarded_listing_names_only() {
         .said("config/credentials.yml.enc.recovery: an edit that could not be saved is kept here")
         .run();
 
-    let output = edit(&project, scratch.path(), "exit 1", &["--discard-recovery"]);
-    assert!(output.status.success(), "{}", said(&output));
+    let output = edit(&project, scratch.path(), "exit 1", &["--discard-recovery"]).run();
     let stdout = String::from_utf8(output.stdout.clone()).unwrap();
     assert_eq!(
         stdout,
@@ -149,8 +146,10 @@ fn a_failed_edit_is_pointed_out_and_can_be_discarded_listing_names_only() {
         .lacks("recovery")
         .run();
 
-    let output = edit(&project, scratch.path(), "exit 1", &["--discard-recovery"]);
-    assert_said(&output, 2, "there is no kept edit to discard");
+    edit(&project, scratch.path(), "exit 1", &["--discard-recovery"])
+        .status(2)
+        .said("there is no kept edit to discard")
+        .run();
 }
 
 #[test]
@@ -159,26 +158,25 @@ fn a_stale_key_variable_is_named_and_a_key_file_that_opens_is_pointed_out() {
     project.credentials(YAML);
     Case::new(&project)
         .env("RAILS_MASTER_KEY", OTHER_KEY)
-        .args(["exec", "true"]).status(5).said("(tried the key from $RAILS_MASTER_KEY)").said("config/master.key is also there and opens this file, but $RAILS_MASTER_KEY comes first and wins").lacks(KEY).lacks(OTHER_KEY)
-.run();
+        .args(["exec", "true"])
+        .status(5)
+        .said("(tried the key from $RAILS_MASTER_KEY)")
+        .said("config/master.key is also there and opens this file, but $RAILS_MASTER_KEY comes first and wins")
+        .lacks(KEY)
+        .lacks(OTHER_KEY)
+        .run();
 
     // The same for an edit, which never starts.
     let scratch = tempfile::tempdir().unwrap();
     let editor = project.script("editors/editor", "#!/bin/sh\nexit 0\n");
-    let output = project
-        .process()
+    Case::new(&project)
         .env("RAILS_MASTER_KEY", OTHER_KEY)
         .env("EDITOR", editor)
         .env("XDG_RUNTIME_DIR", scratch.path())
         .args(["credentials", "edit"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_said(
-        &output,
-        5,
-        "config/master.key is also there and opens this file",
-    );
+        .status(5)
+        .said("config/master.key is also there and opens this file")
+        .run();
 
     // Neither opens it: both are named.
     project.file("config/master.key", "00112233445566778899aabbccddeeff");
@@ -393,30 +391,21 @@ fn recipients_add_of_a_recipient_rewrites_nothing_and_bad_ones_are_named() {
         .to_owned();
     let before = project.snapshot();
     let add = |what: &str| {
-        project
-            .lsenv()
+        Case::new(&project)
             .env("LSENV_AGE_IDENTITY_FILE", &identity)
             .args(["credentials", "recipients", "add", what])
-            .output()
-            .unwrap()
     };
-    let output = add(&recipient);
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains(&format!(
+    add(&recipient)
+        .said(format!(
             "{recipient} is already a recipient (listed in config/credentials.recipients)"
-        )),
-        "{}",
-        said(&output)
-    );
+        ))
+        .run();
     assert_eq!(project.snapshot(), before, "nothing rewritten");
 
-    let output = add("age1notarecipient");
-    assert_said(
-        &output,
-        2,
-        "`age1notarecipient`: not an age X25519 recipient",
-    );
+    add("age1notarecipient")
+        .status(2)
+        .said("`age1notarecipient`: not an age X25519 recipient")
+        .run();
     // An identity pasted by mistake is a secret: named by position, never echoed.
     let secret = std::fs::read_to_string(&identity)
         .unwrap()
@@ -424,9 +413,11 @@ fn recipients_add_of_a_recipient_rewrites_nothing_and_bad_ones_are_named() {
         .find(|line| line.starts_with("AGE-SECRET-KEY-"))
         .unwrap()
         .to_owned();
-    let output = add(&secret);
-    assert_said(&output, 2, "recipient 1: this is an age identity");
-    assert!(!said(&output).contains(&secret[15..]), "{}", said(&output));
+    add(&secret)
+        .status(2)
+        .said("recipient 1: this is an age identity")
+        .lacks(&secret[15..])
+        .run();
     assert_eq!(project.snapshot(), before);
 }
 
@@ -441,25 +432,16 @@ fn convert_names_the_key_files_it_no_longer_needs() {
         .arg(&identity)
         .run();
     let convert = |to: &str| {
-        project
-            .lsenv()
+        Case::new(&project)
             .env("LSENV_AGE_IDENTITY_FILE", &identity)
             .args(["credentials", "convert", "--to", to])
-            .output()
-            .unwrap()
     };
-    let output = convert("age");
-    assert_said(
-        &output,
-        0,
-        "config/master.key is no longer used by any credentials file",
-    );
-    let output = convert("rails");
-    assert_said(
-        &output,
-        0,
-        "config/credentials.recipients is no longer used by any credentials file",
-    );
+    convert("age")
+        .said("config/master.key is no longer used by any credentials file")
+        .run();
+    convert("rails")
+        .said("config/credentials.recipients is no longer used by any credentials file")
+        .run();
 
     // A key another credentials file still uses is not called unused.
     project.credentials_at(
@@ -467,13 +449,7 @@ fn convert_names_the_key_files_it_no_longer_needs() {
         "config/master.key",
         "staging: x\n",
     );
-    let output = convert("age");
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        !said(&output).contains("no longer used"),
-        "{}",
-        said(&output)
-    );
+    convert("age").lacks("no longer used").run();
 
     // A key from a variable is named as such.
     let project = Project::new();
