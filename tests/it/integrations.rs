@@ -146,8 +146,7 @@ fn the_dockerfile_entrypoint_runs_the_app_under_litestream() {
         ),
     );
     let app = "sh -c 'echo \"app ran: $APP_SETTING, replica $LITESTREAM_REPLICA_PATH, key [$RAILS_MASTER_KEY]\"'";
-    let output = project
-        .offline()
+    Case::offline(&project)
         .args(&argv[1..4])
         .arg(app)
         .env("APP_SETTING", "from-the-container")
@@ -155,14 +154,8 @@ fn the_dockerfile_entrypoint_runs_the_app_under_litestream() {
             "LSENV_MASTER_KEY",
             std::fs::read_to_string(project.path("config/master.key")).unwrap(),
         )
-        .output()
-        .expect("cannot run `unshare` (util-linux)");
-    let text = said(&output);
-    assert!(output.status.success(), "{text}");
-    assert!(
-        text.contains("app ran: from-the-container, replica backups/production.sqlite3, key []"),
-        "{text}"
-    );
+        .said("app ran: from-the-container, replica backups/production.sqlite3, key []")
+        .run();
 }
 
 #[test]
