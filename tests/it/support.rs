@@ -198,14 +198,6 @@ pub(crate) fn said(output: &Output) -> String {
     text.to_string_lossy().into_owned()
 }
 
-/// Asserts that the command exited with `code` and said `needle`, showing all it said otherwise.
-#[track_caller]
-pub(crate) fn assert_said(output: &Output, code: i32, needle: &str) {
-    let said = said(output);
-    assert_eq!(output.status.code(), Some(code), "{said}");
-    assert!(said.contains(needle), "{said}");
-}
-
 /// Runs `rails_oracle.rb SUBCOMMAND PATHS… FLAGS…` (real ActiveSupport) with `stdin`; panics on
 /// failure.
 pub(crate) fn ruby_oracle(
