@@ -18,7 +18,7 @@
 //!
 //! Defaults, so that a case states only what matters to it:
 //! * the process runs in the project root with only `PATH` in its environment, stdin empty;
-//! * it must exit 0 unless [`Case::status`] (or [`Case::killed`]) says otherwise;
+//! * it must exit 0 unless [`Case::status`] (or [`Case::any_status`]) says otherwise;
 //! * [`CANARY`], the secret planted in test credentials, must appear in neither stdout nor
 //!   stderr unless the case says [`Case::reveals`] (a child printing its environment, `--reveal`);
 //! * it must finish within two minutes; a hang is killed and fails the case.
@@ -331,7 +331,12 @@ fn shown(command: &Command) -> String {
     if let Some(dir) = command.get_current_dir() {
         let _ = write!(text, "cd {} && ", dir.display());
     }
+    let own_path = std::env::var_os("PATH");
     for (name, value) in command.get_envs() {
+        // The test's own PATH, which every case gets, is only noise.
+        if name == "PATH" && value.map(OsStr::to_os_string) == own_path {
+            continue;
+        }
         let value = value.map_or_else(|| OsString::from("<removed>"), OsStr::to_os_string);
         let _ = write!(
             text,

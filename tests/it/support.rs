@@ -138,22 +138,18 @@ pub(crate) fn require_unshare() {
 /// succeeded.
 pub(crate) fn run_driver(script: &str, args: &[&str]) -> (String, String) {
     require_unshare();
-    let output = std::process::Command::new("unshare")
+    let mut command = std::process::Command::new("unshare");
+    command
         .args(["-n", "--", "python3"])
         .arg(format!("tests/drivers/{script}"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("LSENV_BIN", assert_cmd::cargo::cargo_bin!("lsenv"))
-        .env("LITESTREAM_BIN", litestream())
-        .output()
-        .expect("cannot run `unshare` (util-linux)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report = format!(
-        "status: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .env("LITESTREAM_BIN", litestream());
+    let output = command.output().expect("cannot run `unshare` (util-linux)");
+    let report = crate::case::report(&command, None, &output);
     assert!(output.status.success(), "{script} failed\n{report}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
     let summary = stdout.lines().last().unwrap_or_default().to_owned();
     (summary, report)
 }
