@@ -242,7 +242,7 @@ impl Case {
                 Stream::Stderr => ("stderr", &*stderr),
                 Stream::Either => ("stdout or stderr", either.as_str()),
             };
-            let missed = match text {
+            let miss = match text {
                 Text::Is(want) => (actual != want).then(|| format!("{label} is {want:?}")),
                 Text::Has(want) => {
                     (!actual.contains(want.as_str())).then(|| format!("{label} has {want:?}"))
@@ -251,7 +251,7 @@ impl Case {
                     (actual.contains(want.as_str())).then(|| format!("{label} lacks {want:?}"))
                 }
             };
-            misses.extend(missed);
+            misses.extend(miss);
         }
         if !misses.is_empty() {
             let mut message = format!(
