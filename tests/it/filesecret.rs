@@ -147,7 +147,7 @@ fn env_explain_and_check_show_a_file_never_its_bytes() {
     );
     // Keyed, so not computable here: the same in every output.
     let prefix = format!("file, {} bytes, hmac ", key_text().len());
-    let env = said(&project.lsenv().arg("env").output().unwrap());
+    let env = said(&Case::new(&project).arg("env").run());
     let at = env
         .find(&prefix)
         .unwrap_or_else(|| panic!("no file fingerprint: {env}"));

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use lsenv::store::rails::{self, MasterKey};
 
 use crate::case::Case;
@@ -63,12 +62,8 @@ impl Project {
         self.file(enc, rails::encrypt(yaml.as_bytes(), &key))
     }
 
-    /// lsenv, started in the project root with only `PATH` in its environment.
-    pub(crate) fn lsenv(&self) -> Command {
-        Command::from_std(self.process())
-    }
-
-    /// The same, as a plain process for tests that need its PID.
+    /// lsenv, started in the project root with only `PATH` in its environment, as a plain
+    /// process for harnesses that need its PID; [`Case::new`] runs and checks it.
     pub(crate) fn process(&self) -> std::process::Command {
         let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("lsenv"));
         command
