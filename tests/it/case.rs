@@ -23,8 +23,27 @@
 //!   stderr unless the case says [`Case::reveals`] (a child printing its environment, `--reveal`);
 //! * it must finish within two minutes; a hang is killed and fails the case.
 //!
-//! Tables of bad input are lists of [`Problem`]s: each turns into a `Case` with
-//! [`Problem::expect`].
+//! What a case can say, in short:
+//! * what runs: [`Case::new`] (lsenv in the project), [`Case::offline`] (the same in a private
+//!   network namespace, for runs that start litestream), [`Case::of`] (any prepared command);
+//!   then `.arg`, `.args`, `.env`, `.envs`, `.env_remove`, `.current_dir`, `.stdin`, `.within`;
+//! * what must come out: `.status(code)` or `.any_status()`; `.stdout_is`, `.stdout_has`,
+//!   `.stderr_is`, `.stderr_has`, `.stderr_lacks`; `.said(text)` (in either stream) and
+//!   `.lacks(text)` (in neither, for a key or another secret); `.reveals()`; `.named(label)`;
+//! * how it runs: `.run()` panics on a miss, `.outcome()` returns the report instead, for
+//!   harnesses that try many inputs and report every failure at once.
+//!
+//! Tables of bad input are lists of [`Problem`]s, each made with [`problem`] (a name, how to
+//! break the project, the exit code, the message): set it up with [`Problem::set_up`], then
+//! [`Problem::expect`] turns a `Case` into the check of that problem.
+//!
+//! ```ignore
+//! for case in [problem("no key", |p| p.file("config/master.key", ""), 4, "no key found")] {
+//!     let project = Project::new();
+//!     case.set_up(&project);
+//!     case.expect(Case::new(&project)).args(["exec", "true"]).run();
+//! }
+//! ```
 
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
