@@ -5,6 +5,7 @@ mod age;
 mod ambient;
 mod audit;
 mod bad_input;
+mod case;
 #[path = "../consumers/mod.rs"]
 mod consumers;
 mod crash;
