@@ -5,6 +5,7 @@
 //! failed tag check returns before any byte is used. Writing uses a fresh random IV every time,
 //! the `credentials:edit` framing, no trailing newline, and an atomic replace.
 
+use std::ops::Range;
 use std::path::Path;
 
 use aes_gcm::aead::{AeadInPlace, KeyInit, OsRng};
@@ -115,15 +116,25 @@ fn hex_value(digit: u8) -> u8 {
 
 /// Reads and decrypts `path`, returning the YAML text.
 pub fn read(path: &Path, key: &MasterKey) -> Result<Zeroizing<String>> {
-    let file = os::read_capped(path, MAX_FILE_BYTES)?;
-    decrypt(&file, key, path)
+    decrypt_owned(os::read_capped(path, MAX_FILE_BYTES)?, key, path)
 }
 
 /// Decrypts the text of a credentials file. `path` is only used to name the file in errors.
 pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<String>> {
+    decrypt_owned(Zeroizing::new(file.to_vec()), key, path)
+}
+
+/// [`decrypt`] in the buffer the file was read into: the base64 text is decoded over itself,
+/// the ciphertext decrypted where it lies and the YAML text moved to the front, so a large file
+/// needs one buffer of its size, not three.
+pub fn decrypt_owned(
+    mut file: Zeroizing<Vec<u8>>,
+    key: &MasterKey,
+    path: &Path,
+) -> Result<Zeroizing<String>> {
     let fail = |problem: &str| Error::integrity(Location::file(path), problem);
-    let Some((data, iv, tag)) = split_parts(file.trim_ascii()) else {
-        return Err(not_ciphertext(file, path));
+    let Some([data, iv, tag]) = split_parts(&file) else {
+        return Err(not_ciphertext(&file, path));
     };
     let decode = |part: &[u8], what: &str| {
         BASE64
@@ -131,13 +142,16 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
             .map(Zeroizing::new)
             .map_err(|_| fail(&format!("the {what} is not valid base64")))
     };
-    let iv = decode(iv, "IV")?;
-    let tag = decode(tag, "authentication tag")?;
-    let mut buffer = match decode(data, "ciphertext") {
-        // Base64 has no `-`: a third separator means this is not ciphertext at all.
-        Err(_) if data.contains(&b'-') => return Err(not_ciphertext(file, path)),
-        decoded => decoded?,
-    };
+    let iv = decode(&file[iv], "IV")?;
+    let tag = decode(&file[tag], "authentication tag")?;
+    // Base64 has no `-`: a third separator means this is not ciphertext at all. Checked before
+    // the text is decoded over itself, while the file is still there to describe.
+    if memchr::memchr(b'-', &file[data.clone()]).is_some() {
+        return Err(not_ciphertext(&file, path));
+    }
+    let decoded = decode_in_place(&mut file, data.clone())
+        .ok_or_else(|| fail("the ciphertext is not valid base64"))?;
+    let ciphertext = data.start..data.start + decoded;
     if iv.len() != IV_LEN {
         return Err(fail(&format!(
             "the IV is {} bytes; Rails uses {IV_LEN}",
@@ -154,19 +168,20 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
         .decrypt_in_place_detached(
             Nonce::from_slice(&iv),
             b"",
-            &mut buffer,
+            &mut file[ciphertext.clone()],
             Tag::from_slice(&tag),
         )
         .map_err(|_| {
             fail(WRONG_KEY)
                 .with_hint("check that the key belongs to this file (RAILS_MASTER_KEY, config/master.key or config/credentials/ENV.key)")
         })?;
-    let text = marshal::unwrap_string(&buffer).map_err(|err| fail(&err.to_string()))?;
+    let text = marshal::unwrap_string(&file[ciphertext.clone()])
+        .map_err(|err| fail(&err.to_string()))?;
     // The text stays in the buffer it was decrypted in (moved to its front): no second copy of
     // a large file to allocate and wipe. Zeroizing wipes the spare capacity as well.
-    let mut bytes = std::mem::take(&mut *buffer);
-    bytes.truncate(text.end);
-    bytes.drain(..text.start);
+    let mut bytes = std::mem::take(&mut *file);
+    bytes.truncate(ciphertext.start + text.end);
+    bytes.drain(..ciphertext.start + text.start);
     String::from_utf8(bytes).map(Zeroizing::new).map_err(|err| {
         let valid_up_to = err.utf8_error().valid_up_to();
         drop(Zeroizing::new(err.into_bytes()));
@@ -176,16 +191,43 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
     })
 }
 
-/// `DATA--IV--TAG`, the separators found from the end, where the short IV and tag are: a large
-/// file is not scanned for them. A `-` inside DATA is left for base64 decoding to refuse.
-fn split_parts(file: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    fn split(text: &[u8]) -> Option<(&[u8], &[u8])> {
-        let at = text.iter().rposition(|&byte| byte == b'-')?;
-        (at > 0 && text[at - 1] == b'-').then(|| (&text[..at - 1], &text[at + 1..]))
+/// Decodes the base64 text at `buffer[text]` into the start of that range and returns the
+/// decoded length, or `None` if it is not valid base64 (as decoding it at once would say).
+/// Each chunk is copied out, then decoded over text already read: the output, 3 bytes for 4,
+/// never reaches text not read yet.
+fn decode_in_place(buffer: &mut [u8], text: Range<usize>) -> Option<usize> {
+    /// A multiple of 4, so that every chunk but the last is whole base64 quanta.
+    const CHUNK: usize = 4096;
+    let mut chunk = [0u8; CHUNK];
+    let (mut read, mut written) = (text.start, text.start);
+    while read < text.end {
+        let end = (read + CHUNK).min(text.end);
+        let input = &mut chunk[..end - read];
+        input.copy_from_slice(&buffer[read..end]);
+        // Padding may only end the text.
+        if end < text.end && input.contains(&b'=') {
+            return None;
+        }
+        written += BASE64.decode_slice(&*input, &mut buffer[written..end]).ok()?;
+        read = end;
     }
-    let (rest, tag) = split(file)?;
-    let (data, iv) = split(rest)?;
-    Some((data, iv, tag))
+    Some(written - text.start)
+}
+
+/// `DATA--IV--TAG` in `file` (surrounding whitespace ignored), as ranges: the separators are
+/// found from the end, where the short IV and tag are, so a large file is not scanned for them.
+/// A `-` inside DATA is left for the caller to refuse.
+fn split_parts(file: &[u8]) -> Option<[Range<usize>; 3]> {
+    let start = file.len() - file.trim_ascii_start().len();
+    let end = start + file[start..].trim_ascii_end().len();
+    // The position of the second `-` of the last `--` in `file[start..before]`.
+    let separator = |before: usize| {
+        let at = start + file[start..before].iter().rposition(|&byte| byte == b'-')?;
+        (at > start && file[at - 1] == b'-').then_some(at)
+    };
+    let tag_at = separator(end)?;
+    let iv_at = separator(tag_at - 1)?;
+    Some([start..iv_at - 1, iv_at + 1..tag_at - 1, tag_at + 1..end])
 }
 
 /// The error for a file that is not `BASE64--BASE64--BASE64`, saying whether a merge or an editor
