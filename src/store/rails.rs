@@ -144,13 +144,11 @@ pub fn decrypt_owned(
     };
     let iv = decode(&file[iv], "IV")?;
     let tag = decode(&file[tag], "authentication tag")?;
-    // Base64 has no `-`: a third separator means this is not ciphertext at all. Checked before
-    // the text is decoded over itself, while the file is still there to describe.
-    if memchr::memchr(b'-', &file[data.clone()]).is_some() {
-        return Err(not_ciphertext(&file, path));
-    }
-    let decoded = decode_in_place(&mut file, data.clone())
-        .ok_or_else(|| fail("the ciphertext is not valid base64"))?;
+    let decoded = match decode_in_place(&mut file, data.clone()) {
+        Ok(decoded) => decoded,
+        Err(Undecodable::NotBase64) => return Err(fail("the ciphertext is not valid base64")),
+        Err(Undecodable::NotCiphertext(file)) => return Err(not_ciphertext(&file, path)),
+    };
     let ciphertext = data.start..data.start + decoded;
     if iv.len() != IV_LEN {
         return Err(fail(&format!(
@@ -175,8 +173,8 @@ pub fn decrypt_owned(
             fail(WRONG_KEY)
                 .with_hint("check that the key belongs to this file (RAILS_MASTER_KEY, config/master.key or config/credentials/ENV.key)")
         })?;
-    let text = marshal::unwrap_string(&file[ciphertext.clone()])
-        .map_err(|err| fail(&err.to_string()))?;
+    let text =
+        marshal::unwrap_string(&file[ciphertext.clone()]).map_err(|err| fail(&err.to_string()))?;
     // The text stays in the buffer it was decrypted in (moved to its front): no second copy of
     // a large file to allocate and wipe. Zeroizing wipes the spare capacity as well.
     let mut bytes = std::mem::take(&mut *file);
@@ -191,11 +189,18 @@ pub fn decrypt_owned(
     })
 }
 
+/// Why the ciphertext does not decode.
+enum Undecodable {
+    NotBase64,
+    /// It holds a `-`, which base64 has not: a third separator, so this is not ciphertext at
+    /// all. With the file as far as the error about it needs (see [`decode_in_place`]).
+    NotCiphertext(Vec<u8>),
+}
+
 /// Decodes the base64 text at `buffer[text]` into the start of that range and returns the
-/// decoded length, or `None` if it is not valid base64 (as decoding it at once would say).
-/// Each chunk is copied out, then decoded over text already read: the output, 3 bytes for 4,
-/// never reaches text not read yet.
-fn decode_in_place(buffer: &mut [u8], text: Range<usize>) -> Option<usize> {
+/// decoded length; it fails as decoding it at once would. Each chunk is copied out, then decoded
+/// over text already read: the output, 3 bytes for 4, never reaches text not read yet.
+fn decode_in_place(buffer: &mut [u8], text: Range<usize>) -> Result<usize, Undecodable> {
     /// A multiple of 4, so that every chunk but the last is whole base64 quanta.
     const CHUNK: usize = 4096;
     let mut chunk = [0u8; CHUNK];
@@ -205,13 +210,28 @@ fn decode_in_place(buffer: &mut [u8], text: Range<usize>) -> Option<usize> {
         let input = &mut chunk[..end - read];
         input.copy_from_slice(&buffer[read..end]);
         // Padding may only end the text.
-        if end < text.end && input.contains(&b'=') {
-            return None;
-        }
-        written += BASE64.decode_slice(&*input, &mut buffer[written..end]).ok()?;
+        let decoded = if end < text.end && input.contains(&b'=') {
+            None
+        } else {
+            BASE64.decode_slice(&*input, &mut buffer[written..end]).ok()
+        };
+        let Some(decoded) = decoded else {
+            if !input.contains(&b'-') && !buffer[end..text.end].contains(&b'-') {
+                return Err(Undecodable::NotBase64);
+            }
+            // The text before this chunk decoded, so it was base64 (letters, digits, `+`, `/`),
+            // which holds nothing that error looks for (line breaks, `:`, conflict markers):
+            // letters stand in for it.
+            let mut file = buffer[..text.start].to_vec();
+            file.resize(read, b'A');
+            file.extend_from_slice(input);
+            file.extend_from_slice(&buffer[end..]);
+            return Err(Undecodable::NotCiphertext(file));
+        };
+        written += decoded;
         read = end;
     }
-    Some(written - text.start)
+    Ok(written - text.start)
 }
 
 /// `DATA--IV--TAG` in `file` (surrounding whitespace ignored), as ranges: the separators are
@@ -298,6 +318,40 @@ mod tests {
         let file = format!("\n {} \n", encrypt("a: 1\n".as_bytes(), &key));
         let text = decrypt(file.as_bytes(), &key, Path::new("x.yml.enc")).unwrap();
         assert_eq!(text.as_str(), "a: 1\n");
+    }
+
+    /// Larger than the chunks the ciphertext is decoded in, so that several are.
+    #[test]
+    fn large_files_round_trip_and_refuse_as_when_decoded_at_once() {
+        let key = MasterKey::parse(KEY, "test").unwrap();
+        let yaml: String = (0..2000).map(|i| format!("key_{i}: value {i}\n")).collect();
+        let good = encrypt(yaml.as_bytes(), &key);
+        let path = Path::new("x.yml.enc");
+        assert_eq!(decrypt(good.as_bytes(), &key, path).unwrap().as_str(), yaml);
+        let problem = |file: &str| match decrypt(file.as_bytes(), &key, path).unwrap_err() {
+            Error::Integrity { problem, .. } => problem,
+            other => panic!("{other}"),
+        };
+        // Padding inside the text, where a chunk ends: not base64, as the whole text is not.
+        let (data, rest) = good.split_once("--").unwrap();
+        let padded = format!("{}AA=={}--{rest}", &data[..4092], &data[4092..]);
+        assert_eq!(problem(&padded), "the ciphertext is not valid base64");
+        // A merge wrote two versions into the file: a `-` far into the text, found after
+        // chunks of it were decoded over themselves, still gets the error about the whole file.
+        let merged = format!("{good}\n=======\n{good}");
+        assert!(
+            problem(&merged).contains("git conflict markers"),
+            "{}",
+            problem(&merged)
+        );
+        // Text saved over the ciphertext, after base64 that decodes to bytes that are not UTF-8.
+        let (_, iv_tag) = good.split_at(good.len() - 44);
+        assert!(iv_tag.starts_with("--"), "{iv_tag}");
+        let saved = format!("{}-- not: base64\n{iv_tag}", "/".repeat(8192));
+        assert_eq!(
+            problem(&saved),
+            "the file holds plaintext instead of ciphertext"
+        );
     }
 
     #[test]
