@@ -31,7 +31,10 @@ pub(crate) struct Cli {
     pub command: Command,
 }
 
+// `defer`: only the subcommand that runs has its arguments built (and `--help` and the
+// generators build them all): building every subcommand's was a tenth of `exec`'s start-up.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Run a command whose environment is exactly the resolved variables plus the pass-list
     #[command(
@@ -297,6 +300,7 @@ pub(crate) struct InitArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum CredentialsCommand {
     /// Decrypt to a private scratch file, run $VISUAL or $EDITOR, check the YAML, re-encrypt
     Edit(EditArgs),
