@@ -176,7 +176,7 @@ impl Config {
                 "serve" => {
                     self.serve
                         .get_or_insert_default()
-                        .apply(value, &table_name, &self.path)?
+                        .apply(value, &table_name, &self.path)?;
                 }
                 // A repository must not be able to switch the user's audit log off or move it.
                 "audit" => {

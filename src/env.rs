@@ -39,6 +39,7 @@ impl Env {
     }
 
     /// A copy without the variables whose names `drop` picks.
+    #[must_use]
     pub fn without(&self, drop: impl Fn(&OsStr) -> bool) -> Self {
         let vars = self
             .vars

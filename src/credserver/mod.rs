@@ -489,7 +489,7 @@ pub(crate) fn run(
 mod tests {
     use std::time::{Duration, SystemTime};
 
-    use super::{Credentials, refresh_at};
+    use super::{Credentials, Served, Source, refresh_at};
     use crate::secret::Secret;
 
     #[test]
@@ -516,6 +516,58 @@ mod tests {
         };
         assert_eq!(refresh_at(&stored, margin, now), None);
         assert_eq!(stored.shown(), "ASIA…");
+    }
+
+    fn stored(id: &str, expiration: Option<SystemTime>) -> Credentials {
+        Credentials {
+            access_key_id: id.into(),
+            secret: Secret::copy_from(b"secret"),
+            token: None,
+            expiration,
+        }
+    }
+
+    /// What `--watch` relies on: new stored keys are served from the update on, no restart.
+    #[test]
+    fn an_update_is_served_without_a_restart() {
+        let source = |id: &str| Source {
+            stored: stored(id, None),
+            sts: None,
+        };
+        let (served, _refresher) =
+            Served::start(source("AKIAFIRSTFIRSTFIRST0"), Duration::from_secs(60)).unwrap();
+        let key = |served: &Served| {
+            let body = served.json(SystemTime::now()).unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            body["AccessKeyId"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(key(&served), "AKIAFIRSTFIRSTFIRST0");
+        served.update(source("AKIASECONDSECONDSEC0"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while key(&served) != "AKIASECONDSECONDSEC0" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the update was never served"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Expired keys are not served (the endpoint answers 503).
+    #[test]
+    fn expired_keys_are_not_served() {
+        let now = SystemTime::now();
+        let source = Source {
+            stored: stored("AKIAFIRSTFIRSTFIRST0", None),
+            sts: None,
+        };
+        let (served, _refresher) = Served::start(source, Duration::from_secs(60)).unwrap();
+        served.lock().current = Some(stored(
+            "ASIAEXPIREDEXPIRED00",
+            Some(now + Duration::from_secs(1)),
+        ));
+        assert!(served.json(now).is_some());
+        assert!(served.json(now + Duration::from_secs(2)).is_none());
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::io::Cursor;
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq as _;
 use tiny_http::{Header, Method, Response, Server, StatusCode};
 use zeroize::Zeroizing;
@@ -26,7 +28,7 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    pub(crate) fn start(served: Served) -> Result<Self> {
+    pub(crate) fn start(keys: Served) -> Result<Self> {
         let failed = |err: &dyn std::fmt::Display| Error::Failed {
             message: format!("cannot serve credentials on 127.0.0.1: {err}"),
             hint: None,
@@ -39,8 +41,8 @@ impl Endpoint {
             .ok_or_else(|| failed(&"no TCP port"))?;
         let mut random = Zeroizing::new([0u8; 32]);
         getrandom::fill(&mut random[..]).map_err(|err| failed(&err))?;
-        let token: Zeroizing<String> =
-            Zeroizing::new(random.iter().map(|byte| format!("{byte:02x}")).collect());
+        let mut token = Zeroizing::new(String::with_capacity(43));
+        URL_SAFE_NO_PAD.encode_string(&random[..], &mut token);
         let thread = {
             let server = std::sync::Arc::clone(&server);
             let token = token.clone();
@@ -48,7 +50,7 @@ impl Endpoint {
                 .name("lsenv credentials".into())
                 .spawn(move || {
                     for request in server.incoming_requests() {
-                        let response = answer(&request, token.as_bytes(), &served);
+                        let response = answer(&request, token.as_bytes(), &keys);
                         // The client may be gone: nothing to tell it.
                         let _ = request.respond(response);
                     }

@@ -41,10 +41,10 @@ pub(crate) fn wrap(command: &Command, arg0: &OsStr) -> Result<Command> {
     Ok(shim)
 }
 
-/// The shim itself: `args` are what follows [`ARG`]. Returns only if the command could not be
+/// The shim itself: `shim_args` are what follows [`ARG`]. Returns only if the command could not be
 /// started.
-pub(crate) fn run(args: &[OsString]) -> Result<Status> {
-    let [parent, path, argv @ ..] = args else {
+pub(crate) fn run(shim_args: &[OsString]) -> Result<Status> {
+    let [parent, path, words @ ..] = shim_args else {
         return Err(Error::usage(format!("{ARG} is lsenv's own, not a command")));
     };
     let parent = parent
@@ -66,7 +66,7 @@ pub(crate) fn run(args: &[OsString]) -> Result<Status> {
         })
     };
     let program = c_string(path)?;
-    let argv = argv
+    let argv = words
         .iter()
         .map(|arg| c_string(arg))
         .collect::<Result<Vec<_>>>()?;

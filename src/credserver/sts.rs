@@ -1,5 +1,5 @@
 //! The STS calls: `AssumeRole` with the stored long-lived pair when a role is set, else
-//! `GetSessionToken`; signed with SigV4 (`aws-sigv4`), sent with `ureq`, the XML answer read
+//! `GetSessionToken`; signed with `SigV4` (`aws-sigv4`), sent with `ureq`, the XML answer read
 //! with `quick-xml`.
 
 use std::time::{Duration, SystemTime};
