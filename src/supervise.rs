@@ -16,6 +16,10 @@
 //!   pipe, because the command, in a background process group, would be stopped by SIGTTIN the
 //!   moment it read the terminal itself.
 //!
+//! * `--serve-credentials` without `--redact` ([`run_launched`] of a command that
+//!   `crate::credserver` prepared) supervises the same way but filters nothing: the command
+//!   keeps lsenv's stdout and stderr.
+//!
 //! Threads: the caller's waits for the command; one per output stream pumps it through a
 //! [`Filter`]; one copies the terminal's input when there is one; one forwards signals. Nothing
 //! is left running: an error or a panic after the spawn kills the command's process group.
