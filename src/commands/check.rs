@@ -270,7 +270,12 @@ fn check_litestream_config(
             litestream_schema::Level::Error => findings.error(location, finding.message),
         }
     }
-    if project.config.serve.is_some() {
+    if let Some(settings) = &project.config.serve {
+        if let Err(err) =
+            crate::credserver::Source::from_resolution(resolution, settings, &project.config.path)
+        {
+            findings.failed(&err);
+        }
         for (line, key) in crate::credserver::static_keys(&text) {
             findings.error(
                 Some(Location::file(&path).at(Some(crate::error::Position { line, column: 1 }))),

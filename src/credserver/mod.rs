@@ -19,7 +19,6 @@ mod sts;
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -134,11 +133,11 @@ impl Source {
                 "is not an AWS access key id (upper-case letters and digits)",
             ));
         }
-        let secret = resolution
-            .get(secret_name)
-            .ok_or_else(missing)?
-            .value
-            .clone();
+        let secret_variable = resolution.get(secret_name).ok_or_else(missing)?;
+        if std::str::from_utf8(secret_variable.value.expose()).is_err() {
+            return Err(secret_variable.refusal(secret_name, "is not UTF-8"));
+        }
+        let secret = secret_variable.value.clone();
         let token = resolution
             .get(SESSION_TOKEN)
             .filter(|var| !var.value.is_empty())
@@ -319,32 +318,25 @@ impl Served {
 /// The refreshing thread; dropping it stops it.
 pub(crate) struct Refresher {
     served: Served,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Refresher {
     fn start(served: Served) -> Result<Self> {
-        let thread = {
-            let served = served.clone();
-            std::thread::Builder::new()
-                .name("lsenv refresh".into())
-                .spawn(move || refresh(&served))
-                .map_err(|err| Error::io("threads", "start a thread", err))?
-        };
-        Ok(Self {
-            served,
-            thread: Some(thread),
-        })
+        let keys = served.clone();
+        std::thread::Builder::new()
+            .name("lsenv refresh".into())
+            .spawn(move || refresh(&keys))
+            .map_err(|err| Error::io("threads", "start a thread", err))?;
+        Ok(Self { served })
     }
 }
 
 impl Drop for Refresher {
+    /// Not joined: a call to STS in progress (up to its timeout) must not hold lsenv up once the
+    /// command has exited; the thread ends at its next look at `stop`, or with the process.
     fn drop(&mut self) {
         self.served.lock().stop = true;
         self.served.0.wake.notify_all();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -466,10 +458,25 @@ pub(crate) fn run(
     env: &Env,
     core_dumps: &NoCoreDumps,
 ) -> Result<Status> {
+    run_with(project, plan, resolution, env, core_dumps, drop)
+}
+
+/// [`run`], handing `started` the [`Served`] keys once they are served and before the command
+/// starts: `--watch` keeps them (on a thread of its own) to [`Served::update`] them after a
+/// change, with [`Source::from_resolution`] of the new resolution.
+pub(crate) fn run_with(
+    project: &crate::project::Project,
+    plan: &CommandPlan,
+    resolution: &Resolution,
+    env: &Env,
+    core_dumps: &NoCoreDumps,
+    started: impl FnOnce(Served),
+) -> Result<Status> {
     let settings = project.config.serve.clone().unwrap_or_default();
     let source = Source::from_resolution(resolution, &settings, &project.config.path)?;
     let (served, _refresher) = Served::start(source, settings.refresh_margin)?;
-    let endpoint = server::Endpoint::start(served)?;
+    let endpoint = server::Endpoint::start(served.clone())?;
+    started(served);
     let is_served = |name: &str| SERVED.contains(&name);
     let child_resolution: Resolution = resolution
         .iter()

@@ -228,7 +228,29 @@ pub(crate) fn is_key_id(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{error_code, parse};
+    use std::time::Duration;
+
+    use super::{Request, error_code, parse};
+
+    #[test]
+    fn the_request_says_what_is_asked() {
+        let mut request = Request {
+            endpoint: "http://127.0.0.1:1".into(),
+            region: "us-east-1".into(),
+            role_arn: Some("arn:aws:iam::1:role/r w".into()),
+            external_id: Some("id&x".into()),
+            duration: Some(Duration::from_secs(900)),
+        };
+        assert_eq!(
+            request.body(),
+            "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr+w&RoleSessionName=lsenv&ExternalId=id%26x&DurationSeconds=900"
+        );
+        request.role_arn = None;
+        request.external_id = None;
+        request.duration = None;
+        assert_eq!(request.action(), "GetSessionToken");
+        assert_eq!(request.body(), "Action=GetSessionToken&Version=2011-06-15");
+    }
 
     #[test]
     fn reads_assume_role_and_errors() {

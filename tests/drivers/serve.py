@@ -62,7 +62,7 @@ dbs:
 
 def run_recording_moto(argv):
     """Child mode: moto as replicate.py runs it, also writing the service and access key id of
-    every signed request to the file named by $LSENV_E2E_SIGNERS."""
+    every signed request, and its action, to the file named by $LSENV_E2E_SIGNERS."""
     from moto.iam import access_control
 
     original = access_control.IAMRequestBase.__init__
@@ -70,7 +70,7 @@ def run_recording_moto(argv):
 
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        signers.write(f"{self._service} {self._access_key._access_key_id}\n")
+        signers.write(f"{self._service} {self._access_key._access_key_id} {self._action}\n")
 
     access_control.IAMRequestBase.__init__ = init
     r.run_moto_server(argv)
@@ -121,13 +121,14 @@ class RelayHandler(http.server.BaseHTTPRequestHandler):
 
 
 def setup_moto(endpoint):
-    """A user allowed nothing but sts:AssumeRole, a role allowed s3:*, the bucket; then auth on,
+    """A user allowed nothing but sts:AssumeRole and sts:GetSessionToken, a role allowed s3:*, the bucket; then auth on,
     and proof that the user's own keys cannot touch the bucket."""
     iam = r.aws_client("iam", endpoint, "setup", "setup")
     iam.create_user(UserName="lsenv-serve")
     policy = iam.create_policy(PolicyName="assume-only", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+        "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:GetSessionToken"],
+                       "Resource": "*"}]}))
     iam.attach_user_policy(UserName="lsenv-serve", PolicyArn=policy["Policy"]["Arn"])
     key = iam.create_access_key(UserName="lsenv-serve")["AccessKey"]
     role = iam.create_role(RoleName="lsenv-serve-s3", AssumeRolePolicyDocument=json.dumps({
@@ -371,6 +372,33 @@ def main():
             raise r.Failure(f"restored {len(got)} rows, wrote {len(rows)}; they differ")
         summary["rows"] = len(got)
         summary["passed"].append("restore")
+        # Without a role: GetSessionToken, signed with the stored pair, served the same way.
+        session_root = tmp / "session"
+        (session_root / "config").mkdir(parents=True)
+        (session_root / "config" / "lsenv.toml").write_text(
+            f"[serve]\nsts_endpoint = {json.dumps(sts)}\n")
+        r.write_credentials(session_root / "config",
+                            {k: v for k, v in creds.items() if k != "role_arn"}, "rails")
+        probe = ("import json, os, urllib.request as u\n"
+                 "req = u.Request(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI'], headers="
+                 "{'Authorization': os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN']})\n"
+                 "keys = json.loads(u.build_opener(u.ProxyHandler({})).open(req).read())\n"
+                 "print(keys['AccessKeyId'] if keys.get('Token') else 'no token')")
+        before = len(signers(signer_log, "sts"))
+        res = subprocess.run(
+            [str(lsenv), "-C", str(session_root), "exec", "--serve-credentials", "--",
+             sys.executable, "-c", probe],
+            env=env, cwd=tmp, capture_output=True, text=True, timeout=30,
+            preexec_fn=r.die_with_parent)
+        served = res.stdout.strip()
+        calls = [line.split() for line in signer_log.read_text().splitlines()
+                 if line.startswith("sts ")][before:]
+        # moto's session keys begin with AKIA (AWS's with ASIA): they differ from the stored one.
+        if res.returncode != 0 or served in (key_id, "no token", ""):
+            raise r.Failure(f"GetSessionToken: exit {res.returncode}, not new keys: {res.stderr}")
+        if [key_id, "sts:GetSessionToken"] not in [call[1:] for call in calls]:
+            raise r.Failure(f"GetSessionToken: STS saw {calls}")
+        summary["passed"].append("session_token")
         summary["log"] = [line for line in said().splitlines() if line.startswith("lsenv:")][:6]
         summary["ok"] = True
     except Exception as e:  # report, never hang or leave children behind

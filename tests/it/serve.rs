@@ -305,12 +305,13 @@ fn check_and_explain_know_the_mode() {
 
 /// The real litestream replicates to moto's S3 with keys from the endpoint only: short-lived
 /// `AssumeRole` keys (the stored user may do nothing else), refreshed before they expire without
-/// a restart, served on through an STS outage; restored rows equal the written ones.
+/// a restart, served on through an STS outage; restored rows equal the written ones. Without a
+/// role, `GetSessionToken` keys are served.
 #[test]
 fn litestream_replicates_with_keys_only_from_the_endpoint() {
     let (summary, report) = run_driver("serve.py", &[]);
     assert!(
-        summary.starts_with(r#"{"ok":true,"passed":["endpoint","refresh","sts_down","restore"]"#),
+        summary.starts_with(r#"{"ok":true,"passed":["endpoint","refresh","sts_down","restore","session_token"]"#),
         "unexpected summary: {summary}\n{report}"
     );
 }
