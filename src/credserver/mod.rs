@@ -128,20 +128,23 @@ impl Source {
         let access_key_id = text(id_name)?.ok_or_else(missing)?;
         if !sts::is_key_id(&access_key_id) {
             let variable = resolution.get(id_name).ok_or_else(missing)?;
-            return Err(variable.refusal(
-                id_name,
-                "is not an AWS access key id (upper-case letters and digits)",
-            ));
+            return Err(variable.refusal(id_name, "is not an access key id (letters and digits)"));
         }
         let secret_variable = resolution.get(secret_name).ok_or_else(missing)?;
         if std::str::from_utf8(secret_variable.value.expose()).is_err() {
             return Err(secret_variable.refusal(secret_name, "is not UTF-8"));
         }
         let secret = secret_variable.value.clone();
-        let token = resolution
+        let token = match resolution
             .get(SESSION_TOKEN)
             .filter(|var| !var.value.is_empty())
-            .map(|var| var.value.clone());
+        {
+            Some(var) if std::str::from_utf8(var.value.expose()).is_err() => {
+                return Err(var.refusal(SESSION_TOKEN, "is not UTF-8"));
+            }
+            Some(var) => Some(var.value.clone()),
+            None => None,
+        };
         let stored = Credentials {
             access_key_id,
             secret,

@@ -218,12 +218,10 @@ fn error_code(text: &str) -> Option<String> {
     plain.then_some(error.code)
 }
 
-/// An access key id as AWS makes them: upper-case letters and digits.
+/// An access key id as AWS (upper-case letters and digits) and S3-compatible providers (also
+/// lower-case) make them: it goes into headers and a log line, so nothing else.
 pub(crate) fn is_key_id(id: &str) -> bool {
-    (16..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit())
+    (1..=128).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]

@@ -311,7 +311,9 @@ fn check_and_explain_know_the_mode() {
 fn litestream_replicates_with_keys_only_from_the_endpoint() {
     let (summary, report) = run_driver("serve.py", &[]);
     assert!(
-        summary.starts_with(r#"{"ok":true,"passed":["endpoint","refresh","sts_down","restore","session_token"]"#),
+        summary.starts_with(
+            r#"{"ok":true,"passed":["endpoint","refresh","sts_down","restore","session_token"]"#
+        ),
         "unexpected summary: {summary}\n{report}"
     );
 }
