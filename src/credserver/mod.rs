@@ -491,7 +491,7 @@ pub(crate) fn run_with(
     command
         .env(FULL_URI, &endpoint.url)
         .env(TOKEN, endpoint.token.as_str());
-    let command = shim::wrap(&command, &plan.program)?;
+    let command = shim::wrap(&command, &plan.program);
     supervise::run_launched((command, program, files), plan, resolution, core_dumps)
 }
 

@@ -20,9 +20,9 @@ use crate::launch;
 pub(crate) const ARG: &str = "__child";
 
 /// `command`, started through the shim: the same program, argv, environment and directory.
-pub(crate) fn wrap(command: &Command, arg0: &OsStr) -> Result<Command> {
-    let me = std::env::current_exe().map_err(|err| Error::io("/proc/self/exe", "find", err))?;
-    let mut shim = Command::new(me);
+pub(crate) fn wrap(command: &Command, arg0: &OsStr) -> Command {
+    // lsenv's own binary, even if an upgrade has replaced the file meanwhile.
+    let mut shim = Command::new("/proc/self/exe");
     shim.arg0("lsenv")
         .arg(ARG)
         .arg(getpid().as_raw_nonzero().to_string())
@@ -38,7 +38,7 @@ pub(crate) fn wrap(command: &Command, arg0: &OsStr) -> Result<Command> {
     if let Some(dir) = command.get_current_dir() {
         shim.current_dir(dir);
     }
-    Ok(shim)
+    shim
 }
 
 /// The shim itself: `shim_args` are what follows [`ARG`]. Returns only if the command could not be

@@ -178,6 +178,39 @@ fn exit_codes_are_the_commands() {
     }
 }
 
+/// With `--redact` too, the keys the command fetched itself are still filtered out of its output.
+#[test]
+fn redact_filters_what_the_endpoint_served() {
+    let project = project();
+    let fetch = r#"
+import json, os, urllib.request as u
+req = u.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+                headers={"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
+print("secret:", json.loads(u.build_opener(u.ProxyHandler({})).open(req).read())["SecretAccessKey"])
+"#;
+    let output = project
+        .lsenv()
+        .args([
+            "exec",
+            "--serve-credentials",
+            "--redact",
+            "--pass",
+            "PATH",
+            "--",
+            "python3",
+            "-c",
+            fetch,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "secret: [redacted LITESTREAM_SECRET_ACCESS_KEY]\n"
+    );
+    assert!(!said(&output).contains(CANARY));
+}
+
 /// Signals sent to lsenv reach the command's group; nothing is left behind.
 #[test]
 fn signals_reach_the_command_and_nothing_is_left_behind() {
