@@ -67,6 +67,7 @@ pub(crate) const SERVED: [&str; 12] = [
 /// given to [`Served::update`] reach it.
 const STATIC_LEASE: Duration = Duration::from_secs(10 * 60);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const MIN_REFRESH: Duration = Duration::from_secs(1);
 
 /// One set of AWS keys.
 #[derive(Debug, Clone)]
@@ -432,10 +433,12 @@ fn refresh(served: &Served) {
 fn refresh_at(keys: &Credentials, margin: Duration, now: SystemTime) -> Option<SystemTime> {
     let expiration = keys.expiration?;
     let left = expiration.duration_since(now).unwrap_or_default();
+    // At least a second later: keys that come back (nearly) expired must not turn the refresh
+    // into a loop of STS calls.
     Some(if left > margin {
         expiration - margin
     } else {
-        now + left / 2
+        now + (left / 2).max(MIN_REFRESH)
     })
 }
 
@@ -519,6 +522,10 @@ mod tests {
         assert_eq!(
             refresh_at(&keys(200), margin, now),
             Some(now + Duration::from_secs(100))
+        );
+        assert_eq!(
+            refresh_at(&keys(0), margin, now),
+            Some(now + Duration::from_secs(1))
         );
         let stored = Credentials {
             expiration: None,
