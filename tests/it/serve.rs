@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::redact::assert_group_gone;
-use crate::support::{CANARY, Project, run_driver, said, send_signal};
+use crate::support::{CANARY, Project, Terminal, run_driver, said, send_signal};
 
 const KEY_ID: &str = "AKIAEXAMPLESTORED001";
 const TOKEN_CANARY: &str = "token-canary-52d1";
@@ -231,6 +231,37 @@ fn signals_reach_the_command_and_nothing_is_left_behind() {
     send_signal(lsenv.id(), "TERM");
     assert_eq!(lsenv.wait().unwrap().code(), Some(143));
     assert_group_gone(command);
+}
+
+/// At a terminal, without `--redact`: the command writes to the terminal itself, is not stopped
+/// for reading it from its own process group (its stdin is empty), and Ctrl-C, which the
+/// terminal sends to lsenv, is forwarded to it.
+#[test]
+fn at_a_terminal_the_command_writes_to_it_and_gets_ctrl_c() {
+    let project = project();
+    let child = r#"
+        [ -t 1 ] && echo out-on-the-tty
+        read -r line || echo stdin-empty
+        trap 'echo interrupted; exit 3' INT
+        echo waiting
+        while :; do sleep 0.05; done
+    "#;
+    let script = format!(
+        "cd {root} && env -i PATH=\"$PATH\" {lsenv} exec --serve-credentials -- sh -c {child}; echo LSENV-EXIT=$?; sleep 60",
+        root = shell_words::quote(&project.root().to_string_lossy()),
+        lsenv = shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
+        child = shell_words::quote(child),
+    );
+    let terminal = Terminal::start(&project, &script);
+    terminal.wait_for("waiting");
+    terminal.keys(&["C-c"]);
+    terminal.wait_for("LSENV-EXIT=3");
+    let screen = terminal.screen();
+    assert!(
+        screen.contains("out-on-the-tty\nstdin-empty\nwaiting\n"),
+        "{screen}"
+    );
+    assert!(screen.contains("interrupted"), "{screen}");
 }
 
 /// lsenv killed with SIGKILL forwards nothing, yet the command dies with it (its parent-death
