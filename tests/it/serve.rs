@@ -239,13 +239,13 @@ fn signals_reach_the_command_and_nothing_is_left_behind() {
 #[test]
 fn at_a_terminal_the_command_writes_to_it_and_gets_ctrl_c() {
     let project = project();
-    let child = r#"
+    let child = r"
         [ -t 1 ] && echo out-on-the-tty
         read -r line || echo stdin-empty
         trap 'echo interrupted; exit 3' INT
         echo waiting
         while :; do sleep 0.05; done
-    "#;
+    ";
     let script = format!(
         "cd {root} && env -i PATH=\"$PATH\" {lsenv} exec --serve-credentials -- sh -c {child}; echo LSENV-EXIT=$?; sleep 60",
         root = shell_words::quote(&project.root().to_string_lossy()),
