@@ -41,7 +41,7 @@ use signal_hook::iterator::{Handle, Signals};
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Result, Status, exit};
+use crate::error::{Error, Failure, Result, Status, exit};
 use crate::filesecret::FileSecrets;
 use crate::launch;
 use crate::launch::CommandPlan;
@@ -141,10 +141,7 @@ fn redactor(resolution: &Resolution) -> Result<Redactor> {
             names.join(", ")
         ));
     }
-    Redactor::new(secrets).map_err(|err| Error::Failed {
-        message: format!("cannot build the redaction filter: {err}"),
-        hint: None,
-    })
+    Redactor::new(secrets).map_err(|err| Error::failed(Failure::RedactionFilter(err.to_string())))
 }
 
 /// Supervised but unfiltered: the command writes to lsenv's stdout and stderr itself. It runs in

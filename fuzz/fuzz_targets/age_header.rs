@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use age::x25519::Identity;
 use lsenv::Error;
-use lsenv::error::exit;
+use lsenv::error::{KeyProblem, exit};
 use lsenv::store::age::{Unlock, check_header, decrypt, parse_identities};
 
 /// A refusal or a decryption must take less than this, unoptimised checks included.
@@ -27,7 +27,7 @@ fn identities() -> &'static [Identity] {
 }
 
 fn no_passphrase() -> lsenv::Result<age::secrecy::SecretString> {
-    Err(Error::usage("no passphrase while fuzzing"))
+    Err(Error::key("fuzzing", KeyProblem::NoTerminal))
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -57,11 +57,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     assert!(took < LIMIT, "{} header bytes took {took:?}", file.len());
     match decrypted {
         Ok(_) => assert!(bounded.is_ok()),
-        Err(Error::Usage { .. }) => {}
+        Err(Error::Key { .. }) => {}
         Err(err) => {
             assert_eq!(err.exit_code(), exit::INTEGRITY, "{err}");
             if let Err(problem) = bounded {
-                assert!(err.to_string().ends_with(&problem), "{err}");
+                assert!(err.to_string().ends_with(&problem.to_string()), "{err}");
             }
         }
     }

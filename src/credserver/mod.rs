@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 pub(crate) use settings::Settings;
 
 use crate::env::Env;
-use crate::error::{Error, Location, Result, Status};
+use crate::error::{ConfigProblem, Error, Failure, Hint, Location, Result, Status, ValueProblem};
 use crate::launch::{self, CommandPlan};
 use crate::os::NoCoreDumps;
 use crate::resolve::Resolution;
@@ -107,7 +107,14 @@ impl Source {
             };
             std::str::from_utf8(variable.value.expose())
                 .map(|text| Some(text.to_owned()))
-                .map_err(|_| variable.refusal(name, "is not UTF-8"))
+                .map_err(|_| {
+                    variable.refusal(
+                        name,
+                        ValueProblem::NotUtf8 {
+                            consumer: "the AWS SDK",
+                        },
+                    )
+                })
         };
         let first = |names: [&'static str; 2]| {
             names.into_iter().find(|name| {
@@ -116,24 +123,23 @@ impl Source {
                     .is_some_and(|var| !var.value.is_empty())
             })
         };
-        let missing = || {
-            Error::config(
-                Location::file(config),
-                "--serve-credentials needs the stored key pair: LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) are not both set",
-            )
-            .with_hint("put access_key_id and secret_access_key in the litestream: section of the credentials")
-        };
+        let missing = || Error::config(Location::file(config), ConfigProblem::NoStoredPair);
         let (Some(id_name), Some(secret_name)) = (first(KEY_ID), first(SECRET)) else {
             return Err(missing());
         };
         let access_key_id = text(id_name)?.ok_or_else(missing)?;
         if !sts::is_key_id(&access_key_id) {
             let variable = resolution.get(id_name).ok_or_else(missing)?;
-            return Err(variable.refusal(id_name, "is not an access key id (letters and digits)"));
+            return Err(variable.refusal(id_name, ValueProblem::NotKeyId));
         }
         let secret_variable = resolution.get(secret_name).ok_or_else(missing)?;
         if std::str::from_utf8(secret_variable.value.expose()).is_err() {
-            return Err(secret_variable.refusal(secret_name, "is not UTF-8"));
+            return Err(secret_variable.refusal(
+                secret_name,
+                ValueProblem::NotUtf8 {
+                    consumer: "the AWS SDK",
+                },
+            ));
         }
         let secret = secret_variable.value.clone();
         let token = match resolution
@@ -141,7 +147,12 @@ impl Source {
             .filter(|var| !var.value.is_empty())
         {
             Some(var) if std::str::from_utf8(var.value.expose()).is_err() => {
-                return Err(var.refusal(SESSION_TOKEN, "is not UTF-8"));
+                return Err(var.refusal(
+                    SESSION_TOKEN,
+                    ValueProblem::NotUtf8 {
+                        consumer: "the AWS SDK",
+                    },
+                ));
             }
             Some(var) => Some(var.value.clone()),
             None => None,
@@ -243,15 +254,12 @@ impl Served {
     /// Obtains the first keys (an STS failure here is an error: nothing was ever served) and
     /// starts refreshing them.
     pub(crate) fn start(source: Source, margin: Duration) -> Result<(Self, Refresher)> {
-        let first = source.obtain().map_err(|failure| Error::Failed {
-            message: format!(
-                "--serve-credentials: {} failed: {}",
-                source.action(),
-                failure.0
-            ),
-            hint: Some(
-                "check the stored key pair, the role and [serve] in config/lsenv.toml".into(),
-            ),
+        let first = source.obtain().map_err(|failure| {
+            Error::failed(Failure::Sts {
+                call: source.action(),
+                reason: failure.0,
+            })
+            .with_hint(Hint::ServeSettings)
         })?;
         log_new(&source, &first);
         let served = Self(Arc::new(Shared {

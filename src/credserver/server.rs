@@ -12,7 +12,7 @@ use tiny_http::{Header, Method, Response, Server, StatusCode};
 use zeroize::Zeroizing;
 
 use super::Served;
-use crate::error::{Error, Result};
+use crate::error::{Error, Failure, Result};
 
 /// The path the child is given; any other is 404.
 const PATH: &str = "/lsenv/credentials";
@@ -29,10 +29,8 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     pub(crate) fn start(keys: Served) -> Result<Self> {
-        let failed = |err: &dyn std::fmt::Display| Error::Failed {
-            message: format!("cannot serve credentials on 127.0.0.1: {err}"),
-            hint: None,
-        };
+        let failed =
+            |err: &dyn std::fmt::Display| Error::failed(Failure::Endpoint(err.to_string()));
         let server = std::sync::Arc::new(Server::http("127.0.0.1:0").map_err(|err| failed(&err))?);
         let port = server
             .server_addr()

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use toml::{Table, Value};
 
-use crate::error::{Error, Location, Result};
+use crate::error::{ConfigProblem, Error, Location, Result};
 
 /// The global endpoint, which signs for us-east-1.
 const DEFAULT_ENDPOINT: &str = "https://sts.amazonaws.com";
@@ -59,10 +59,10 @@ impl Settings {
     pub(crate) fn apply(&mut self, table: Table, table_name: &str, file: &Path) -> Result<()> {
         for (key, value) in table {
             let full = format!("{table_name}.{key}");
-            let wrong = |expected: &str| {
+            let wrong = |expected: &'static str| {
                 Error::config(
                     Location::file(file).key(&full),
-                    format!("expected {expected}"),
+                    ConfigProblem::ServeSetting { expected },
                 )
             };
             let string = |value: Value| match value {
@@ -97,10 +97,9 @@ impl Settings {
                 _ => {
                     return Err(Error::config(
                         Location::file(file).key(&full),
-                        "unknown setting",
-                    )
-                    .with_hint(
-                        "known here: sts, role_arn, external_id, duration, refresh_margin, sts_endpoint, sts_region",
+                        ConfigProblem::UnknownSetting {
+                            known: "sts, role_arn, external_id, duration, refresh_margin, sts_endpoint, sts_region",
+                        },
                     ));
                 }
             }

@@ -13,7 +13,7 @@ use rustix::process::{
     Pid, Signal, getpid, getppid, kill_process, set_parent_process_death_signal,
 };
 
-use crate::error::{Error, Result, Status};
+use crate::error::{Error, ExecProblem, Result, Status, UsageProblem};
 use crate::launch;
 
 /// The hidden first argument. Not a word a user would type as a subcommand.
@@ -45,13 +45,13 @@ pub(crate) fn wrap(command: &Command, arg0: &OsStr) -> Command {
 /// started.
 pub(crate) fn run(shim_args: &[OsString]) -> Result<Status> {
     let [parent, path, words @ ..] = shim_args else {
-        return Err(Error::usage(format!("{ARG} is lsenv's own, not a command")));
+        return Err(Error::usage(UsageProblem::InternalArgument));
     };
     let parent = parent
         .to_str()
         .and_then(|pid| pid.parse().ok())
         .and_then(Pid::from_raw)
-        .ok_or_else(|| Error::usage(format!("{ARG} is lsenv's own, not a command")))?;
+        .ok_or_else(|| Error::usage(UsageProblem::InternalArgument))?;
     set_parent_process_death_signal(Some(Signal::KILL))
         .map_err(|err| Error::io("prctl", "set the parent-death signal", err.into()))?;
     // Reparented already: the death the signal was meant for has happened.
@@ -62,7 +62,7 @@ pub(crate) fn run(shim_args: &[OsString]) -> Result<Status> {
     let c_string = |bytes: &OsStr| {
         CString::new(bytes.as_bytes()).map_err(|_| Error::CannotExecute {
             path: path.into(),
-            reason: "an argument holds a NUL byte".into(),
+            reason: ExecProblem::Nul,
         })
     };
     let program = c_string(path)?;
@@ -77,7 +77,7 @@ pub(crate) fn run(shim_args: &[OsString]) -> Result<Status> {
             entry.extend(value.into_vec());
             CString::new(entry).map_err(|_| Error::CannotExecute {
                 path: path.into(),
-                reason: "a variable holds a NUL byte".into(),
+                reason: ExecProblem::Nul,
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -14,7 +14,9 @@ use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use age::x25519;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Location, Result};
+use crate::error::{
+    ConfigProblem, Error, IntegrityProblem, KeyProblem, Location, RecipientProblem, Result,
+};
 
 /// The first line of a binary age file, and of an armored one.
 const BINARY_MAGIC: &[u8] = b"age-encryption.org/v1\n";
@@ -43,7 +45,7 @@ pub const MAX_HEADER_LINE_BYTES: usize = 256;
 /// time in proportion to the bytes decoded) stays within [`MAX_HEADER_BYTES`],
 /// [`MAX_STANZAS`] and [`MAX_HEADER_LINE_BYTES`], reading no further than that; the error says
 /// which bound it exceeds.
-pub fn check_header(file: &[u8]) -> Result<(), String> {
+pub fn check_header(file: &[u8]) -> Result<(), IntegrityProblem> {
     let mut head = Vec::with_capacity(MAX_HEADER_BYTES + 1);
     let limit = MAX_HEADER_BYTES as u64 + 1;
     // A decoding error is left for the age crate to report, from the bytes decoded so far.
@@ -51,9 +53,9 @@ pub fn check_header(file: &[u8]) -> Result<(), String> {
     let mut stanzas = 0;
     for line in head.split(|&byte| byte == b'\n') {
         if line.len() > MAX_HEADER_LINE_BYTES {
-            return Err(format!(
-                "the age header has a line longer than {MAX_HEADER_LINE_BYTES} bytes; refusing to parse it"
-            ));
+            return Err(IntegrityProblem::HeaderLineTooLong {
+                limit: MAX_HEADER_LINE_BYTES,
+            });
         }
         if line.starts_with(b"---") {
             return Ok(());
@@ -61,17 +63,14 @@ pub fn check_header(file: &[u8]) -> Result<(), String> {
         if line.starts_with(b"->") {
             stanzas += 1;
             if stanzas > MAX_STANZAS {
-                return Err(format!(
-                    "the age header has more than {MAX_STANZAS} recipient stanzas; refusing to parse it"
-                ));
+                return Err(IntegrityProblem::TooManyStanzas { limit: MAX_STANZAS });
             }
         }
     }
     if head.len() > MAX_HEADER_BYTES {
-        return Err(format!(
-            "the age header is larger than {} KiB; refusing to parse it",
-            MAX_HEADER_BYTES >> 10
-        ));
+        return Err(IntegrityProblem::HeaderTooLarge {
+            limit: MAX_HEADER_BYTES,
+        });
     }
     // A header cut short: the age crate says so, having little to parse.
     Ok(())
@@ -80,7 +79,7 @@ pub fn check_header(file: &[u8]) -> Result<(), String> {
 /// The age crate's decryptor for a file whose header is within bounds.
 fn decryptor(
     file: &[u8],
-) -> Result<age::Decryptor<ArmoredReader<std::io::BufReader<&[u8]>>>, String> {
+) -> Result<age::Decryptor<ArmoredReader<std::io::BufReader<&[u8]>>>, IntegrityProblem> {
     check_header(file)?;
     // Buffered: the age crate then re-parses the header once per line, not once per byte.
     age::Decryptor::new_buffered(ArmoredReader::new(file)).map_err(|err| describe(&err))
@@ -99,14 +98,8 @@ pub fn is_armored(bytes: &[u8]) -> bool {
 /// X25519 identities (`AGE-SECRET-KEY-1…` lines; `#` comments and blank lines allowed) from
 /// `text`. `source` names where they came from, for errors; a bad line is named by its number.
 pub fn parse_identities(text: &[u8], source: &str) -> Result<Vec<x25519::Identity>> {
-    let key_error = |problem: String| {
-        Error::Key {
-        source_name: source.to_owned(),
-        problem,
-        hint: Some("an age identity file holds AGE-SECRET-KEY-1… lines (lsenv keygen or age-keygen makes one)".into()),
-    }
-    };
-    let text = std::str::from_utf8(text).map_err(|_| key_error("not valid UTF-8".into()))?;
+    let key_error = |problem| Error::key(source, problem);
+    let text = std::str::from_utf8(text).map_err(|_| key_error(KeyProblem::IdentityNotUtf8))?;
     let mut identities = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -116,15 +109,12 @@ pub fn parse_identities(text: &[u8], source: &str) -> Result<Vec<x25519::Identit
         match x25519::Identity::from_str(line) {
             Ok(identity) => identities.push(identity),
             Err(_) => {
-                return Err(key_error(format!(
-                    "line {} is not an age X25519 identity",
-                    number + 1
-                )));
+                return Err(key_error(KeyProblem::NotAnIdentity { line: number + 1 }));
             }
         }
     }
     if identities.is_empty() {
-        return Err(key_error("it holds no identity".into()));
+        return Err(key_error(KeyProblem::NoIdentityInFile));
     }
     Ok(identities)
 }
@@ -143,7 +133,7 @@ pub fn parse_recipients(text: &str, path: &Path) -> Result<Vec<x25519::Recipient
                     line: number + 1,
                     column: 1,
                 })),
-                problem,
+                ConfigProblem::BadRecipient(problem),
             )
         })?);
     }
@@ -151,11 +141,11 @@ pub fn parse_recipients(text: &str, path: &Path) -> Result<Vec<x25519::Recipient
 }
 
 /// One `age1…` recipient; the error says why, without quoting the text.
-pub fn parse_recipient(text: &str) -> Result<x25519::Recipient, String> {
+pub fn parse_recipient(text: &str) -> Result<x25519::Recipient, RecipientProblem> {
     if text.starts_with("ssh-") {
-        return Err("SSH-key recipients are not supported (their RSA code has an unfixed advisory); use an age1… recipient".into());
+        return Err(RecipientProblem::SshKey);
     }
-    x25519::Recipient::from_str(text).map_err(|_| "not an age X25519 recipient (age1…)".to_owned())
+    x25519::Recipient::from_str(text).map_err(|_| RecipientProblem::NotX25519)
 }
 
 /// What opens an age file: identities, or a passphrase asked for only if the file needs one.
@@ -172,8 +162,8 @@ impl std::fmt::Debug for Unlock<'_> {
 
 /// Decrypts an age file's bytes to its UTF-8 text. `path` only names the file in errors.
 pub fn decrypt(file: &[u8], unlock: &Unlock<'_>, path: &Path) -> Result<Zeroizing<String>> {
-    let fail = |problem: &str| Error::integrity(Location::file(path), problem);
-    let decryptor = decryptor(file).map_err(|problem| fail(&problem))?;
+    let fail = |problem| Error::integrity(Location::file(path), problem);
+    let decryptor = decryptor(file).map_err(fail)?;
     let mut reader = if decryptor.is_scrypt() {
         let identity = age::scrypt::Identity::new((unlock.passphrase)()?);
         decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity))
@@ -185,40 +175,34 @@ pub fn decrypt(file: &[u8], unlock: &Unlock<'_>, path: &Path) -> Result<Zeroizin
                 .map(|identity| identity as &dyn age::Identity),
         )
     }
-    .map_err(|err| fail(&describe(&err)))?;
+    .map_err(|err| fail(describe(&err)))?;
     let mut plaintext = Zeroizing::new(Vec::new());
     reader
         .read_to_end(&mut plaintext)
-        .map_err(|_| fail("the payload is damaged or truncated"))?;
+        .map_err(|_| fail(IntegrityProblem::PayloadDamaged))?;
     match std::str::from_utf8(&plaintext) {
         Ok(text) => Ok(Zeroizing::new(text.to_owned())),
-        Err(err) => Err(fail(&format!(
-            "the decrypted text is not valid UTF-8 (at byte {})",
-            err.valid_up_to()
-        ))),
+        Err(err) => Err(fail(IntegrityProblem::NotUtf8 {
+            at: err.valid_up_to(),
+        })),
     }
 }
 
 /// age's errors in lsenv's words (age's own never quote secrets, but say less about what to do).
-fn describe(err: &age::DecryptError) -> String {
+fn describe(err: &age::DecryptError) -> IntegrityProblem {
     match err {
         age::DecryptError::NoMatchingKeys | age::DecryptError::DecryptionFailed => {
-            "none of the age identities opens this file (it is not encrypted to them)".into()
+            IntegrityProblem::NoMatchingIdentity { tried: None }
         }
-        age::DecryptError::KeyDecryptionFailed => "the passphrase does not open this file".into(),
-        age::DecryptError::InvalidMac => {
-            "the age header's MAC is wrong: the file was changed or damaged".into()
-        }
+        age::DecryptError::KeyDecryptionFailed => IntegrityProblem::WrongPassphrase,
+        age::DecryptError::InvalidMac => IntegrityProblem::BadMac,
         age::DecryptError::InvalidHeader | age::DecryptError::UnknownFormat => {
-            "not a valid age file: its header is damaged or of an unknown version".into()
+            IntegrityProblem::BadHeader
         }
-        age::DecryptError::ExcessiveWork { .. } => {
-            "the passphrase's work factor is excessive (over a second of work); refusing to try"
-                .into()
-        }
-        age::DecryptError::Io(_) => "the file is damaged or truncated".into(),
+        age::DecryptError::ExcessiveWork { .. } => IntegrityProblem::ExcessiveWork,
+        age::DecryptError::Io(_) => IntegrityProblem::Damaged,
         // Plugin errors: lsenv builds age without plugins, so these cannot happen.
-        _ => "the file could not be decrypted".into(),
+        _ => IntegrityProblem::Undecryptable,
     }
 }
 
@@ -230,17 +214,16 @@ pub fn encrypt(
     path: &Path,
 ) -> Result<Vec<u8>> {
     if recipients.is_empty() {
-        return Err(
-            Error::config(Location::file(path), "there is no recipient to encrypt to").with_hint(
-                "add one: lsenv credentials recipients add age1… (lsenv keygen prints yours)",
-            ),
-        );
+        return Err(Error::config(
+            Location::file(path),
+            ConfigProblem::NoRecipient,
+        ));
     }
     let fail = |err: std::io::Error| Error::io(path, "encrypt", err);
     let encryptor =
         age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
             .map_err(|_| {
-                Error::config(Location::file(path), "these recipients cannot be combined")
+                Error::config(Location::file(path), ConfigProblem::IncompatibleRecipients)
             })?;
     let format = if armored {
         Format::AsciiArmor
