@@ -177,6 +177,9 @@ pub(crate) struct ExecArgs {
     #[arg(long)]
     pub redact: bool,
 
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
     /// The command and its arguments
     #[arg(
         value_name = "COMMAND",
@@ -185,6 +188,14 @@ pub(crate) struct ExecArgs {
         allow_hyphen_values = true
     )]
     pub command: Vec<OsString>,
+}
+
+/// The option `exec` and `replicate` share.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Keep the AWS keys out of the command's environment: serve them (short-lived, from STS, refreshed) on a loopback endpoint that the AWS SDK reads ([serve] in config/lsenv.toml)
+    #[arg(long)]
+    pub serve_credentials: bool,
 }
 
 #[derive(Debug, Args)]
@@ -197,6 +208,9 @@ pub(crate) struct ReplicateArgs {
     /// Run litestream even if a $VAR of its config is set by nothing (it then reads it as empty)
     #[arg(long)]
     pub no_preflight: bool,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
 
     /// Arguments for `litestream replicate`
     #[arg(

@@ -13,6 +13,7 @@ mod audit;
 mod cli;
 mod commands;
 pub mod config;
+mod credserver;
 mod database_yml;
 pub mod env;
 pub mod error;
@@ -56,6 +57,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // `--serve-credentials` starts the command through lsenv itself (`credserver::shim`).
+    if args.get(1).is_some_and(|arg| arg == credserver::shim::ARG) {
+        return credserver::shim::run(&args[2..]);
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // lsenv's version, then which litestream would run from here.

@@ -161,12 +161,18 @@ impl Plan {
                     install: args.install,
                 }));
             }
-            Command::Exec(args) => Raw::Exec(args.command, args.pass, args.redact),
+            Command::Exec(args) => Raw::Exec(
+                args.command,
+                args.pass,
+                args.redact,
+                args.serve.serve_credentials,
+            ),
             Command::Replicate(args) => Raw::Replicate(
                 args.args,
                 ReplicateOptions {
                     restore_if_missing: args.restore_if_missing,
                     preflight: !args.no_preflight,
+                    serve: args.serve.serve_credentials,
                 },
             ),
             Command::Verify(args) => Raw::Ready(Action::Verify(VerifyOptions {
@@ -221,12 +227,13 @@ impl Plan {
         let project = Project::open(cli.directory, environment, env, cwd)?;
         let action = match raw {
             Raw::Ready(action) => action,
-            Raw::Exec(words, pass, redact) => {
+            Raw::Exec(words, pass, redact, serve) => {
                 let (program, args) = split_command(words);
                 Action::Exec(CommandPlan {
                     program,
                     args,
                     redact,
+                    serve,
                     preflight: None,
                     cwd: project.root_given.then(|| project.root.clone()),
                     pass: pass_list(&project.config, pass)?,
@@ -246,7 +253,8 @@ impl Plan {
 /// Actions whose arguments still need the project to be validated.
 enum Raw {
     Ready(Action),
-    Exec(Vec<OsString>, Vec<String>, bool),
+    /// The command's words, `--pass`, `--redact`, `--serve-credentials`.
+    Exec(Vec<OsString>, Vec<String>, bool, bool),
     /// The arguments for litestream, and what lsenv adds.
     Replicate(Vec<OsString>, ReplicateOptions),
 }
@@ -258,6 +266,8 @@ struct ReplicateOptions {
     restore_if_missing: bool,
     /// Check that every `$VAR` of the Litestream config resolves before it runs.
     preflight: bool,
+    /// `--serve-credentials`.
+    serve: bool,
 }
 
 /// git hands the textconv driver a temporary copy that keeps the file's name, so the name says
@@ -372,6 +382,7 @@ fn replicate_command(
         program: litestream::program(config, env),
         args: full,
         redact: false,
+        serve: options.serve,
         // A -config of the user's own is theirs to check.
         preflight: (options.preflight && !own_config)
             .then(|| project.path(&config.litestream_config)),

@@ -238,6 +238,7 @@ impl Drill<'_> {
             cwd: (!self.project.root.as_os_str().is_empty()).then(|| self.project.root.clone()),
             pass: self.pass.clone(),
             redact: false,
+            serve: false,
             preflight: None,
         };
         // The file secrets stay open while the restore runs: it inherited the same descriptors.

@@ -30,6 +30,7 @@ mod replicate;
 mod replicate_servers;
 mod resolve;
 mod scan;
+mod serve;
 mod support;
 mod tamper;
 mod transcripts;

@@ -105,7 +105,7 @@ fn spawn_redacted(project: &Project, script: &str) -> Child {
 
 /// Waits until no process of the group `group` is running (zombies count as gone: a container's
 /// init may be slow to reap what was reparented to it), and fails after a few seconds.
-fn assert_group_gone(group: u32) {
+pub(crate) fn assert_group_gone(group: u32) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let running: Vec<String> = std::fs::read_dir("/proc")
