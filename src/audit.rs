@@ -38,11 +38,16 @@ struct Decryption {
 /// files at most, one run at a time.
 static PENDING: Mutex<Vec<Decryption>> = Mutex::new(Vec::new());
 
-/// Called by the store after `file` (whose encrypted bytes are `encrypted`) decrypted with the
-/// key from `key_source` (a path or a variable's name, never key material).
-pub(crate) fn decrypted(file: &Path, encrypted: &[u8], key_source: String) {
+/// The hex SHA-256 of a file's encrypted bytes, as the log names them.
+pub(crate) fn sha256(encrypted: &[u8]) -> String {
     use sha2::Digest as _;
-    let sha256 = format!("{:x}", sha2::Sha256::digest(encrypted));
+    format!("{:x}", sha2::Sha256::digest(encrypted))
+}
+
+/// Called by the store after `file` (whose encrypted bytes have the digest `sha256`, from
+/// [`sha256`]) decrypted with the key from `key_source` (a path or a variable's name, never key
+/// material).
+pub(crate) fn decrypted(file: &Path, sha256: String, key_source: String) {
     let file = fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     if let Ok(mut pending) = PENDING.lock() {
         pending.push(Decryption {

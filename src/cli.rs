@@ -31,7 +31,10 @@ pub(crate) struct Cli {
     pub command: Command,
 }
 
+// `defer`: only the subcommand that runs has its arguments built (and `--help` and the
+// generators build them all): building every subcommand's was a tenth of `exec`'s start-up.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Run a command whose environment is exactly the resolved variables plus the pass-list
     #[command(
@@ -177,6 +180,9 @@ pub(crate) struct ExecArgs {
     #[command(flatten)]
     pub watch: WatchArgs,
 
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
     /// The command and its arguments
     #[arg(
         value_name = "COMMAND",
@@ -191,8 +197,17 @@ pub(crate) struct ExecArgs {
 #[derive(Debug, Args)]
 pub(crate) struct WatchArgs {
     /// Stay resident: when the credentials, config/lsenv.toml or a key file change, resolve again and restart the command (SIGTERM, then SIGKILL after Litestream's shutdown-sync-timeout) if what it gets changed
-    #[arg(long)]
+    // Together with --serve-credentials once the watcher hands new keys to the endpoint.
+    #[arg(long, conflicts_with = "serve_credentials")]
     pub watch: bool,
+}
+
+/// The option `exec` and `replicate` share.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Keep the AWS keys out of the command's environment: serve them (short-lived, from STS, refreshed) on a loopback endpoint that the AWS SDK reads ([serve] in config/lsenv.toml)
+    #[arg(long)]
+    pub serve_credentials: bool,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +223,9 @@ pub(crate) struct ReplicateArgs {
 
     #[command(flatten)]
     pub watch: WatchArgs,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
 
     /// Arguments for `litestream replicate`
     #[arg(
@@ -311,6 +329,7 @@ pub(crate) struct InitArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum CredentialsCommand {
     /// Decrypt to a private scratch file, run $VISUAL or $EDITOR, check the YAML, re-encrypt
     Edit(EditArgs),

@@ -12,6 +12,7 @@
 //! [files]                            # NAME = "key.path": NAME is the path of a file holding it
 //! [exec]                             # pass = ["HOME", "LC_*"], allow = ["NODE_OPTIONS"]
 //! [replicate]                        # config = "config/litestream.yml", litestream = "litestream"
+//! [serve]                            # --serve-credentials: sts, role_arn, duration, … (credserver)
 //! [environments.production]          # any of the tables above, overlaid key by key
 //! ```
 //!
@@ -61,6 +62,8 @@ pub struct Config {
     /// `[replicate] litestream`; `None`: the one lsenv's package brought, else `PATH`'s
     /// (`crate::litestream::program`).
     pub litestream_bin: Option<OsString>,
+    /// `[serve]`: the settings of `--serve-credentials`, and that the project runs with it.
+    pub serve: Option<crate::credserver::Settings>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +96,7 @@ impl Config {
             allow: Vec::new(),
             litestream_config: PathBuf::from(DEFAULT_LITESTREAM_CONFIG),
             litestream_bin: None,
+            serve: None,
         }
     }
 
@@ -167,6 +171,11 @@ impl Config {
                 "files" => self.apply_env(value, &table_name, true)?,
                 "exec" => self.apply_exec(value, &table_name)?,
                 "replicate" => self.apply_replicate(value, &table_name)?,
+                "serve" => {
+                    self.serve
+                        .get_or_insert_default()
+                        .apply(value, &table_name, &self.path)?;
+                }
                 // A repository must not be able to switch the user's audit log off or move it.
                 "audit" => {
                     return Err(Error::config(
@@ -177,7 +186,7 @@ impl Config {
                 _ => {
                     return Err(self.unknown(
                         &table_name,
-                        "credentials, litestream, env, files, exec, replicate, environments",
+                        "credentials, litestream, env, files, exec, replicate, serve, environments",
                     ));
                 }
             }

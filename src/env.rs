@@ -38,6 +38,18 @@ impl Env {
             .map(|(name, value)| (name.as_os_str(), value))
     }
 
+    /// A copy without the variables whose names `drop` picks.
+    #[must_use]
+    pub fn without(&self, drop: impl Fn(&OsStr) -> bool) -> Self {
+        let vars = self
+            .vars
+            .iter()
+            .filter(|(name, _)| !drop(name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        Self { vars }
+    }
+
     /// Variables whose names are valid UTF-8, with their names as `&str`.
     pub fn iter_named(&self) -> impl Iterator<Item = (&str, &Secret)> {
         self.iter()

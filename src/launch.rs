@@ -39,6 +39,8 @@ pub(crate) struct CommandPlan {
     pub redact: bool,
     /// Supervise instead of exec, starting the command again when what it gets changes.
     pub watch: bool,
+    /// Supervise instead of exec, serving the AWS keys from a loopback endpoint (`credserver`).
+    pub serve: bool,
     /// `replicate`: the Litestream config whose `$VAR`s must all resolve before it runs.
     pub preflight: Option<PathBuf>,
 }
@@ -149,11 +151,8 @@ pub(crate) fn exec(
     {
         return Error::io(cwd, "enter the directory", err);
     }
-    // Rust ignores SIGPIPE, and an ignored signal stays ignored across `execve`: the command
-    // would get EPIPE where it expects to die, as at the head of a pipeline. A caught signal is
-    // reset to its default by `execve`, so catching it is how it is reset without unsafe code.
-    if let Err(err) = signal_hook::flag::register(SIGPIPE, Arc::new(AtomicBool::new(false))) {
-        return Error::io("SIGPIPE", "reset", err);
+    if let Err(err) = reset_sigpipe() {
+        return err;
     }
     core_dumps.restore();
     // Each piece ends in the one NUL byte it holds (values with others are refused).
@@ -164,6 +163,15 @@ pub(crate) fn exec(
         .collect();
     let Err(errno) = nix::unistd::execve(&image.path, &image.argv, &envp);
     cannot_execute(image.program, &errno.into())
+}
+
+/// Rust ignores SIGPIPE, and an ignored signal stays ignored across `execve`: the command
+/// would get EPIPE where it expects to die, as at the head of a pipeline. A caught signal is
+/// reset to its default by `execve`, so catching it is how it is reset without unsafe code.
+pub(crate) fn reset_sigpipe() -> Result<()> {
+    signal_hook::flag::register(SIGPIPE, Arc::new(AtomicBool::new(false)))
+        .map(drop)
+        .map_err(|err| Error::io("SIGPIPE", "reset", err))
 }
 
 /// What `execve` takes: the program found on lsenv's own `PATH`, argv, and the environment as

@@ -13,6 +13,7 @@ mod audit;
 mod cli;
 mod commands;
 pub mod config;
+mod credserver;
 mod database_yml;
 mod deathsig;
 pub mod env;
@@ -62,6 +63,10 @@ where
     // A supervised command on its way to being started (`--watch`).
     if let Some(err) = deathsig::shim(&args) {
         return Err(err);
+    }
+    // `--serve-credentials` starts the command through lsenv itself (`credserver::shim`).
+    if args.get(1).is_some_and(|arg| arg == credserver::shim::ARG) {
+        return credserver::shim::run(&args[2..]);
     }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,

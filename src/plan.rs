@@ -161,15 +161,20 @@ impl Plan {
                     install: args.install,
                 }));
             }
-            Command::Exec(args) => {
-                Raw::Exec(args.command, args.pass, args.redact, args.watch.watch)
-            }
+            Command::Exec(args) => Raw::Exec(
+                args.command,
+                args.pass,
+                args.redact,
+                args.watch.watch,
+                args.serve.serve_credentials,
+            ),
             Command::Replicate(args) => Raw::Replicate(
                 args.args,
                 ReplicateOptions {
                     restore_if_missing: args.restore_if_missing,
                     preflight: !args.no_preflight,
                     watch: args.watch.watch,
+                    serve: args.serve.serve_credentials,
                 },
             ),
             Command::Verify(args) => Raw::Ready(Action::Verify(VerifyOptions {
@@ -224,13 +229,14 @@ impl Plan {
         let project = Project::open(cli.directory, environment, env, cwd)?;
         let action = match raw {
             Raw::Ready(action) => action,
-            Raw::Exec(words, pass, redact, watch) => {
+            Raw::Exec(words, pass, redact, watch, serve) => {
                 let (program, args) = split_command(words);
                 Action::Exec(CommandPlan {
                     program,
                     args,
                     redact,
                     watch,
+                    serve,
                     preflight: None,
                     cwd: project.root_given.then(|| project.root.clone()),
                     pass: pass_list(&project.config, pass)?,
@@ -250,13 +256,15 @@ impl Plan {
 /// Actions whose arguments still need the project to be validated.
 enum Raw {
     Ready(Action),
-    /// The words, `--pass`, `--redact`, `--watch`.
-    Exec(Vec<OsString>, Vec<String>, bool, bool),
+    /// The command's words, `--pass`, `--redact`, `--watch`, `--serve-credentials`.
+    Exec(Vec<OsString>, Vec<String>, bool, bool, bool),
     /// The arguments for litestream, and what lsenv adds.
     Replicate(Vec<OsString>, ReplicateOptions),
 }
 
 /// `replicate`'s own options.
+// Independent switches, each one of replicate's options.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Clone, Copy)]
 struct ReplicateOptions {
     /// Restore a missing database first (litestream's `-restore-if-db-not-exists`).
@@ -265,6 +273,8 @@ struct ReplicateOptions {
     preflight: bool,
     /// `--watch`.
     watch: bool,
+    /// `--serve-credentials`.
+    serve: bool,
 }
 
 /// git hands the textconv driver a temporary copy that keeps the file's name, so the name says
@@ -380,6 +390,7 @@ fn replicate_command(
         args: full,
         redact: false,
         watch: options.watch,
+        serve: options.serve,
         // A -config of the user's own is theirs to check.
         preflight: (options.preflight && !own_config)
             .then(|| project.path(&config.litestream_config)),

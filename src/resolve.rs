@@ -454,7 +454,7 @@ fn flatten(
                 child,
                 &key,
                 join(&key_path, &key),
-                &upper(&format!("{name}__"), &key),
+                &upper(name, &format!("__{key}")),
                 source,
                 file,
                 layer,
@@ -486,14 +486,22 @@ impl Layer {
     /// and its canonical key, `Foo` and `foo`, `a__b` and `a: {b: …}`) are an error naming both
     /// in the order they are written. Sorting instead of hashing each name as it comes: a layer
     /// may set thousands, and they are often in order already.
-    fn finish(mut self, file: &Path) -> Result<Vec<Entry>> {
-        self.entries
-            .sort_unstable_by(|(a_at, (a, _)), (b_at, (b, _))| a.cmp(b).then(a_at.cmp(b_at)));
-        let clash = self
-            .entries
+    /// The order is found on indices, then the entries are moved once: sorting the entries
+    /// themselves would move each (a name, a value and its source) many times.
+    fn finish(self, file: &Path) -> Result<Vec<Entry>> {
+        let entries = &self.entries;
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        if !entries.is_sorted_by(|(_, (a, _)), (_, (b, _))| a < b) {
+            order.sort_unstable_by(|&a, &b| {
+                let ((a_at, (a, _)), (b_at, (b, _))) = (&entries[a], &entries[b]);
+                a.cmp(b).then(a_at.cmp(b_at))
+            });
+        }
+        let clash = order
             .windows(2)
-            .find(|pair| pair[0].1.0 == pair[1].1.0);
-        if let Some([(_, (_, first)), (_, (name, second))]) = clash {
+            .find(|pair| entries[pair[0]].1.0 == entries[pair[1]].1.0);
+        if let Some(&[first, second]) = clash {
+            let ((_, (_, first)), (_, (name, second))) = (&entries[first], &entries[second]);
             let key_of = |source: &Source| match source {
                 Source::Toml { key, .. } | Source::Credentials { key, .. } => key.clone(),
                 Source::Environment { name } => name.clone(),
@@ -507,7 +515,20 @@ impl Layer {
                 },
             ));
         }
-        Ok(self.entries.into_iter().map(|(_, entry)| entry).collect())
+        // Each entry swapped straight to its place, in the vector it is in.
+        let mut place = vec![0; order.len()];
+        for (to, &from) in order.iter().enumerate() {
+            place[from] = to;
+        }
+        let mut entries = self.entries;
+        for at in 0..entries.len() {
+            while place[at] != at {
+                let to = place[at];
+                entries.swap(at, to);
+                place.swap(at, to);
+            }
+        }
+        Ok(entries.into_iter().map(|(_, entry)| entry).collect())
     }
 }
 
@@ -525,7 +546,8 @@ fn join(path: &str, key: &str) -> String {
 fn upper(prefix: &str, key: &str) -> String {
     let mut name = String::with_capacity(prefix.len() + key.len());
     name.push_str(prefix);
-    name.push_str(&key.to_ascii_uppercase());
+    name.push_str(key);
+    name[prefix.len()..].make_ascii_uppercase();
     name
 }
 

@@ -18,6 +18,9 @@
 //!
 //! * Under `--watch` ([`Watched`]), the command is spawned the same way but lsenv does not wait
 //!   for it here: pipes only (no pty), or lsenv's own stdout and stderr without `--redact`.
+//! * `--serve-credentials` without `--redact` ([`run_launched`] of a command that
+//!   `crate::credserver` prepared) supervises the same way but filters nothing: the command
+//!   keeps lsenv's stdout and stderr.
 //!
 //! Threads: the caller's waits for the command; one per output stream pumps it through a
 //! [`Filter`]; one copies the terminal's input when there is one; one forwards signals. Nothing
@@ -41,6 +44,7 @@ use zeroize::Zeroizing;
 
 use crate::env::Env;
 use crate::error::{Error, Failure, Result, Status, exit};
+use crate::filesecret::FileSecrets;
 use crate::launch;
 use crate::launch::CommandPlan;
 use crate::os::NoCoreDumps;
@@ -73,16 +77,34 @@ pub(crate) fn run(
     env: &Env,
     core_dumps: &NoCoreDumps,
 ) -> Result<Status> {
+    run_launched(
+        launch::command(command, resolution, env)?,
+        command,
+        resolution,
+        core_dumps,
+    )
+}
+
+/// [`run`] for a command already made by [`launch::command`] (and perhaps adapted): filtered
+/// when the plan says `redact`, else with lsenv's own stdio ([`inheriting`]).
+pub(crate) fn run_launched(
+    (child_command, program, _files): (Command, PathBuf, FileSecrets),
+    command: &CommandPlan,
+    resolution: &Resolution,
+    core_dumps: &NoCoreDumps,
+) -> Result<Status> {
     // The file secrets stay open while the command runs: it inherited the same descriptors.
-    let (child_command, program, _files) = launch::command(command, resolution, env)?;
-    let redactor = Arc::new(redactor(resolution)?);
     // Installed before the spawn, so a signal that arrives before the forwarding starts waits
     // for it instead of killing lsenv and leaving the command behind.
     let signals = Signals::new(FORWARDED).map_err(|err| Error::io("signals", "watch", err))?;
     let interactive = reads_terminal();
-    let status = if interactive && io::stdout().is_terminal() {
+    let status = if !command.redact {
+        inheriting(child_command, program, signals, interactive, core_dumps)?
+    } else if interactive && io::stdout().is_terminal() {
+        let redactor = Arc::new(redactor(resolution)?);
         in_pty(child_command, program, &redactor, signals, core_dumps)?
     } else {
+        let redactor = Arc::new(redactor(resolution)?);
         with_pipes(
             child_command,
             program,
@@ -193,6 +215,30 @@ pub(crate) fn redactor(resolution: &Resolution) -> Result<Redactor> {
         ));
     }
     Redactor::new(secrets).map_err(|err| Error::failed(Failure::RedactionFilter(err.to_string())))
+}
+
+/// Supervised but unfiltered: the command writes to lsenv's stdout and stderr itself. It runs in
+/// a process group of its own, so a terminal it would read from the background would stop it:
+/// then its stdin is empty (`--redact` gives it a terminal of its own instead).
+fn inheriting(
+    mut command: Command,
+    program: PathBuf,
+    signals: Signals,
+    interactive: bool,
+    core_dumps: &NoCoreDumps,
+) -> Result<ExitStatus> {
+    command.process_group(0);
+    if interactive {
+        command.stdin(Stdio::null());
+    }
+    let child = core_dumps
+        .around_spawn(|| command.spawn())
+        .map_err(|err| launch::cannot_execute(program, &err))?;
+    let mut child = Supervised::new(child);
+    let forwarder = Forwarder::start(signals, child.group, None)?;
+    let status = child.wait()?;
+    drop(forwarder);
+    Ok(status)
 }
 
 /// Pipes for stdout and stderr, each filtered onto lsenv's own.

@@ -595,6 +595,7 @@ mod tests {
             pass: Vec::new(),
             redact: false,
             watch: true,
+            serve: false,
             preflight: None,
         };
         let found = |args: &[&str]| litestream_config(&plan(args, Some("app")));

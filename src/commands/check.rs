@@ -270,6 +270,19 @@ fn check_litestream_config(
             litestream_schema::Level::Error => findings.error(location, finding.message),
         }
     }
+    if let Some(settings) = &project.config.serve {
+        if let Err(err) =
+            crate::credserver::Source::from_resolution(resolution, settings, &project.config.path)
+        {
+            findings.failed(&err);
+        }
+        for (line, key) in crate::credserver::static_keys(&text) {
+            findings.error(
+                Some(Location::file(&path).at(Some(crate::error::Position { line, column: 1 }))),
+                format!("{key} gives the replica static keys, but [serve] in {} means lsenv serves them (--serve-credentials): remove it, so that Litestream asks the endpoint", project.config.path.display()),
+            );
+        }
+    }
     let mut reported = Vec::new();
     for reference in litestream::references(&text) {
         let location = Location::file(&path).at(Some(reference.position));

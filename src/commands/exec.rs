@@ -1,5 +1,6 @@
 //! `lsenv exec` and `lsenv replicate`: resolve, then become the command (`execve`), or, with
-//! `--redact`, supervise it and filter the secrets out of its output.
+//! `--redact`, supervise it and filter the secrets out of its output; with
+//! `--serve-credentials`, supervise it and serve it the AWS keys from a loopback endpoint.
 
 use crate::audit;
 use crate::env::Env;
@@ -31,6 +32,9 @@ pub(crate) fn run(
     audit::record(env, name, &project.root, resolved.resolution.names());
     if command.watch {
         return watch::run(project, command, name, env, core_dumps, resolved.resolution);
+    }
+    if command.serve {
+        return crate::credserver::run(project, command, &resolved.resolution, env, core_dumps);
     }
     if command.redact {
         return supervise::run(command, &resolved.resolution, env, core_dumps);

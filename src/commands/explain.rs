@@ -34,6 +34,8 @@ struct Report<'a> {
     /// Replicas left to a cloud SDK's default chain ([`crate::ambient`]).
     ambient: Vec<(crate::error::Position, String)>,
     litestream_config: String,
+    /// `[serve]`: the variables served rather than set, and what the command gets instead.
+    served: Option<(Vec<String>, String)>,
 }
 
 impl<'a> Report<'a> {
@@ -74,6 +76,11 @@ impl<'a> Report<'a> {
             unresolved,
             ambient,
             litestream_config: config_path.display().to_string(),
+            served: project
+                .config
+                .serve
+                .as_ref()
+                .map(|settings| crate::credserver::explain(resolution, settings)),
         })
     }
 
@@ -91,6 +98,17 @@ impl<'a> Report<'a> {
         }
         if self.shown.is_empty() && self.not_set.is_empty() {
             out.push_str("no variable is resolved: no layer sets any\n");
+        }
+        if let Some((names, instead)) = &self.served {
+            let names = if names.is_empty() {
+                "none is resolved".to_owned()
+            } else {
+                names.join(", ")
+            };
+            let _ = writeln!(
+                out,
+                "\nwith --serve-credentials ([serve]) these are served, not set: {names}\n{instead}"
+            );
         }
         if !self.unused_keys.is_empty() {
             let _ = writeln!(
@@ -136,7 +154,7 @@ impl<'a> Report<'a> {
                 ((*name).to_owned(), value)
             })
             .collect();
-        json!({
+        let mut report = json!({
             "variables": variables,
             "not_set": self.not_set,
             "unused_credentials_keys": self.unused_keys,
@@ -152,7 +170,11 @@ impl<'a> Report<'a> {
                 "column": position.column,
                 "message": note,
             })).collect::<Vec<_>>(),
-        })
+        });
+        if let Some((names, instead)) = &self.served {
+            report["served"] = json!({ "variables": names, "instead": instead });
+        }
+        report
     }
 }
 

@@ -239,6 +239,7 @@ impl Drill<'_> {
             pass: self.pass.clone(),
             redact: false,
             watch: false,
+            serve: false,
             preflight: None,
         };
         // The file secrets stay open while the restore runs: it inherited the same descriptors.

@@ -176,12 +176,22 @@ pub enum ConfigProblem {
     TooDeep { limit: usize },
     #[error("the YAML ends early")]
     YamlEndsEarly,
+
+    // `--serve-credentials`.
+    /// A `[serve]` setting of the wrong kind.
+    #[error("expected {expected}")]
+    ServeSetting { expected: &'static str },
+    #[error(
+        "--serve-credentials needs the stored key pair: LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) are not both set"
+    )]
+    NoStoredPair,
 }
 
 impl ConfigProblem {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Self::UnknownSetting { known } => format!("known here: {known}"),
+            Self::NoStoredPair => "put access_key_id and secret_access_key in the litestream: section of the credentials".into(),
             Self::InEnvAndFiles => {
                 "keep one: [files] makes it the path of a file holding the value".into()
             }
@@ -235,6 +245,8 @@ impl ConfigProblem {
 pub enum ValueProblem {
     #[error("holds a NUL byte, which no environment variable can hold")]
     HoldsNul,
+    #[error("is not an access key id (letters and digits)")]
+    NotKeyId,
     #[error("is a file secret: only exec and replicate deliver it, as a file")]
     FileSecret,
     /// `consumer` is the program or format that reads the value.

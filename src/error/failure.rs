@@ -23,6 +23,12 @@ pub enum Failure {
     /// Saving failed (a full disk, say): the file is as it was.
     #[error("{0}; nothing written")]
     NotWritten(Box<Error>),
+    /// The first STS call of `--serve-credentials` failed; `reason` is lsenv's own text (an
+    /// error code that STS sent is checked before it is part of it).
+    #[error("--serve-credentials: {call} failed: {reason}")]
+    Sts { call: &'static str, reason: String },
+    #[error("cannot serve credentials on 127.0.0.1: {0}")]
+    Endpoint(String),
 }
 
 /// How the editor ended, as the error and the question to re-open it say it.

@@ -26,6 +26,8 @@ pub enum Hint {
     OtherKeyOpens { good: String, used: String },
     /// Other key sources are present, and none opens the file.
     NoOtherKeyOpens { others: Vec<String> },
+    /// STS refused or could not be reached for `--serve-credentials`.
+    ServeSettings,
 }
 
 impl fmt::Display for Hint {
@@ -67,6 +69,9 @@ impl fmt::Display for Hint {
             Self::OtherKeyOpens { good, used } => write!(
                 f,
                 "{good} is also there and opens this file, but {used} comes first and wins: unset or correct {used}"
+            ),
+            Self::ServeSettings => f.write_str(
+                "check the stored key pair, the role and [serve] in config/lsenv.toml",
             ),
             Self::NoOtherKeyOpens { others } => {
                 let one = others.len() == 1;

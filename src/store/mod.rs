@@ -92,21 +92,35 @@ impl fmt::Debug for Keys {
 }
 
 impl Keys {
-    /// Reads and decrypts `path`.
+    /// Reads and decrypts `path`. A Rails file is decrypted in the buffer it is read into.
     pub fn read(&self, path: &Path) -> Result<Zeroizing<String>> {
-        self.decrypt(&os::read_capped(path, rails::MAX_FILE_BYTES)?, path)
+        let bytes = os::read_capped(path, rails::MAX_FILE_BYTES)?;
+        // Before the buffer becomes the plaintext.
+        let sha256 = crate::audit::sha256(&bytes);
+        let text = match self {
+            Keys::Rails(key) if !age::is_age(&bytes) => rails::decrypt_owned(bytes, key, path)?,
+            _ => self.decrypt_unlogged(&bytes, path)?,
+        };
+        self.logged(path, sha256);
+        Ok(text)
     }
 
     /// Decrypts the bytes of a credentials file, whichever kind they are. Each success goes to the
     /// audit log.
     pub fn decrypt(&self, bytes: &[u8], path: &Path) -> Result<Zeroizing<String>> {
         let text = self.decrypt_unlogged(bytes, path)?;
+        self.logged(path, crate::audit::sha256(bytes));
+        Ok(text)
+    }
+
+    /// Notes for the audit log that `path`, whose encrypted bytes have the digest `sha256`, was
+    /// decrypted with these keys.
+    fn logged(&self, path: &Path, sha256: String) {
         let source = match self {
             Keys::Rails(key) => key.source().to_owned(),
             Keys::Age { sources, .. } => sources.clone(),
         };
-        crate::audit::decrypted(path, bytes, source);
-        Ok(text)
+        crate::audit::decrypted(path, sha256, source);
     }
 
     fn decrypt_unlogged(&self, bytes: &[u8], path: &Path) -> Result<Zeroizing<String>> {

@@ -5,6 +5,7 @@
 //! failed tag check returns before any byte is used. Writing uses a fresh random IV every time,
 //! the `credentials:edit` framing, no trailing newline, and an atomic replace.
 
+use std::ops::Range;
 use std::path::Path;
 
 use aes_gcm::aead::{AeadInPlace, KeyInit, OsRng};
@@ -116,9 +117,20 @@ pub fn read(path: &Path, key: &MasterKey) -> Result<Zeroizing<String>> {
 
 /// Decrypts the text of a credentials file. `path` is only used to name the file in errors.
 pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<String>> {
+    decrypt_owned(Zeroizing::new(file.to_vec()), key, path)
+}
+
+/// [`decrypt`] in the buffer the file was read into: the base64 text is decoded over itself,
+/// the ciphertext decrypted where it lies and the YAML text moved to the front, so a large file
+/// needs one buffer of its size, not three.
+pub fn decrypt_owned(
+    mut file: Zeroizing<Vec<u8>>,
+    key: &MasterKey,
+    path: &Path,
+) -> Result<Zeroizing<String>> {
     let fail = |problem| Error::integrity(Location::file(path), problem);
-    let Some((data, iv, tag)) = split_parts(file.trim_ascii()) else {
-        return Err(not_ciphertext(file, path));
+    let Some([data, iv, tag]) = split_parts(&file) else {
+        return Err(not_ciphertext(&file, path));
     };
     let decode = |bytes: &[u8], part: &'static str| {
         BASE64
@@ -126,13 +138,16 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
             .map(Zeroizing::new)
             .map_err(|_| fail(IntegrityProblem::NotBase64 { part }))
     };
-    let iv = decode(iv, "IV")?;
-    let tag = decode(tag, "authentication tag")?;
-    let mut buffer = match decode(data, "ciphertext") {
-        // Base64 has no `-`: a third separator means this is not ciphertext at all.
-        Err(_) if data.contains(&b'-') => return Err(not_ciphertext(file, path)),
-        decoded => decoded?,
+    let iv = decode(&file[iv], "IV")?;
+    let tag = decode(&file[tag], "authentication tag")?;
+    let decoded = match decode_in_place(&mut file, data.clone()) {
+        Ok(decoded) => decoded,
+        Err(Undecodable::NotBase64) => {
+            return Err(fail(IntegrityProblem::NotBase64 { part: "ciphertext" }));
+        }
+        Err(Undecodable::NotCiphertext(file)) => return Err(not_ciphertext(&file, path)),
     };
+    let ciphertext = data.start..data.start + decoded;
     if iv.len() != IV_LEN {
         return Err(fail(IntegrityProblem::WrongLength {
             part: "IV",
@@ -151,16 +166,16 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
         .decrypt_in_place_detached(
             Nonce::from_slice(&iv),
             b"",
-            &mut buffer,
+            &mut file[ciphertext.clone()],
             Tag::from_slice(&tag),
         )
         .map_err(|_| fail(IntegrityProblem::WrongKey { tried: None }))?;
-    let text = marshal::unwrap_string(&buffer).map_err(|err| fail(err.into()))?;
+    let text = marshal::unwrap_string(&file[ciphertext.clone()]).map_err(|err| fail(err.into()))?;
     // The text stays in the buffer it was decrypted in (moved to its front): no second copy of
     // a large file to allocate and wipe. Zeroizing wipes the spare capacity as well.
-    let mut bytes = std::mem::take(&mut *buffer);
-    bytes.truncate(text.end);
-    bytes.drain(..text.start);
+    let mut bytes = std::mem::take(&mut *file);
+    bytes.truncate(ciphertext.start + text.end);
+    bytes.drain(..ciphertext.start + text.start);
     String::from_utf8(bytes).map(Zeroizing::new).map_err(|err| {
         let valid_up_to = err.utf8_error().valid_up_to();
         drop(Zeroizing::new(err.into_bytes()));
@@ -168,16 +183,65 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
     })
 }
 
-/// `DATA--IV--TAG`, the separators found from the end, where the short IV and tag are: a large
-/// file is not scanned for them. A `-` inside DATA is left for base64 decoding to refuse.
-fn split_parts(file: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    fn split(text: &[u8]) -> Option<(&[u8], &[u8])> {
-        let at = text.iter().rposition(|&byte| byte == b'-')?;
-        (at > 0 && text[at - 1] == b'-').then(|| (&text[..at - 1], &text[at + 1..]))
+/// Why the ciphertext does not decode.
+enum Undecodable {
+    NotBase64,
+    /// It holds a `-`, which base64 has not: a third separator, so this is not ciphertext at
+    /// all. With the file as far as the error about it needs (see [`decode_in_place`]).
+    NotCiphertext(Vec<u8>),
+}
+
+/// Decodes the base64 text at `buffer[text]` into the start of that range and returns the
+/// decoded length; it fails as decoding it at once would. Each chunk is copied out, then decoded
+/// over text already read: the output, 3 bytes for 4, never reaches text not read yet.
+fn decode_in_place(buffer: &mut [u8], text: Range<usize>) -> Result<usize, Undecodable> {
+    /// A multiple of 4, so that every chunk but the last is whole base64 quanta.
+    const CHUNK: usize = 4096;
+    let mut chunk = [0u8; CHUNK];
+    let (mut read, mut written) = (text.start, text.start);
+    while read < text.end {
+        let end = (read + CHUNK).min(text.end);
+        let input = &mut chunk[..end - read];
+        input.copy_from_slice(&buffer[read..end]);
+        // Padding may only end the text.
+        let decoded = if end < text.end && input.contains(&b'=') {
+            None
+        } else {
+            BASE64.decode_slice(&*input, &mut buffer[written..end]).ok()
+        };
+        let Some(decoded) = decoded else {
+            if !input.contains(&b'-') && !buffer[end..text.end].contains(&b'-') {
+                return Err(Undecodable::NotBase64);
+            }
+            // The text before this chunk decoded, so it was base64 (letters, digits, `+`, `/`),
+            // which holds nothing that error looks for (line breaks, `:`, conflict markers):
+            // letters stand in for it.
+            let mut file = buffer[..text.start].to_vec();
+            file.resize(read, b'A');
+            file.extend_from_slice(input);
+            file.extend_from_slice(&buffer[end..]);
+            return Err(Undecodable::NotCiphertext(file));
+        };
+        written += decoded;
+        read = end;
     }
-    let (rest, tag) = split(file)?;
-    let (data, iv) = split(rest)?;
-    Some((data, iv, tag))
+    Ok(written - text.start)
+}
+
+/// `DATA--IV--TAG` in `file` (surrounding whitespace ignored), as ranges: the separators are
+/// found from the end, where the short IV and tag are, so a large file is not scanned for them.
+/// A `-` inside DATA is left for the caller to refuse.
+fn split_parts(file: &[u8]) -> Option<[Range<usize>; 3]> {
+    let start = file.len() - file.trim_ascii_start().len();
+    let end = start + file[start..].trim_ascii_end().len();
+    // The position of the second `-` of the last `--` in `file[start..before]`.
+    let separator = |before: usize| {
+        let at = start + file[start..before].iter().rposition(|&byte| byte == b'-')?;
+        (at > start && file[at - 1] == b'-').then_some(at)
+    };
+    let tag_at = separator(end)?;
+    let iv_at = separator(tag_at - 1)?;
+    Some([start..iv_at - 1, iv_at + 1..tag_at - 1, tag_at + 1..end])
 }
 
 /// The error for a file that is not `BASE64--BASE64--BASE64`, saying whether a merge or an editor
@@ -280,5 +344,38 @@ mod tests {
             let err = decrypt(bad.as_bytes(), &key, Path::new("f")).unwrap_err();
             assert!(matches!(err, Error::Integrity { .. }), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn large_files_round_trip_and_refuse_as_when_decoded_at_once() {
+        let key = MasterKey::parse(KEY, "test").unwrap();
+        let yaml = "key: value of a key\n".repeat(2000);
+        let good = encrypt(yaml.as_bytes(), &key);
+        let path = Path::new("x.yml.enc");
+        assert_eq!(decrypt(good.as_bytes(), &key, path).unwrap().as_str(), yaml);
+        let problem = |file: &str| match decrypt(file.as_bytes(), &key, path).unwrap_err() {
+            Error::Integrity { problem, .. } => problem.to_string(),
+            other => panic!("{other}"),
+        };
+        // Padding inside the text, where a chunk ends: not base64, as the whole text is not.
+        let (data, rest) = good.split_once("--").unwrap();
+        let padded = format!("{}AA=={}--{rest}", &data[..4092], &data[4092..]);
+        assert_eq!(problem(&padded), "the ciphertext is not valid base64");
+        // A merge wrote two versions into the file: a `-` far into the text, found after
+        // chunks of it were decoded over themselves, still gets the error about the whole file.
+        let merged = format!("{good}\n=======\n{good}");
+        assert!(
+            problem(&merged).contains("git conflict markers"),
+            "{}",
+            problem(&merged)
+        );
+        // Text saved over the ciphertext, after base64 that decodes to bytes that are not UTF-8.
+        let (_, iv_tag) = good.split_at(good.len() - 44);
+        assert!(iv_tag.starts_with("--"), "{iv_tag}");
+        let saved = format!("{}-- not: base64\n{iv_tag}", "/".repeat(8192));
+        assert_eq!(
+            problem(&saved),
+            "the file holds plaintext instead of ciphertext"
+        );
     }
 }

@@ -5,9 +5,10 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-use crate::support::{CANARY, Problem, Project, assert_said, child_env, map, said};
+use crate::case::{Case, problem};
+use crate::support::{CANARY, Project, child_env, map};
 
 const ENC: &str = "config/credentials.yml.age";
 const YAML: &str =
@@ -22,10 +23,13 @@ struct Identity {
 impl Identity {
     fn new(dir: &Path, name: &str) -> Self {
         let file = dir.join(format!("{name}.txt"));
-        run(Command::new("age-keygen").arg("-o").arg(&file), b"");
-        let recipient =
-            String::from_utf8(run(Command::new("age-keygen").arg("-y").arg(&file), b"").stdout)
-                .unwrap();
+        let age_keygen = |flag: &str| {
+            let mut command = Command::new("age-keygen");
+            command.arg(flag).arg(&file);
+            Case::of(command).run().stdout
+        };
+        age_keygen("-o");
+        let recipient = String::from_utf8(age_keygen("-y")).unwrap();
         Self {
             file,
             recipient: recipient.trim().to_owned(),
@@ -61,23 +65,6 @@ impl Identity {
     }
 }
 
-fn run(command: &mut Command, stdin: &[u8]) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("age must be installed (apt-get install age)");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
 /// `age -r … -r …` (armored with `-a`) writes the credentials of `project`.
 fn age_encrypt(project: &Project, recipients: &[&Identity], armored: bool) {
     let mut command = Command::new("age");
@@ -89,7 +76,7 @@ fn age_encrypt(project: &Project, recipients: &[&Identity], armored: bool) {
     }
     std::fs::create_dir_all(project.path("config")).unwrap();
     command.arg("-o").arg(project.path(ENC));
-    run(&mut command, YAML.as_bytes());
+    Case::of(command).stdin(YAML).run();
 }
 
 struct Keys {
@@ -124,14 +111,12 @@ fn files_age_wrote_are_read_with_each_identity_from_each_source() {
         ]);
         for identity in [&keys.alice, &keys.bob] {
             let by_text = child_env(
-                project.lsenv().env("LSENV_AGE_IDENTITY", identity.secret()),
+                Case::new(&project).env("LSENV_AGE_IDENTITY", identity.secret()),
                 &["exec"],
             );
             assert_eq!(by_text, expected, "armored {armored}: LSENV_AGE_IDENTITY");
             let by_file = child_env(
-                project
-                    .lsenv()
-                    .env("LSENV_AGE_IDENTITY_FILE", &identity.file),
+                Case::new(&project).env("LSENV_AGE_IDENTITY_FILE", &identity.file),
                 &["exec"],
             );
             assert_eq!(
@@ -148,7 +133,7 @@ fn files_age_wrote_are_read_with_each_identity_from_each_source() {
                 keys.stranger.file, keys.bob.file
             ),
         );
-        assert_eq!(child_env(&mut project.lsenv(), &["exec"]), expected);
+        assert_eq!(child_env(Case::new(&project), &["exec"]), expected);
         std::fs::remove_file(project.path("config/lsenv.toml")).unwrap();
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(home.path().join(".config/lsenv")).unwrap();
@@ -158,7 +143,7 @@ fn files_age_wrote_are_read_with_each_identity_from_each_source() {
         )
         .unwrap();
         assert_eq!(
-            child_env(project.lsenv().env("HOME", home.path()), &["exec"]),
+            child_env(Case::new(&project).env("HOME", home.path()), &["exec"]),
             expected
         );
     }
@@ -185,15 +170,12 @@ fn files_lsenv_writes_open_for_every_recipient_and_nobody_else() {
         ),
     );
     let scratch = tempfile::tempdir().unwrap();
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("LSENV_AGE_IDENTITY_FILE", &keys.alice.file)
         .env("EDITOR", editor(&project, "edited-by-lsenv"))
         .env("XDG_RUNTIME_DIR", scratch.path())
         .args(["credentials", "edit"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     let expected = YAML.replace("age-bucket", "edited-by-lsenv");
     let file = project.path(ENC);
     assert!(
@@ -207,7 +189,6 @@ fn files_lsenv_writes_open_for_every_recipient_and_nobody_else() {
     );
     assert_eq!(keys.bob.decrypts(&file).as_deref(), Some(expected.as_str()));
     assert_eq!(keys.stranger.decrypts(&file), None);
-    assert!(!said(&output).contains(CANARY));
 }
 
 #[test]
@@ -220,26 +201,20 @@ fn recipients_come_and_go() {
         format!("{}\n", keys.alice.recipient),
     );
     let lsenv = |args: &[&str]| {
-        project
-            .lsenv()
+        Case::new(&project)
             .env("LSENV_AGE_IDENTITY_FILE", &keys.alice.file)
             .args(args)
-            .output()
-            .unwrap()
     };
     let file = project.path(ENC);
 
-    let output = lsenv(&["credentials", "recipients", "add", &keys.bob.recipient]);
-    assert!(output.status.success(), "{}", said(&output));
+    lsenv(&["credentials", "recipients", "add", &keys.bob.recipient]).run();
     assert_eq!(keys.bob.decrypts(&file).as_deref(), Some(YAML));
-    let listed = String::from_utf8(lsenv(&["credentials", "recipients", "list"]).stdout).unwrap();
-    assert_eq!(
-        listed,
-        format!(
+    lsenv(&["credentials", "recipients", "list"])
+        .stdout_is(format!(
             "{}  (config/credentials.recipients)\n{}  (config/credentials.recipients)\n",
             keys.alice.recipient, keys.bob.recipient
-        )
-    );
+        ))
+        .run();
     // A binary file stays binary.
     assert!(
         std::fs::read(&file)
@@ -247,13 +222,9 @@ fn recipients_come_and_go() {
             .starts_with(b"age-encryption.org/v1\n")
     );
 
-    let output = lsenv(&["credentials", "recipients", "remove", &keys.bob.recipient]);
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("may still hold older copies"),
-        "{}",
-        said(&output)
-    );
+    lsenv(&["credentials", "recipients", "remove", &keys.bob.recipient])
+        .said("may still hold older copies")
+        .run();
     assert_eq!(
         keys.bob.decrypts(&file),
         None,
@@ -263,79 +234,78 @@ fn recipients_come_and_go() {
 
     // The last recipient stays; a bad one is refused, named by its text.
     let before = project.snapshot();
-    let output = lsenv(&["credentials", "recipients", "remove", &keys.alice.recipient]);
-    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
-    let output = lsenv(&["credentials", "recipients", "add", "age1notarecipient"]);
-    assert_said(
-        &output,
-        2,
-        "`age1notarecipient`: not an age X25519 recipient",
-    );
+    lsenv(&["credentials", "recipients", "remove", &keys.alice.recipient])
+        .status(2)
+        .run();
+    lsenv(&["credentials", "recipients", "add", "age1notarecipient"])
+        .status(2)
+        .said("`age1notarecipient`: not an age X25519 recipient")
+        .run();
     assert_eq!(project.snapshot(), before);
 }
 
 #[test]
 fn bad_input_is_refused_clearly_without_secrets_or_changes() {
     let keys = keys();
-    let cases: Vec<Problem<'_>> = vec![
-        (
+    let cases = vec![
+        problem(
             "wrong identity",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.file("identity.txt", keys.stranger.secret());
-            }),
+            },
             5,
             "config/credentials.yml.age: none of the age identities opens this file",
         ),
-        (
+        problem(
             "corrupted header MAC",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 let mut bytes = std::fs::read(p.path(ENC)).unwrap();
                 let mac_line = bytes.windows(4).position(|w| w == b"\n---").unwrap() + 5;
                 bytes[mac_line] = if bytes[mac_line] == b'A' { b'B' } else { b'A' };
                 p.file(ENC, bytes);
-            }),
+            },
             5,
             "the age header's MAC is wrong",
         ),
-        (
+        problem(
             "truncated payload",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 let bytes = std::fs::read(p.path(ENC)).unwrap();
                 p.file(ENC, &bytes[..bytes.len() - 20]);
-            }),
+            },
             5,
             "the payload is damaged or truncated",
         ),
-        (
+        problem(
             "malformed identity file",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.file(
                     "identity.txt",
                     format!("# mine\n{}AGE-SECRET-KEY-1BROKEN\n", keys.alice.secret()),
                 );
-            }),
+            },
             4,
             "identity.txt: line 5 is not an age X25519 identity",
         ),
-        (
+        problem(
             "malformed recipient line",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.file("config/credentials.recipients", "age1broken\n");
-            }),
+            },
             3,
             "config/credentials.recipients:1:1: not an age X25519 recipient",
         ),
-        (
+        problem(
             "no identity at all",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 std::fs::remove_file(p.path("identity.txt")).unwrap();
                 p.file("config/lsenv.toml", "");
-            }),
+            },
             4,
             "no age identity to decrypt this file with",
         ),
     ];
-    for (name, setup, code, says) in cases {
+    for case in cases {
         let project = Project::new();
         age_encrypt(&project, &[&keys.alice], false);
         project.file("identity.txt", keys.alice.secret());
@@ -347,33 +317,26 @@ fn bad_input_is_refused_clearly_without_secrets_or_changes() {
             "config/credentials.recipients",
             format!("{}\n", keys.alice.recipient),
         );
-        setup(&project);
+        case.set_up(&project);
         let before = project.snapshot();
         // `recipients add` reads the recipients too, so every case meets the bad input.
         for args in [
             &["exec", "env"][..],
             &["credentials", "recipients", "add", &keys.bob.recipient][..],
         ] {
-            let output = project.lsenv().args(args).output().unwrap();
-            let text = said(&output);
-            if name == "malformed recipient line" && args[0] == "exec" {
-                assert!(
-                    output.status.success(),
-                    "reading needs no recipient: {text}"
-                );
+            if case.name == "malformed recipient line" && args[0] == "exec" {
+                // Reading needs no recipient.
+                Case::new(&project).args(args).reveals().run();
                 continue;
             }
-            assert_eq!(output.status.code(), Some(code), "{name} {args:?}: {text}");
-            assert!(text.contains(says), "{name}: expected {says:?} in {text}");
-            assert!(
-                !text.contains(CANARY)
-                    && !text.contains(&keys.alice.key_line())
-                    && !text.contains(&keys.stranger.key_line()),
-                "{name}: leaked: {text}"
-            );
-            assert!(output.stdout.is_empty(), "{name}");
+            case.expect(Case::new(&project))
+                .args(args)
+                .lacks(keys.alice.key_line())
+                .lacks(keys.stranger.key_line())
+                .stdout_is("")
+                .run();
         }
-        assert_eq!(project.snapshot(), before, "{name}: files changed");
+        assert_eq!(project.snapshot(), before, "{}: files changed", case.name);
     }
 }
 
@@ -387,23 +350,17 @@ fn convert_to_age_and_back_keeps_the_text_byte_identical() {
         "config/credentials.recipients",
         format!("{}\n", keys.bob.recipient),
     );
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("LSENV_AGE_IDENTITY_FILE", &keys.bob.file)
         .args(["credentials", "convert", "--to", "age"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     assert!(!project.path("config/credentials.yml.enc").exists());
     assert_eq!(keys.bob.decrypts(&project.path(ENC)).as_deref(), Some(text));
 
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("LSENV_AGE_IDENTITY_FILE", &keys.bob.file)
         .args(["credentials", "convert", "--to", "rails"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     assert!(!project.path(ENC).exists());
     let enc = project.path("config/credentials.yml.enc");
     let back = crate::support::ruby_oracle(
@@ -419,45 +376,36 @@ fn convert_to_age_and_back_keeps_the_text_byte_identical() {
 fn keygen_and_init_age() {
     let home = tempfile::tempdir().unwrap();
     let project = Project::new();
-    let output = project
-        .lsenv()
+    let output = Case::new(&project)
         .env("HOME", home.path())
         .arg("keygen")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     let identity = home.path().join(".config/lsenv/identity.txt");
     assert_eq!(
         std::fs::metadata(&identity).unwrap().permissions().mode() & 0o777,
         0o600
     );
     let recipient = String::from_utf8(output.stdout).unwrap();
-    let by_age = run(Command::new("age-keygen").arg("-y").arg(&identity), b"").stdout;
+    let mut age_keygen = Command::new("age-keygen");
+    age_keygen.arg("-y").arg(&identity);
+    let by_age = Case::of(age_keygen).run().stdout;
     assert_eq!(
         recipient.as_bytes(),
         by_age,
         "age-keygen reads lsenv's identity file"
     );
-    let again = project
-        .lsenv()
+    // Never overwrites.
+    Case::new(&project)
+        .named("keygen again")
         .env("HOME", home.path())
         .arg("keygen")
-        .output()
-        .unwrap();
-    assert_eq!(
-        again.status.code(),
-        Some(3),
-        "never overwrites: {}",
-        said(&again)
-    );
+        .status(3)
+        .run();
 
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("HOME", home.path())
         .args(["init", "--age", "--db", "storage/app.sqlite3"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     assert!(
         !project.path("config/master.key").exists(),
         "an age setup has no master key"
@@ -493,23 +441,18 @@ fn a_passphrase_file_needs_a_terminal() {
     project.file(ENC, file);
     let before = project.snapshot();
     // `setsid`: no controlling terminal, even when the tests run in one.
-    let output = Command::new("setsid")
+    let mut setsid = Command::new("setsid");
+    setsid
         .arg("-w")
         .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
         .args(["exec", "env"])
         .current_dir(project.root())
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
-    assert!(
-        said(&output)
-            .contains("encrypted with a passphrase, and there is no terminal to ask for it"),
-        "{}",
-        said(&output)
-    );
+        .env("PATH", std::env::var_os("PATH").unwrap());
+    Case::of(setsid)
+        .status(4)
+        .said("encrypted with a passphrase, and there is no terminal to ask for it")
+        .run();
     assert_eq!(project.snapshot(), before);
 }
 
@@ -553,18 +496,13 @@ fn check_and_explain_name_the_identity_source() {
     let keys = keys();
     let project = Project::new();
     age_encrypt(&project, &[&keys.alice], true);
-    let output = project
-        .offline()
+    Case::offline(&project)
         .env("LSENV_AGE_IDENTITY", keys.alice.secret())
         .arg("check")
-        .output()
-        .unwrap();
-    let text = said(&output);
-    assert!(text.contains("ok       config/credentials.yml.age: decrypts with an age identity from $LSENV_AGE_IDENTITY"), "{text}");
-    assert!(
-        !text.contains(&keys.alice.key_line()) && !text.contains(CANARY),
-        "{text}"
-    );
+        .any_status()
+        .said("ok       config/credentials.yml.age: decrypts with an age identity from $LSENV_AGE_IDENTITY")
+        .lacks(keys.alice.key_line())
+        .run();
     drop(keys.dir);
 }
 
@@ -576,25 +514,18 @@ fn diff_shows_an_age_file_decrypted_when_an_identity_opens_it() {
     age_encrypt(&project, &[&keys.alice], true);
     let blob = project.path("production.yml.age");
     std::fs::copy(project.path(ENC), &blob).unwrap();
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("LSENV_AGE_IDENTITY_FILE", &keys.alice.file)
         .args(["credentials", "diff"])
         .arg(&blob)
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    assert_eq!(output.stdout, YAML.as_bytes());
-    let output = project
-        .lsenv()
+        .stdout_is(YAML)
+        .reveals()
+        .run();
+    // git must never see the driver fail.
+    let output = Case::new(&project)
         .env("LSENV_AGE_IDENTITY_FILE", &keys.stranger.file)
         .args(["credentials", "diff"])
         .arg(&blob)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git must never see the driver fail"
-    );
+        .run();
     assert_eq!(output.stdout, std::fs::read(&blob).unwrap());
 }

@@ -1,7 +1,8 @@
 //! Ambient cloud identity: `explain` and `check` say when a replica is left to the cloud SDK's
 //! default chain, and the `@aws`/`@gcp`/`@azure` presets pass exactly what that chain reads.
 
-use crate::support::{Project, assert_said, child_env, map, said};
+use crate::case::Case;
+use crate::support::{Project, child_env, map};
 
 #[test]
 fn a_replica_without_a_static_key_is_said_to_use_the_default_chain() {
@@ -16,19 +17,14 @@ fn a_replica_without_a_static_key_is_said_to_use_the_default_chain() {
     );
     let note = "config/litestream.yml:4:7: an s3 replica without a static key: the AWS SDK's default chain";
     for args in [&["explain"][..], &["check"]] {
-        let output = project.lsenv().args(args).output().unwrap();
-        let shown = said(&output);
-        assert!(shown.contains(note), "{args:?}: {shown}");
-        assert!(
-            shown.contains("add \"@aws\" to `pass`"),
-            "{args:?}: {shown}"
-        );
+        Case::new(&project)
+            .args(args)
+            .any_status()
+            .said(note)
+            .said("add \"@aws\" to `pass`")
+            .run();
     }
-    let output = project
-        .lsenv()
-        .args(["explain", "--json"])
-        .output()
-        .unwrap();
+    let output = Case::new(&project).args(["explain", "--json"]).run();
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["ambient_identity"][0]["line"], 4, "{json}");
 
@@ -37,30 +33,22 @@ fn a_replica_without_a_static_key_is_said_to_use_the_default_chain() {
         "config/lsenv.toml",
         "[litestream]\nreplica_bucket = \"b\"\n[exec]\npass = [\"@aws\"]\n",
     );
-    let shown = said(&project.lsenv().arg("explain").output().unwrap());
-    assert!(
-        shown.contains("the pass-list gives it the 15 variables"),
-        "{shown}"
-    );
-    let output = project
-        .lsenv()
+    Case::new(&project)
+        .arg("explain")
+        .said("the pass-list gives it the 15 variables")
+        .run();
+    Case::new(&project)
         .arg("explain")
         .env("LITESTREAM_ACCESS_KEY_ID", "AKID")
-        .output()
-        .unwrap();
-    assert!(
-        !said(&output).contains("default chain"),
-        "{}",
-        said(&output)
-    );
+        .lacks("default chain")
+        .run();
 }
 
 #[test]
 fn presets_pass_exactly_the_chain_variables() {
     let project = Project::new();
     let env = child_env(
-        project
-            .lsenv()
+        Case::new(&project)
             .env("AWS_PROFILE", "prod")
             .env("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")
             .env("AWS_SECRET_ACCESS_KEY", "stray")
@@ -74,17 +62,15 @@ fn presets_pass_exactly_the_chain_variables() {
             ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
         ])
     );
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .args(["exec", "--pass", "@gpc", "true"])
-        .output()
-        .unwrap();
-    assert_said(
-        &output,
-        2,
-        "@gpc: no such preset (known: @aws, @gcp, @azure)",
-    );
+        .status(2)
+        .said("@gpc: no such preset (known: @aws, @gcp, @azure)")
+        .run();
     project.file("config/lsenv.toml", "[exec]\npass = [\"@azur\"]\n");
-    let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-    assert_said(&output, 3, "exec.pass");
+    Case::new(&project)
+        .args(["exec", "true"])
+        .status(3)
+        .said("exec.pass")
+        .run();
 }

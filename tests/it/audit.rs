@@ -4,19 +4,19 @@
 //! turns it off, a project's cannot; `lsenv audit` reads it.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::support::{CANARY, Project, assert_said, said};
+use crate::case::Case;
+use crate::support::{CANARY, Project};
 
-struct Case {
+struct Audit {
     project: Project,
     home: tempfile::TempDir,
 }
 
-impl Case {
+impl Audit {
     fn new() -> Self {
         let project = Project::new();
         project.credentials(&format!(
@@ -29,14 +29,11 @@ impl Case {
     }
 
     /// lsenv with `HOME` in the temporary home.
-    fn lsenv(&self, args: &[&str]) -> Output {
-        self.project
-            .lsenv()
+    fn lsenv(&self, args: &[&str]) -> Case {
+        Case::new(&self.project)
             .env("HOME", self.home.path())
             .env("USER", "tester")
             .args(args)
-            .output()
-            .unwrap()
     }
 
     fn log(&self) -> PathBuf {
@@ -59,16 +56,11 @@ impl Case {
     }
 }
 
-#[track_caller]
-fn ok(output: &Output) {
-    assert!(output.status.success(), "{}", said(output));
-}
-
 #[test]
 fn each_successful_decryption_leaves_one_line_and_a_failed_one_none() {
-    let case = Case::new();
-    ok(&case.lsenv(&["exec", "--", "true"]));
-    let entries = Case::entries(&case.log());
+    let case = Audit::new();
+    case.lsenv(&["exec", "--", "true"]).run();
+    let entries = Audit::entries(&case.log());
     assert_eq!(entries.len(), 1);
     let entry = &entries[0];
     assert_eq!(entry["command"], "exec true");
@@ -88,68 +80,60 @@ fn each_successful_decryption_leaves_one_line_and_a_failed_one_none() {
     assert!(entry["time"].as_str().unwrap().ends_with('Z'));
     assert!(!entry["host"].as_str().unwrap().is_empty());
 
-    ok(&case.lsenv(&["credentials", "show"]));
-    assert_eq!(Case::entries(&case.log()).len(), 2);
+    case.lsenv(&["credentials", "show"]).reveals().run();
+    assert_eq!(Audit::entries(&case.log()).len(), 2);
     // A wrong key: nothing decrypted, nothing logged.
-    let failed = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .env("HOME", case.home.path())
         .env("RAILS_MASTER_KEY", "00000000000000000000000000000000")
         .args(["exec", "--", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(failed.status.code(), Some(5), "{}", said(&failed));
-    let entries = Case::entries(&case.log());
+        .status(5)
+        .run();
+    let entries = Audit::entries(&case.log());
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[1]["command"], "credentials show");
     assert_eq!(entries[1]["variables"], serde_json::json!([]));
 
     // `lsenv audit` reads it, as text or JSON, from a time on.
-    let shown = case.lsenv(&["audit"]);
-    ok(&shown);
-    let text = String::from_utf8(shown.stdout.clone()).unwrap();
+    let shown = case
+        .lsenv(&["audit"])
+        .stdout_has("tester@")
+        .stdout_has("exec true: ")
+        .stdout_has("key from config/master.key")
+        .run();
+    let text = String::from_utf8(shown.stdout).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
-    assert!(text.contains("tester@"), "{text}");
-    assert!(
-        text.contains("exec true: ") && text.contains("key from config/master.key"),
-        "{text}"
-    );
-    assert!(!said(&shown).contains(CANARY));
-    let json = case.lsenv(&["audit", "--json", "--since", "1h"]);
-    ok(&json);
+    let json = case.lsenv(&["audit", "--json", "--since", "1h"]).run();
     let lines: Vec<Value> = String::from_utf8(json.stdout)
         .unwrap()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     assert_eq!(lines, entries);
-    let later = case.lsenv(&["audit", "--since", "2999-01-01"]);
-    ok(&later);
-    assert!(later.stdout.is_empty());
-    assert_said(
-        &case.lsenv(&["audit", "--since", "yesterday"]),
-        2,
-        "--since yesterday: expected",
-    );
+    case.lsenv(&["audit", "--since", "2999-01-01"])
+        .stdout_is("")
+        .run();
+    case.lsenv(&["audit", "--since", "yesterday"])
+        .status(2)
+        .said("--since yesterday: expected")
+        .run();
 }
 
 #[test]
 fn the_log_is_rotated_at_its_bound() {
-    let case = Case::new();
+    let case = Audit::new();
     case.user_config("[audit]\nmax_bytes = 1024\n");
     for _ in 0..12 {
-        ok(&case.lsenv(&["exec", "--", "true"]));
+        case.lsenv(&["exec", "--", "true"]).run();
     }
     let rotated = case.log().with_file_name("audit.jsonl.1");
     for path in [case.log(), rotated.clone()] {
         let size = std::fs::metadata(&path).unwrap().len();
         assert!(size > 0 && size <= 1024, "{}: {size} bytes", path.display());
     }
-    let kept = Case::entries(&rotated).len() + Case::entries(&case.log()).len();
+    let kept = Audit::entries(&rotated).len() + Audit::entries(&case.log()).len();
     assert!(kept < 12, "{kept} entries kept of 12");
-    let shown = case.lsenv(&["audit"]);
-    ok(&shown);
+    let shown = case.lsenv(&["audit"]).run();
     assert_eq!(
         String::from_utf8(shown.stdout).unwrap().lines().count(),
         kept
@@ -159,61 +143,55 @@ fn the_log_is_rotated_at_its_bound() {
 #[test]
 fn a_log_that_cannot_be_written_is_a_warning_only() {
     // The state directory is a file: no directory can be made in it (whoever runs the test).
-    let case = Case::new();
+    let case = Audit::new();
     let state = case.home.path().join("state");
     std::fs::write(&state, "not a directory").unwrap();
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .env("HOME", case.home.path())
         .env("XDG_STATE_HOME", &state)
         .args(["exec", "--", "true"])
-        .output()
-        .unwrap();
-    assert_said(&output, 0, "warning: cannot write the audit log");
+        .said("warning: cannot write the audit log")
+        .run();
     // A symlink where the log should be is not followed.
-    let case = Case::new();
+    let case = Audit::new();
     let elsewhere = case.home.path().join("elsewhere");
     std::fs::write(&elsewhere, "").unwrap();
     std::fs::create_dir_all(case.log().parent().unwrap()).unwrap();
     std::os::unix::fs::symlink(&elsewhere, case.log()).unwrap();
-    let output = case.lsenv(&["exec", "--", "true"]);
-    assert_said(&output, 0, "warning: cannot write the audit log");
+    case.lsenv(&["exec", "--", "true"])
+        .said("warning: cannot write the audit log")
+        .run();
     assert_eq!(std::fs::read(&elsewhere).unwrap(), b"");
-    assert!(!said(&output).contains(CANARY));
 }
 
 #[test]
 fn only_the_users_own_config_moves_the_log_or_turns_it_off() {
     // A project cannot: its config is refused before anything is decrypted.
-    let case = Case::new();
+    let case = Audit::new();
     case.project
         .file("config/lsenv.toml", "[audit]\nenabled = false\n");
-    let output = case.lsenv(&["exec", "--", "true"]);
-    assert_said(
-        &output,
-        3,
-        "the audit log is set only in the user's own config, never by a project",
-    );
+    case.lsenv(&["exec", "--", "true"])
+        .status(3)
+        .said("the audit log is set only in the user's own config, never by a project")
+        .run();
     assert!(!case.log().exists());
-    let case = Case::new();
+    let case = Audit::new();
     let moved = case.home.path().join("logs/decrypts.jsonl");
     case.user_config(&format!("[audit]\nfile = \"{}\"\n", moved.display()));
-    ok(&case.lsenv(&["exec", "--", "true"]));
-    assert_eq!(Case::entries(&moved).len(), 1);
+    case.lsenv(&["exec", "--", "true"]).run();
+    assert_eq!(Audit::entries(&moved).len(), 1);
     assert!(!case.log().exists());
     case.user_config("[audit]\nenabled = false\n");
-    ok(&case.lsenv(&["exec", "--", "true"]));
-    assert_eq!(Case::entries(&moved).len(), 1);
+    case.lsenv(&["exec", "--", "true"]).run();
+    assert_eq!(Audit::entries(&moved).len(), 1);
     assert!(!case.log().exists());
-    assert_said(
-        &case.lsenv(&["audit"]),
-        0,
-        "the audit log is off (audit.enabled = false in",
-    );
+    case.lsenv(&["audit"])
+        .said("the audit log is off (audit.enabled = false in")
+        .run();
     // A user config lsenv cannot make sense of leaves the log on, with a warning.
     case.user_config("[audit]\nenabled = \"no\"\n");
-    let output = case.lsenv(&["exec", "--", "true"]);
-    assert_said(&output, 0, "the audit log stays on");
-    assert_eq!(Case::entries(&case.log()).len(), 1);
+    case.lsenv(&["exec", "--", "true"])
+        .said("the audit log stays on")
+        .run();
+    assert_eq!(Audit::entries(&case.log()).len(), 1);
 }

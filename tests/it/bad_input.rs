@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::case::{Case, Problem, problem};
 use crate::support::{CANARY, KEY, Project, said};
 
 const YAML: &str = "secret_key_base: canary-7f3e9a-secret\nlitestream:\n  replica_access_key: canary-7f3e9a-secret\n";
@@ -26,36 +27,13 @@ fn flip_first_byte(part: &[u8]) -> Vec<u8> {
     part
 }
 
-struct Case {
-    name: &'static str,
-    setup: Box<dyn Fn(&Project)>,
-    env: &'static [(&'static str, &'static str)],
-    code: i32,
-    says: &'static str,
-}
-
-fn case(
-    name: &'static str,
-    setup: impl Fn(&Project) + 'static,
-    code: i32,
-    says: &'static str,
-) -> Case {
-    Case {
-        name,
-        setup: Box::new(setup),
-        env: &[],
-        code,
-        says,
-    }
-}
-
 #[allow(
     clippy::too_many_lines,
     reason = "one table of cases reads best as one list"
 )]
-fn cases() -> Vec<Case> {
+fn cases() -> Vec<Problem<'static>> {
     vec![
-        case(
+        problem(
             "wrong key",
             |p| {
                 p.file("config/master.key", "ffffffffffffffffffffffffffffffff");
@@ -63,37 +41,37 @@ fn cases() -> Vec<Case> {
             5,
             "config/credentials.yml.enc: cannot decrypt: wrong key, or the file was changed or damaged",
         ),
-        case(
+        problem(
             "tampered ciphertext",
             |p| change_part(p, 0, flip_first_byte),
             5,
             "cannot decrypt",
         ),
-        case(
+        problem(
             "tampered IV",
             |p| change_part(p, 1, flip_first_byte),
             5,
             "cannot decrypt",
         ),
-        case(
+        problem(
             "tampered tag",
             |p| change_part(p, 2, flip_first_byte),
             5,
             "cannot decrypt",
         ),
-        case(
+        problem(
             "short IV",
             |p| change_part(p, 1, |iv| iv[..8].to_vec()),
             5,
             "the IV is 8 bytes; Rails uses 12",
         ),
-        case(
+        problem(
             "short tag",
             |p| change_part(p, 2, |tag| tag[..12].to_vec()),
             5,
             "the authentication tag is 12 bytes",
         ),
-        case(
+        problem(
             "truncated file",
             |p| {
                 let text = std::fs::read(p.path("config/credentials.yml.enc")).unwrap();
@@ -102,7 +80,7 @@ fn cases() -> Vec<Case> {
             5,
             "config/credentials.yml.enc: not a Rails credentials file",
         ),
-        case(
+        problem(
             "truncated tag",
             |p| {
                 let text = std::fs::read(p.path("config/credentials.yml.enc")).unwrap();
@@ -111,7 +89,7 @@ fn cases() -> Vec<Case> {
             5,
             "config/credentials.yml.enc: the authentication tag is not valid base64",
         ),
-        case(
+        problem(
             "bad base64",
             |p| {
                 let text = std::fs::read_to_string(p.path("config/credentials.yml.enc")).unwrap();
@@ -123,7 +101,7 @@ fn cases() -> Vec<Case> {
             5,
             "the ciphertext is not valid base64",
         ),
-        case(
+        problem(
             "empty file",
             |p| {
                 p.file("config/credentials.yml.enc", "");
@@ -131,7 +109,7 @@ fn cases() -> Vec<Case> {
             5,
             "not a Rails credentials file",
         ),
-        case(
+        problem(
             "plaintext YAML in the file",
             |p| {
                 p.file("config/credentials.yml.enc", YAML);
@@ -139,7 +117,7 @@ fn cases() -> Vec<Case> {
             5,
             "config/credentials.yml.enc: the file holds plaintext instead of ciphertext",
         ),
-        case(
+        problem(
             "conflict markers in the file",
             |p| {
                 p.file(
@@ -150,7 +128,7 @@ fn cases() -> Vec<Case> {
             5,
             "the file holds git conflict markers instead of ciphertext",
         ),
-        case(
+        problem(
             "key too short",
             |p| {
                 p.file("config/master.key", &KEY[..31]);
@@ -158,7 +136,7 @@ fn cases() -> Vec<Case> {
             4,
             "config/master.key: the key is 31 characters long; a Rails key is 32 hex characters",
         ),
-        case(
+        problem(
             "key not hex",
             |p| {
                 p.file("config/master.key", KEY.replace('a', "g"));
@@ -166,7 +144,7 @@ fn cases() -> Vec<Case> {
             4,
             "config/master.key: the key has characters that are not hex digits",
         ),
-        case(
+        problem(
             "no key",
             |p| {
                 std::fs::remove_file(p.path("config/master.key")).unwrap();
@@ -174,16 +152,14 @@ fn cases() -> Vec<Case> {
             4,
             "config/credentials.yml.enc: no key found to decrypt this file",
         ),
-        Case {
-            env: &[("RAILS_MASTER_KEY", "0123456789abcdef")],
-            ..case(
-                "variable key too short",
-                |_| {},
-                4,
-                "$RAILS_MASTER_KEY: the key is 16 characters long",
-            )
-        },
-        case(
+        problem(
+            "variable key too short",
+            |_| {},
+            4,
+            "$RAILS_MASTER_KEY: the key is 16 characters long",
+        )
+        .env("RAILS_MASTER_KEY", "0123456789abcdef"),
+        problem(
             "invalid YAML",
             |p| {
                 p.credentials(&format!(
@@ -193,7 +169,7 @@ fn cases() -> Vec<Case> {
             3,
             "config/credentials.yml.enc:3:",
         ),
-        case(
+        problem(
             "list where a value belongs",
             |p| {
                 p.credentials(&format!("litestream:\n  replica_access_key: [{CANARY}]\n"));
@@ -201,7 +177,7 @@ fn cases() -> Vec<Case> {
             3,
             "config/credentials.yml.enc: key `litestream.replica_access_key`: a list cannot become a variable",
         ),
-        case(
+        problem(
             "section is a value",
             |p| {
                 p.credentials(&format!("litestream: {CANARY}\n"));
@@ -209,7 +185,7 @@ fn cases() -> Vec<Case> {
             3,
             "key `litestream`: the section is a value",
         ),
-        case(
+        problem(
             "control character in the YAML",
             |p| {
                 p.credentials(&format!("litestream:\n  a: {CANARY}\u{7}\n"));
@@ -217,7 +193,7 @@ fn cases() -> Vec<Case> {
             3,
             "config/credentials.yml.enc:2:26: invalid YAML: a control character",
         ),
-        case(
+        problem(
             "malformed TOML",
             |p| {
                 p.file(
@@ -228,7 +204,7 @@ fn cases() -> Vec<Case> {
             3,
             "config/lsenv.toml:2:",
         ),
-        case(
+        problem(
             "TOML value of the wrong type",
             |p| {
                 p.file(
@@ -239,7 +215,7 @@ fn cases() -> Vec<Case> {
             3,
             "config/lsenv.toml: key `exec.pass`: expected an array of strings, found string",
         ),
-        case(
+        problem(
             "unknown TOML key",
             |p| {
                 p.file(
@@ -250,7 +226,7 @@ fn cases() -> Vec<Case> {
             3,
             "config/lsenv.toml: key `replicate.litestrem`: unknown setting",
         ),
-        case(
+        problem(
             "huge credentials file",
             |p| {
                 p.file("config/credentials.yml.enc", vec![b'A'; 17 << 20]);
@@ -258,7 +234,7 @@ fn cases() -> Vec<Case> {
             3,
             "config/credentials.yml.enc: the file is larger than 16 MiB",
         ),
-        case(
+        problem(
             "not UTF-8 inside",
             |p| {
                 let key = lsenv::store::rails::MasterKey::parse(KEY.as_bytes(), "k").unwrap();
@@ -278,34 +254,15 @@ fn every_bad_input_is_refused_clearly_without_secrets_or_changes() {
     for case in cases() {
         let project = Project::new();
         project.credentials(YAML);
-        (case.setup)(&project);
+        case.set_up(&project);
         let before = project.snapshot();
-        let output = project
-            .lsenv()
-            .envs(case.env.iter().copied())
+        let output = case
+            .expect(Case::new(&project))
             .args(["exec", "--", "env"])
-            .output()
-            .unwrap();
+            .lacks(KEY)
+            .stdout_is("")
+            .run();
         let text = said(&output);
-        assert_eq!(
-            output.status.code(),
-            Some(case.code),
-            "{}: {text}",
-            case.name
-        );
-        assert!(
-            text.contains(case.says),
-            "{}: expected {:?} in {text}",
-            case.name,
-            case.says
-        );
-        assert!(
-            !text.contains(CANARY),
-            "{}: leaked the canary: {text}",
-            case.name
-        );
-        assert!(!text.contains(KEY), "{}: leaked the key: {text}", case.name);
-        assert!(output.stdout.is_empty(), "{}: no partial output", case.name);
         assert_eq!(
             text.lines()
                 .filter(|l| !l.starts_with("lsenv: hint:"))

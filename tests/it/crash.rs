@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use lsenv::store::rails::{self, MasterKey};
 
+use crate::case::Case;
 use crate::support::{CANARY, Project, send_signal};
 
 const ORIGINAL: &str =
@@ -159,8 +160,7 @@ fn edit_killed_while_saving_leaves_old_or_new_credentials() {
         "no kill landed before the edit was saved; the test proved nothing"
     );
     // A lock left by a killed edit is taken over: the next edit works.
-    let output = edit().output().unwrap();
-    assert!(output.status.success(), "{}", crate::support::said(&output));
+    Case::of(edit()).run();
 }
 
 #[test]
@@ -213,7 +213,11 @@ fn rotate_key_killed_at_any_moment_leaves_a_key_that_opens_every_file() {
         // Running it again finishes an interrupted rotation (or starts after a clean one).
         if old.exists() {
             midway += 1;
-            let output = rotate().output().unwrap();
+            // Either finishes it or says why not: checked below.
+            let output = Case::of(rotate())
+                .named(format!("round {round}: again"))
+                .any_status()
+                .run();
             let finished = output.status.success()
                 || crate::support::said(&output)
                     .contains("an old key from an earlier rotation is still here");

@@ -6,10 +6,11 @@
 use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 
+use crate::case::Case;
 use crate::support::{
-    CANARY, KEY, Project, Terminal, assert_said, git, ruby_oracle, said, send_signal, wait_until,
+    CANARY, KEY, Project, Terminal, git, ruby_oracle, said, send_signal, wait_until,
 };
 
 pub(crate) const ENC: &str = "config/credentials.yml.enc";
@@ -55,11 +56,9 @@ impl EditCase {
         command
     }
 
-    pub(crate) fn edit(&self, editor: &Path) -> Output {
-        self.edit_command(editor, &[])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+    /// `lsenv credentials edit` with `editor`, to be checked and run.
+    pub(crate) fn edit(&self, editor: &Path) -> Case {
+        Case::of(self.edit_command(editor, &[]))
     }
 
     /// lsenv editing in the background, for tests that signal it or race it.
@@ -140,18 +139,13 @@ pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
 fn a_changed_file_is_encrypted_again_and_rails_reads_it() {
     let case = EditCase::new();
     let editor = case.editor("change", "sed -i 's/original/changed/' \"$1\"");
-    let output = case.edit(&editor);
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("updated config/credentials.yml.enc"),
-        "{}",
-        said(&output)
-    );
+    case.edit(&editor)
+        .said("updated config/credentials.yml.enc")
+        .run();
     assert_eq!(
         case.ruby_reads("config/master.key"),
         ORIGINAL.replace("original", "changed")
     );
-    assert!(!said(&output).contains(CANARY));
     case.assert_clean();
 }
 
@@ -159,14 +153,10 @@ fn a_changed_file_is_encrypted_again_and_rails_reads_it() {
 fn unchanged_text_writes_nothing_and_a_quick_editor_is_questioned() {
     let case = EditCase::new();
     let before = case.bytes();
-    let output = case.edit(&case.editor("noop", "true"));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(said(&output).contains("no changes; nothing written"));
-    assert!(
-        said(&output).contains("does it need a wait flag"),
-        "{}",
-        said(&output)
-    );
+    case.edit(&case.editor("noop", "true"))
+        .said("no changes; nothing written")
+        .said("does it need a wait flag")
+        .run();
     assert_eq!(case.bytes(), before, "no spurious re-encryption");
     case.assert_clean();
 }
@@ -178,7 +168,7 @@ fn the_editor_sees_the_decrypted_text_in_a_private_0600_file() {
         "inspect",
         "cp \"$1\" \"$(dirname \"$0\")/seen.yml\"\nstat -c '%a' \"$1\" > \"$(dirname \"$0\")/mode\"\nstat -c '%a' \"$(dirname \"$1\")\" > \"$(dirname \"$0\")/dirmode\"\necho \"$1\" > \"$(dirname \"$0\")/path\"",
     );
-    assert!(case.edit(&editor).status.success());
+    case.edit(&editor).run();
     let read = |name: &str| {
         std::fs::read_to_string(case.project.path(&format!("editors/{name}"))).unwrap()
     };
@@ -202,15 +192,11 @@ fn invalid_yaml_keeps_the_edit_encrypted_and_the_next_edit_continues_from_it() {
         "break",
         &format!("printf 'litestream:\\n  replica_access_key: {CANARY}\\n bad: [\\n' > \"$1\""),
     );
-    let output = case.edit(&broken);
-    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
-    let text = said(&output);
-    assert!(text.contains("config/credentials.yml.enc:3:"), "{text}");
-    assert!(
-        text.contains("your edit is kept, encrypted, in config/credentials.yml.enc.recovery"),
-        "{text}"
-    );
-    assert!(!text.contains(CANARY), "{text}");
+    case.edit(&broken)
+        .status(3)
+        .said("config/credentials.yml.enc:3:")
+        .said("your edit is kept, encrypted, in config/credentials.yml.enc.recovery")
+        .run();
     assert_eq!(case.bytes(), before);
     // The recovery file is ordinary Rails ciphertext: Ruby opens it with the same key.
     assert!(case.recovered().contains(" bad: ["));
@@ -221,13 +207,9 @@ fn invalid_yaml_keeps_the_edit_encrypted_and_the_next_edit_continues_from_it() {
         "fix",
         "grep -q 'bad: \\[' \"$1\" && sed -i '/bad: \\[/d' \"$1\"",
     );
-    let output = case.edit(&fix);
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("continuing from the edit kept in"),
-        "{}",
-        said(&output)
-    );
+    case.edit(&fix)
+        .said("continuing from the edit kept in")
+        .run();
     assert!(
         !case
             .project
@@ -245,9 +227,10 @@ fn invalid_yaml_keeps_the_edit_encrypted_and_the_next_edit_continues_from_it() {
 fn a_failing_editor_writes_nothing() {
     let case = EditCase::new();
     let before = case.bytes();
-    let output = case.edit(&case.editor("fail", "exit 3"));
-    assert_eq!(output.status.code(), Some(1), "{}", said(&output));
-    assert!(said(&output).contains("the editor exited with status 3; nothing written"));
+    case.edit(&case.editor("fail", "exit 3"))
+        .status(1)
+        .said("the editor exited with status 3; nothing written")
+        .run();
     assert_eq!(case.bytes(), before);
     assert!(
         !case
@@ -258,11 +241,13 @@ fn a_failing_editor_writes_nothing() {
     case.assert_clean();
 
     // With a change made before failing, the change is kept (encrypted), not written.
-    let output = case.edit(&case.editor(
+    case.edit(&case.editor(
         "change-then-fail",
         "sed -i 's/original/changed/' \"$1\"; exit 1",
-    ));
-    assert_said(&output, 1, "your edit is kept, encrypted");
+    ))
+    .status(1)
+    .said("your edit is kept, encrypted")
+    .run();
     assert_eq!(case.bytes(), before);
     case.assert_clean();
 }
@@ -271,8 +256,10 @@ fn a_failing_editor_writes_nothing() {
 fn an_editor_killed_by_a_signal_writes_nothing() {
     let case = EditCase::new();
     let before = case.bytes();
-    let output = case.edit(&case.editor("killed", "kill -KILL $$"));
-    assert_said(&output, 1, "the editor was killed by a signal");
+    case.edit(&case.editor("killed", "kill -KILL $$"))
+        .status(1)
+        .said("the editor was killed by a signal")
+        .run();
     assert_eq!(case.bytes(), before);
     case.assert_clean();
 }
@@ -281,15 +268,15 @@ fn an_editor_killed_by_a_signal_writes_nothing() {
 fn a_missing_editor_is_an_error() {
     let case = EditCase::new();
     let before = case.bytes();
-    let output = case.edit(Path::new("/nonexistent/editor"));
-    assert_eq!(output.status.code(), Some(127), "{}", said(&output));
-    let mut command = case.edit_command(Path::new("x"), &[]);
-    let output = command
+    case.edit(Path::new("/nonexistent/editor"))
+        .status(127)
+        .run();
+    case.edit(Path::new("x"))
         .env_remove("EDITOR")
         .env("VISUAL", "")
-        .output()
-        .unwrap();
-    assert_said(&output, 2, "no editor: VISUAL and EDITOR are not set");
+        .status(2)
+        .said("no editor: VISUAL and EDITOR are not set")
+        .run();
     assert_eq!(case.bytes(), before);
     case.assert_clean();
 }
@@ -301,12 +288,9 @@ fn visual_wins_and_is_split_like_a_shell_would() {
         "args",
         "[ \"$1\" = '--wait' ] && [ \"$2\" = 'two words' ] && sed -i 's/original/split/' \"$3\"",
     );
-    let mut command = case.edit_command(Path::new("/nonexistent/editor"), &[]);
-    let output = command
+    case.edit(Path::new("/nonexistent/editor"))
         .env("VISUAL", format!("{} --wait 'two words'", editor.display()))
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     assert!(
         case.ruby_reads("config/master.key")
             .contains("replica_bucket: split")
@@ -369,16 +353,13 @@ fn a_second_concurrent_edit_is_refused_and_nothing_is_lost() {
     );
     let mut first = case.spawn_edit(&slow);
     wait_ready(&case, &mut first);
-    let second = case.edit(&case.editor("second", "sed -i 's/original/second/' \"$1\""));
-    assert_eq!(second.status.code(), Some(3), "{}", said(&second));
-    assert!(
-        said(&second).contains(&format!(
+    case.edit(&case.editor("second", "sed -i 's/original/second/' \"$1\""))
+        .status(3)
+        .said(format!(
             "another edit is in progress (process {}",
             first.id()
-        )),
-        "{}",
-        said(&second)
-    );
+        ))
+        .run();
     case.project.file("editors/go", "");
     assert!(first.wait().unwrap().success());
     assert!(
@@ -393,15 +374,9 @@ fn a_stale_lock_is_reported_and_taken_over() {
     let case = EditCase::new();
     case.project
         .file("config/credentials.yml.enc.lock", "999999\n");
-    let output = case.edit(&case.editor("change", "sed -i 's/original/after-stale/' \"$1\""));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains(
-            "took over a stale lock config/credentials.yml.enc.lock left by process 999999"
-        ),
-        "{}",
-        said(&output)
-    );
+    case.edit(&case.editor("change", "sed -i 's/original/after-stale/' \"$1\""))
+        .said("took over a stale lock config/credentials.yml.enc.lock left by process 999999")
+        .run();
     assert!(case.ruby_reads("config/master.key").contains("after-stale"));
     case.assert_clean();
 }
@@ -418,12 +393,10 @@ fn a_file_changed_on_disk_meanwhile_is_not_overwritten() {
             oracle.display()
         ),
     );
-    let output = case.edit(&editor);
-    assert_said(
-        &output,
-        3,
-        "the file changed on disk while the editor was open",
-    );
+    case.edit(&editor)
+        .status(3)
+        .said("the file changed on disk while the editor was open")
+        .run();
     assert_eq!(
         case.ruby_reads("config/master.key"),
         "litestream:\n  replica_bucket: theirs\n"
@@ -435,11 +408,12 @@ fn a_file_changed_on_disk_meanwhile_is_not_overwritten() {
 #[test]
 fn a_new_file_gets_a_new_key_and_rails_reads_it() {
     let case = EditCase::empty();
-    let output = case.edit(&case.editor(
-        "write",
-        "printf 'litestream:\\n  replica_bucket: brand-new\\n' > \"$1\"",
-    ));
-    assert!(output.status.success(), "{}", said(&output));
+    let output = case
+        .edit(&case.editor(
+            "write",
+            "printf 'litestream:\\n  replica_bucket: brand-new\\n' > \"$1\"",
+        ))
+        .run();
     let key = std::fs::read_to_string(case.project.path("config/master.key")).unwrap();
     assert_eq!(key.len(), 32);
     assert!(
@@ -466,17 +440,12 @@ fn a_new_file_gets_a_new_key_and_rails_reads_it() {
     );
 
     // Per environment: config/credentials/ENV.yml.enc with its own key.
-    let output = case
-        .edit_command(
-            &case.editor(
-                "write",
-                "printf 'litestream:\\n  replica_bucket: staging\\n' > \"$1\"",
-            ),
-            &["-e", "staging"],
-        )
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+    case.edit(&case.editor(
+        "write",
+        "printf 'litestream:\\n  replica_bucket: staging\\n' > \"$1\"",
+    ))
+    .args(["-e", "staging"])
+    .run();
     assert!(case.project.path("config/credentials/staging.key").exists());
     let enc = case.project.path("config/credentials/staging.yml.enc");
     let text = ruby_oracle(
@@ -494,9 +463,10 @@ fn a_file_without_its_key_never_gets_a_new_one() {
     std::fs::remove_file(case.project.path("config/master.key")).unwrap();
     let editor = case.editor("never-run", "touch \"$(dirname \"$0\")/ran\"");
     let before = case.project.snapshot();
-    let output = case.edit(&editor);
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
-    assert!(said(&output).contains("no key found to decrypt this file"));
+    case.edit(&editor)
+        .status(4)
+        .said("no key found to decrypt this file")
+        .run();
     assert_eq!(case.project.snapshot(), before);
     case.assert_clean();
 }
@@ -515,8 +485,8 @@ fn a_rails_made_change_is_editable_by_lsenv() {
         &["--framing", "utf8"],
         "litestream:\n  replica_bucket: from-ruby\n".as_bytes(),
     );
-    let output = case.edit(&case.editor("change", "sed -i 's/from-ruby/from-lsenv/' \"$1\""));
-    assert!(output.status.success(), "{}", said(&output));
+    case.edit(&case.editor("change", "sed -i 's/from-ruby/from-lsenv/' \"$1\""))
+        .run();
     assert_eq!(
         case.ruby_reads("config/master.key"),
         "litestream:\n  replica_bucket: from-lsenv\n"
@@ -527,36 +497,25 @@ fn a_rails_made_change_is_editable_by_lsenv() {
 fn conflict_markers_are_refused_and_reencrypt_recovers() {
     let case = EditCase::new();
     case.project.file(ENC, "<<<<<<< HEAD\nlitestream:\n  replica_bucket: ours\n=======\nlitestream:\n  replica_bucket: theirs\n>>>>>>> topic\n");
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .args(["credentials", "show"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(5));
-    assert!(
-        said(&output).contains("lsenv credentials edit --reencrypt"),
-        "{}",
-        said(&output)
-    );
+        .status(5)
+        .said("lsenv credentials edit --reencrypt")
+        .run();
 
     // Saving with the markers still in is refused too.
-    let output = case
-        .edit_command(&case.editor("noop", "true"), &["--reencrypt"])
-        .output()
-        .unwrap();
-    assert_said(&output, 3, "conflict markers");
+    case.edit(&case.editor("noop", "true"))
+        .arg("--reencrypt")
+        .status(3)
+        .said("conflict markers")
+        .run();
     std::fs::remove_file(case.project.path("config/credentials.yml.enc.recovery")).unwrap();
 
     let resolve = case.editor(
         "resolve",
         "printf 'litestream:\\n  replica_bucket: resolved\\n' > \"$1\"",
     );
-    let output = case
-        .edit_command(&resolve, &["--reencrypt"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+    case.edit(&resolve).arg("--reencrypt").run();
     assert_eq!(
         case.ruby_reads("config/master.key"),
         "litestream:\n  replica_bucket: resolved\n"
@@ -566,22 +525,16 @@ fn conflict_markers_are_refused_and_reencrypt_recovers() {
 #[test]
 fn show_prints_the_decrypted_yaml() {
     let case = EditCase::new();
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .args(["credentials", "show"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    assert_eq!(output.stdout, ORIGINAL.as_bytes());
+        .stdout_is(ORIGINAL)
+        .reveals()
+        .run();
     let empty = EditCase::empty();
-    let output = empty
-        .project
-        .lsenv()
+    Case::new(&empty.project)
         .args(["credentials", "show"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(3));
+        .status(3)
+        .run();
 }
 
 #[test]
@@ -591,23 +544,16 @@ fn diff_enroll_makes_git_show_decrypted_yaml() {
     git(root, &["init", "-q"]);
     case.project
         .file(".gitignore", "/config/master.key\n/editors/\n");
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .args(["credentials", "diff", "--enroll"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     let attributes = std::fs::read_to_string(case.project.path(".gitattributes")).unwrap();
     assert!(attributes.contains("config/credentials.yml.enc diff=rails_credentials"));
     assert!(attributes.contains("config/credentials/*.yml.enc diff=rails_credentials"));
     git(root, &["add", "-A"]);
     git(root, &["commit", "-qm", "one"]);
-    assert!(
-        case.edit(&case.editor("change", "sed -i 's/original/second/' \"$1\""))
-            .status
-            .success()
-    );
+    case.edit(&case.editor("change", "sed -i 's/original/second/' \"$1\""))
+        .run();
 
     let diff = String::from_utf8(git(root, &["diff"]).stdout).unwrap();
     assert!(diff.contains("-  replica_bucket: original"), "{diff}");
@@ -632,15 +578,9 @@ fn diff_enroll_makes_git_show_decrypted_yaml() {
         case.project.path("config/master.key"),
     )
     .unwrap();
-    assert!(
-        case.project
-            .lsenv()
-            .args(["credentials", "diff", "--enroll"])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    Case::new(&case.project)
+        .args(["credentials", "diff", "--enroll"])
+        .run();
     assert_eq!(
         std::fs::read_to_string(case.project.path(".gitattributes")).unwrap(),
         attributes
@@ -653,17 +593,10 @@ fn diff_enroll_makes_git_show_decrypted_yaml() {
             "bin/rails credentials:diff",
         ],
     );
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .args(["credentials", "diff", "--enroll"])
-        .output()
-        .unwrap();
-    assert!(
-        said(&output).contains("kept: diff.rails_credentials.textconv is already set"),
-        "{}",
-        said(&output)
-    );
+        .said("kept: diff.rails_credentials.textconv is already set")
+        .run();
     let configured = git(root, &["config", "diff.rails_credentials.textconv"]).stdout;
     assert_eq!(configured, b"bin/rails credentials:diff\n");
     git(
@@ -674,15 +607,9 @@ fn diff_enroll_makes_git_show_decrypted_yaml() {
             "lsenv credentials diff",
         ],
     );
-    assert!(
-        case.project
-            .lsenv()
-            .args(["credentials", "diff", "--disenroll"])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    Case::new(&case.project)
+        .args(["credentials", "diff", "--disenroll"])
+        .run();
     assert!(
         !std::fs::read_to_string(case.project.path(".gitattributes"))
             .unwrap()
@@ -707,25 +634,17 @@ fn diff_of_a_blob_named_for_an_environment_uses_that_environments_key() {
     .unwrap();
     let renamed = case.temp.path().join("production.yml.enc");
     std::fs::rename(&blob, &renamed).unwrap();
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .args(["credentials", "diff"])
         .arg(&renamed)
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    assert_eq!(output.stdout, b"prod: yes\n");
+        .stdout_is("prod: yes\n")
+        .run();
     // Garbage is printed as it is, and git still gets exit 0.
     case.project.file("garbage.yml.enc", "not credentials");
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .args(["credentials", "diff", "garbage.yml.enc"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    assert_eq!(output.stdout, b"not credentials");
+        .stdout_is("not credentials")
+        .run();
 }
 
 #[test]
@@ -737,13 +656,9 @@ fn rotate_key_reencrypts_keeps_the_old_key_and_prints_the_new_one_once() {
         "config/master.key",
         "staging: shared-key\n",
     );
-    let output = case
-        .project
-        .lsenv()
+    let output = Case::new(&case.project)
         .args(["credentials", "rotate-key"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     let new_key = String::from_utf8(output.stdout.clone()).unwrap();
     assert_eq!(new_key.len(), 33, "the key and a newline: {new_key:?}");
     let new_key = new_key.trim_end();
@@ -773,25 +688,19 @@ fn rotate_key_reencrypts_keeps_the_old_key_and_prints_the_new_one_once() {
         b"staging: shared-key\n"
     );
     // The old key no longer opens the file.
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .env("RAILS_MASTER_KEY", KEY)
         .args(["credentials", "show"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(5));
+        .status(5)
+        .run();
 
     // A second rotation waits until the old key is removed.
     let before = case.project.snapshot();
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .args(["credentials", "rotate-key"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
-    assert!(output.stdout.is_empty());
+        .status(3)
+        .stdout_is("")
+        .run();
     assert_eq!(case.project.snapshot(), before);
 }
 
@@ -802,18 +711,10 @@ fn an_interrupted_rotation_is_finished_by_running_it_again() {
     let new_key = "fedcba9876543210fedcba9876543210";
     case.project.file("config/master.key.old", KEY);
     case.project.file("config/master.key", new_key);
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .args(["credentials", "rotate-key"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("finished an interrupted key rotation"),
-        "{}",
-        said(&output)
-    );
+        .said("finished an interrupted key rotation")
+        .run();
     assert_eq!(case.ruby_reads("config/master.key"), ORIGINAL);
 }
 
@@ -821,15 +722,12 @@ fn an_interrupted_rotation_is_finished_by_running_it_again() {
 fn rotate_key_refuses_a_key_from_a_variable() {
     let case = EditCase::new();
     let before = case.project.snapshot();
-    let output = case
-        .project
-        .lsenv()
+    Case::new(&case.project)
         .env("RAILS_MASTER_KEY", KEY)
         .args(["credentials", "rotate-key"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
-    assert!(!said(&output).contains(KEY));
+        .status(4)
+        .lacks(KEY)
+        .run();
     assert_eq!(case.project.snapshot(), before);
 }
 

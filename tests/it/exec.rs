@@ -4,8 +4,9 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
+use crate::case::Case;
 use crate::support::{
-    CANARY, Project, assert_said, child_env, core_limit_through, map, said, send_signal, wait_until,
+    CANARY, Project, child_env, core_limit_through, map, send_signal, wait_until,
 };
 
 fn project_with_secret() -> Project {
@@ -19,8 +20,7 @@ fn project_with_secret() -> Project {
 #[test]
 fn child_env_is_exactly_resolved_plus_pass_list() {
     let project = project_with_secret();
-    let mut command = project.lsenv();
-    command
+    let case = Case::new(&project)
         .env("RAILS_MASTER_KEY", crate::support::KEY)
         .env("AWS_SECRET_ACCESS_KEY", "decoy-aws")
         .env("RANDOM_DECOY", "decoy")
@@ -30,7 +30,7 @@ fn child_env_is_exactly_resolved_plus_pass_list() {
         .env("LC_ALL", "C.UTF-8")
         .env("LC_TIME", "C");
     let env = child_env(
-        &mut command,
+        case,
         &[
             "exec", "--pass", "HOME", "--pass", "LC_*", "--pass", "RAILS_*",
         ],
@@ -51,7 +51,10 @@ fn child_env_is_exactly_resolved_plus_pass_list() {
 fn toml_pass_list_and_key_variables_refused_by_name() {
     let project = project_with_secret();
     project.file("config/lsenv.toml", "[exec]\npass = [\"LANG\"]\n");
-    let env = child_env(project.lsenv().env("LANG", "C").env("TERM", "x"), &["exec"]);
+    let env = child_env(
+        Case::new(&project).env("LANG", "C").env("TERM", "x"),
+        &["exec"],
+    );
     assert_eq!(
         env.keys().collect::<Vec<_>>(),
         [
@@ -61,41 +64,33 @@ fn toml_pass_list_and_key_variables_refused_by_name() {
         ]
     );
 
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .args(["exec", "--pass", "RAILS_MASTER_KEY", "true"])
-        .output()
-        .unwrap();
-    assert_said(&output, 2, "never passed");
-    let output = project
-        .lsenv()
+        .status(2)
+        .said("never passed")
+        .run();
+    Case::new(&project)
         .args(["exec", "--pass", "A=B", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
+        .status(2)
+        .run();
 }
 
 #[test]
 fn words_after_the_command_belong_to_it() {
     let project = project_with_secret();
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .args(["exec", "sh", "-c", "echo \"$0 $1\"", "--pass", "-e"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
-    assert_eq!(output.stdout, b"--pass -e\n");
+        .stdout_is("--pass -e\n")
+        .run();
 }
 
 #[test]
 fn exit_status_is_the_childs() {
     let project = project_with_secret();
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .args(["exec", "--", "sh", "-c", "exit 7"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(7));
+        .status(7)
+        .run();
 }
 
 #[test]
@@ -157,60 +152,39 @@ fn wait_for_comm(pid: u32, comm: &str) {
 fn not_found_and_not_executable() {
     let project = project_with_secret();
     project.file("bin/plain", "#!/bin/sh\n");
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("PATH", "/nonexistent-dir")
         .args(["exec", "sh"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(127));
-    assert!(
-        said(&output).contains("searched PATH=/nonexistent-dir"),
-        "{}",
-        said(&output)
-    );
-
-    let output = project
-        .lsenv()
+        .status(127)
+        .said("searched PATH=/nonexistent-dir")
+        .run();
+    Case::new(&project)
         .env_remove("PATH")
         .args(["exec", "no-such-command-x"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(127));
-    assert!(
-        said(&output).contains("PATH is not set"),
-        "{}",
-        said(&output)
-    );
-
-    let output = project
-        .lsenv()
+        .status(127)
+        .said("PATH is not set")
+        .run();
+    Case::new(&project)
         .args(["exec", "./bin/plain"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(126), "{}", said(&output));
-    let output = project
-        .lsenv()
+        .status(126)
+        .run();
+    Case::new(&project)
         .env("PATH", project.path("bin"))
         .args(["exec", "plain"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(126), "{}", said(&output));
-    let output = project
-        .lsenv()
+        .status(126)
+        .run();
+    Case::new(&project)
         .args(["exec", "./bin/missing"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(127), "{}", said(&output));
+        .status(127)
+        .run();
 
     // A script whose interpreter does not exist.
     project.script("bin/broken", "#!/nonexistent/interpreter\n");
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .args(["exec", "./bin/broken"])
-        .output()
-        .unwrap();
-    assert_said(&output, 126, "interpreter");
+        .status(126)
+        .said("interpreter")
+        .run();
 }
 
 /// `-C DIR` is where the command runs, and a relative command is found there, as if lsenv had
@@ -219,12 +193,9 @@ fn not_found_and_not_executable() {
 fn a_relative_command_is_found_and_run_in_the_dash_c_directory() {
     let project = project_with_secret();
     project.script("app/bin/where", "#!/bin/sh\npwd\n");
-    let output = project
-        .lsenv()
+    let output = Case::new(&project)
         .args(["-C", "app", "exec", "--", "./bin/where"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     let ran_in = std::fs::canonicalize(String::from_utf8(output.stdout).unwrap().trim()).unwrap();
     assert_eq!(ran_in, std::fs::canonicalize(project.path("app")).unwrap());
 }
@@ -235,23 +206,12 @@ fn a_relative_command_is_found_and_run_in_the_dash_c_directory() {
 #[test]
 fn the_command_gets_the_signal_dispositions_it_would_get_without_lsenv() {
     let project = project_with_secret();
-    let ignored = |output: std::process::Output| {
-        assert!(output.status.success(), "{}", said(&output));
-        String::from_utf8(output.stdout).unwrap()
-    };
-    let direct = ignored(
-        std::process::Command::new("grep")
-            .args(["SigIgn", "/proc/self/status"])
-            .output()
-            .unwrap(),
-    );
-    let through_lsenv = ignored(
-        project
-            .lsenv()
-            .args(["exec", "--", "grep", "SigIgn", "/proc/self/status"])
-            .output()
-            .unwrap(),
-    );
+    let ignored = |case: Case| String::from_utf8(case.run().stdout).unwrap();
+    let mut grep = std::process::Command::new("grep");
+    grep.args(["SigIgn", "/proc/self/status"]);
+    let direct = ignored(Case::of(grep));
+    let through_lsenv =
+        ignored(Case::new(&project).args(["exec", "--", "grep", "SigIgn", "/proc/self/status"]));
     assert_eq!(through_lsenv, direct);
     let mask = u64::from_str_radix(direct.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
     assert_eq!(mask & (1 << (13 - 1)), 0, "SIGPIPE is ignored: {direct}");
@@ -262,16 +222,10 @@ fn the_command_gets_the_signal_dispositions_it_would_get_without_lsenv() {
 fn a_value_with_a_nul_byte_is_refused_by_name() {
     let project = Project::new();
     project.credentials(&format!("litestream:\n  odd: \"{CANARY}\\0x\"\n"));
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .args(["exec", "--", "sh", "-c", "echo ran"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
-    let said = said(&output);
-    assert!(
-        said.contains("key `litestream.odd`: LITESTREAM_ODD holds a NUL byte"),
-        "{said}"
-    );
-    assert!(!said.contains(CANARY) && !said.contains("ran"), "{said}");
+        .status(3)
+        .said("key `litestream.odd`: LITESTREAM_ODD holds a NUL byte")
+        .lacks("ran")
+        .run();
 }

@@ -5,7 +5,8 @@
 
 use sha2::Digest as _;
 
-use crate::support::{CANARY, Project, assert_said, said};
+use crate::case::Case;
+use crate::support::{CANARY, Project, said};
 
 /// A multi-line value like a private key, with the canary inside.
 fn key_text() -> String {
@@ -88,12 +89,11 @@ fn assert_probe(stdout: &str) {
 fn exec_gives_the_command_a_sealed_memfd() {
     let project = project();
     let probe = project.script("probe.sh", PROBE);
-    let output = project.lsenv().arg("exec").arg(&probe).output().unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+    let output = Case::new(&project).arg("exec").arg(&probe).run();
     assert_probe(&String::from_utf8(output.stdout).unwrap());
     assert!(!String::from_utf8_lossy(&output.stderr).contains(CANARY));
     // The section's key became the file only, not also a variable with the text.
-    let env = project.lsenv().args(["exec", "env"]).output().unwrap();
+    let env = Case::new(&project).args(["exec", "env"]).run();
     let env = String::from_utf8(env.stdout).unwrap();
     assert!(env.contains("LITESTREAM_REPLICA_BUCKET=bucket\n"), "{env}");
     assert!(!env.contains("SFTP_PRIVATE_KEY"), "{env}");
@@ -110,21 +110,16 @@ fn replicate_and_redact_deliver_it_too() {
         "config/lsenv.toml",
         format!("{toml}[replicate]\nlitestream = \"{}\"\n", probe.display()),
     );
-    let output = project.lsenv().arg("replicate").output().unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+    let output = Case::new(&project).arg("replicate").run();
     assert_probe(&String::from_utf8(output.stdout).unwrap());
 
     // Supervised: the same descriptors, and the bytes are secrets to redact.
-    let output = project
-        .lsenv()
+    let output = Case::new(&project)
         .args(["exec", "--redact", "--"])
         .arg(&probe)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     assert_probe(&String::from_utf8(output.stdout).unwrap());
-    let output = project
-        .lsenv()
+    let output = Case::new(&project)
         .args([
             "exec",
             "--redact",
@@ -133,8 +128,7 @@ fn replicate_and_redact_deliver_it_too() {
             "-c",
             "cat \"$LITESTREAM_SFTP_KEY_PATH\"",
         ])
-        .output()
-        .unwrap();
+        .run();
     let shown = said(&output);
     assert!(output.status.success(), "{shown}");
     assert!(
@@ -153,7 +147,7 @@ fn env_explain_and_check_show_a_file_never_its_bytes() {
     );
     // Keyed, so not computable here: the same in every output.
     let prefix = format!("file, {} bytes, hmac ", key_text().len());
-    let env = said(&project.lsenv().arg("env").output().unwrap());
+    let env = said(&Case::new(&project).arg("env").run());
     let at = env
         .find(&prefix)
         .unwrap_or_else(|| panic!("no file fingerprint: {env}"));
@@ -165,7 +159,10 @@ fn env_explain_and_check_show_a_file_never_its_bytes() {
         &["explain", "--json"],
         &["check"],
     ] {
-        let output = project.lsenv().args(args).output().unwrap();
+        let output = Case::new(&project)
+            .args(args)
+            .status(if args[0] == "check" { 6 } else { 0 })
+            .run();
         let shown = said(&output);
         assert!(shown.contains(&fingerprint), "{args:?}: {shown}");
         assert!(!shown.contains(CANARY), "{args:?}: {shown}");
@@ -176,13 +173,11 @@ fn env_explain_and_check_show_a_file_never_its_bytes() {
         &["env", "--format", "json", "--reveal"],
         &["env", "--format", "gitlab", "-o", "build.env"],
     ] {
-        let output = project.lsenv().args(args).output().unwrap();
-        assert_said(
-            &output,
-            3,
-            "GOOGLE_APPLICATION_CREDENTIALS is a file secret",
-        );
-        assert!(!said(&output).contains(CANARY));
+        Case::new(&project)
+            .args(args)
+            .status(3)
+            .said("GOOGLE_APPLICATION_CREDENTIALS is a file secret")
+            .run();
     }
     assert!(!project.path("build.env").exists());
 }
@@ -194,18 +189,18 @@ fn a_name_in_both_env_and_files_is_refused() {
         "config/lsenv.toml",
         "[env]\nX_KEY = \"gcp.service_account\"\n[files]\nX_KEY = \"gcp.service_account\"\n",
     );
-    let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-    assert_said(&output, 3, "declared in both [env] and [files]");
+    Case::new(&project)
+        .args(["exec", "true"])
+        .status(3)
+        .said("declared in both [env] and [files]")
+        .run();
     // An environment's table may turn a base [env] name into a file.
     project.file(
         "config/lsenv.toml",
         "[env]\nX_KEY = \"gcp.service_account\"\n[environments.production.files]\nX_KEY = \"gcp.service_account\"\n",
     );
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .args(["-e", "production", "exec", "printenv", "X_KEY"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
-    assert_eq!(output.stdout, b"/proc/self/fd/3\n");
+        .stdout_is("/proc/self/fd/3\n")
+        .run();
 }

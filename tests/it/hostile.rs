@@ -9,34 +9,19 @@
 
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _, symlink};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::case::Case;
 use crate::credentials::{EditCase, ORIGINAL, walk};
-use crate::support::{CANARY, KEY, Project, assert_said, said, send_signal};
+use crate::support::{CANARY, KEY, Project, said, send_signal};
 
 const LOCK: &str = "config/credentials.yml.enc.lock";
 const RECOVERY: &str = "config/credentials.yml.enc.recovery";
 
-/// Runs `command`, which must finish within `limit` (a hang is killed and fails the test).
-fn within(command: &mut Command, limit: Duration) -> Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let started = Instant::now();
-    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
-    while !waiter.is_finished() {
-        if started.elapsed() > limit {
-            send_signal(pid, "KILL");
-            panic!("{command:?} still running after {limit:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    waiter.join().unwrap()
+/// lsenv in `project`, which must finish within 20 s (a hang is killed and fails the test).
+fn quick(project: &Project) -> Case {
+    Case::new(project).within(Duration::from_secs(20))
 }
 
 fn require_root(why: &str) {
@@ -75,13 +60,11 @@ fn an_edit_lock_linked_to_the_key_is_refused_and_the_key_kept() {
     let case = EditCase::new();
     symlink("master.key", case.project.path(LOCK)).unwrap();
     let before = case.bytes();
-    let output = case.edit(&case.editor("change", "sed -i 's/original/changed/' \"$1\""));
-    assert_said(
-        &output,
-        2,
-        &format!("{LOCK}: is a symbolic link; refusing to use it"),
-    );
-    assert!(!said(&output).contains(KEY), "{}", said(&output));
+    case.edit(&case.editor("change", "sed -i 's/original/changed/' \"$1\""))
+        .status(2)
+        .said(format!("{LOCK}: is a symbolic link; refusing to use it"))
+        .lacks(KEY)
+        .run();
     assert_eq!(
         std::fs::read_to_string(case.project.path("config/master.key")).unwrap(),
         KEY
@@ -101,8 +84,10 @@ fn an_edit_lock_linked_to_the_key_is_refused_and_the_key_kept() {
         case.project.path(LOCK),
     )
     .unwrap();
-    let output = case.edit(&case.editor("change", "sed -i 's/original/changed/' \"$1\""));
-    assert_said(&output, 2, "a file with other names (hard links)");
+    case.edit(&case.editor("change", "sed -i 's/original/changed/' \"$1\""))
+        .status(2)
+        .said("a file with other names (hard links)")
+        .run();
     assert_eq!(
         std::fs::read_to_string(case.project.path("config/master.key")).unwrap(),
         KEY
@@ -113,9 +98,9 @@ fn an_edit_lock_linked_to_the_key_is_refused_and_the_key_kept() {
 fn a_lock_holding_anything_but_a_pid_is_never_quoted() {
     let case = EditCase::new();
     case.project.file(LOCK, format!("{KEY}\n"));
-    let output = case.edit(&case.editor("change", "sed -i 's/original/after/' \"$1\""));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(!said(&output).contains(KEY), "{}", said(&output));
+    case.edit(&case.editor("change", "sed -i 's/original/after/' \"$1\""))
+        .lacks(KEY)
+        .run();
     assert!(case.ruby_reads("config/master.key").contains("after"));
     case.assert_clean();
 }
@@ -129,16 +114,12 @@ fn env_project() -> Project {
     project
 }
 
-fn env_o(project: &Project, target: &Path, extra: &[&str]) -> Output {
-    within(
-        project
-            .process()
-            .args(["env", "--format", "dotenv"])
-            .args(extra)
-            .arg("-o")
-            .arg(target),
-        Duration::from_secs(20),
-    )
+fn env_o(project: &Project, target: &Path, extra: &[&str]) -> Case {
+    quick(project)
+        .args(["env", "--format", "dotenv"])
+        .args(extra)
+        .arg("-o")
+        .arg(target)
 }
 
 #[test]
@@ -156,20 +137,20 @@ fn env_output_onto_a_device_a_fifo_or_a_link_is_refused_and_left_as_it_is() {
         .unwrap();
     assert!(status.success());
     std::fs::set_permissions(&device, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let output = env_o(&project, &device, &["--reveal"]);
-    assert_said(
-        &output,
-        2,
-        "full: is a character device, not a regular file; refusing to replace it",
-    );
+    env_o(&project, &device, &["--reveal"])
+        .status(2)
+        .said("full: is a character device, not a regular file; refusing to replace it")
+        .run();
     let meta = std::fs::symlink_metadata(&device).unwrap();
     assert!(meta.file_type().is_char_device());
     assert_eq!(meta.rdev(), std::fs::metadata("/dev/full").unwrap().rdev());
 
     let fifo = project.path("fifo");
     mkfifo(&fifo);
-    let output = env_o(&project, &fifo, &["--reveal"]);
-    assert_said(&output, 2, "fifo: is a FIFO, not a regular file");
+    env_o(&project, &fifo, &["--reveal"])
+        .status(2)
+        .said("fifo: is a FIFO, not a regular file")
+        .run();
     assert!(
         std::fs::symlink_metadata(&fifo)
             .unwrap()
@@ -181,44 +162,40 @@ fn env_output_onto_a_device_a_fifo_or_a_link_is_refused_and_left_as_it_is() {
     std::fs::write(&target, "untouched").unwrap();
     let link = project.path("vars.env");
     symlink(&target, &link).unwrap();
-    let output = env_o(&project, &link, &["--reveal"]);
-    assert_said(
-        &output,
-        2,
-        "vars.env: is a symbolic link, not a regular file",
-    );
+    env_o(&project, &link, &["--reveal"])
+        .status(2)
+        .said("vars.env: is a symbolic link, not a regular file")
+        .stderr_lacks(CANARY)
+        .run();
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
     assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
-    assert!(!String::from_utf8_lossy(&output.stderr).contains(CANARY));
 }
 
 #[test]
 fn env_output_needs_reveal_and_dash_is_stdout() {
     let project = env_project();
-    let output = env_o(&project, &project.path("vars.env"), &[]);
-    assert_said(&output, 2, "-o");
-    assert!(said(&output).contains("--reveal"), "{}", said(&output));
+    env_o(&project, &project.path("vars.env"), &[])
+        .status(2)
+        .said("-o")
+        .said("--reveal")
+        .run();
     assert!(!project.path("vars.env").exists());
 
-    let output = env_o(&project, Path::new("-"), &["--reveal"]);
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).contains(CANARY));
+    env_o(&project, Path::new("-"), &["--reveal"])
+        .reveals()
+        .stdout_has(CANARY)
+        .run();
     assert!(!project.path("-").exists());
 
     // Fingerprints into a pipe say that they are fingerprints.
-    let output = within(project.process().arg("env"), Duration::from_secs(20));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("the values are fingerprints"),
-        "{}",
-        said(&output)
-    );
-    assert!(!String::from_utf8_lossy(&output.stdout).contains(CANARY));
+    quick(&project)
+        .arg("env")
+        .said("the values are fingerprints")
+        .run();
 
     // A new file is 0600.
     let path = project.path("new.env");
-    let output = env_o(&project, &path, &["--reveal"]);
-    assert!(output.status.success(), "{}", said(&output));
+    env_o(&project, &path, &["--reveal"]).run();
     assert_eq!(
         std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
         0o600
@@ -238,15 +215,14 @@ fn rotate_key_waits_for_an_open_edit_and_takes_a_kept_edit_along() {
     );
     let mut edit = case.spawn_edit(&slow);
     crate::credentials::wait_ready(&case, &mut edit);
-    let rotate = within(
-        case.project.process().args(["credentials", "rotate-key"]),
-        Duration::from_secs(20),
-    );
-    assert_said(
-        &rotate,
-        3,
-        &format!("another edit is in progress (process {}", edit.id()),
-    );
+    quick(&case.project)
+        .args(["credentials", "rotate-key"])
+        .status(3)
+        .said(format!(
+            "another edit is in progress (process {}",
+            edit.id()
+        ))
+        .run();
     assert_eq!(
         std::fs::read(case.project.path("config/master.key")).unwrap(),
         key_before
@@ -257,13 +233,10 @@ fn rotate_key_waits_for_an_open_edit_and_takes_a_kept_edit_along() {
 
     // An edit kept in the recovery file is re-encrypted with the new key.
     let broken = case.editor("broken", "printf 'litestream: [kept-edit\\n' > \"$1\"");
-    let output = case.edit(&broken);
-    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
-    let rotate = within(
-        case.project.process().args(["credentials", "rotate-key"]),
-        Duration::from_secs(20),
-    );
-    assert!(rotate.status.success(), "{}", said(&rotate));
+    case.edit(&broken).status(3).run();
+    quick(&case.project)
+        .args(["credentials", "rotate-key"])
+        .run();
     assert!(case.recovered().contains("kept-edit"));
 }
 
@@ -283,13 +256,10 @@ fn crafted_age(stanzas: &[u8]) -> Vec<u8> {
 fn a_crafted_age_header_is_refused_quickly_everywhere() {
     let identity = tempfile::tempdir().unwrap();
     let identity = identity.path().join("identity.txt");
-    let keygen = Project::new()
-        .process()
+    Case::new(&Project::new())
         .args(["keygen", "-o"])
         .arg(&identity)
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "{}", said(&keygen));
+        .run();
     let long_argument = [b"-> X25519 ".as_slice(), &vec![b'A'; 300_000], b"\n\n"].concat();
     let many_stanzas = b"-> a\n\n".repeat(20_000);
     for (name, stanzas, problem) in [
@@ -309,25 +279,15 @@ fn a_crafted_age_header_is_refused_quickly_everywhere() {
         project.file("config/credentials.yml.age", &file);
         for args in [&["check"][..], &["env"]] {
             let started = Instant::now();
-            let output = within(
-                project
-                    .process()
-                    .args(args)
-                    .env("LSENV_AGE_IDENTITY_FILE", &identity),
-                Duration::from_secs(30),
-            );
+            Case::new(&project)
+                .named(format!("{name} {args:?}"))
+                .args(args)
+                .env("LSENV_AGE_IDENTITY_FILE", &identity)
+                .within(Duration::from_secs(30))
+                .status(5)
+                .said(problem)
+                .run();
             let took = started.elapsed();
-            assert_eq!(
-                output.status.code(),
-                Some(5),
-                "{name} {args:?}: {}",
-                said(&output)
-            );
-            assert!(
-                said(&output).contains(problem),
-                "{name} {args:?}: {}",
-                said(&output)
-            );
             assert!(
                 took < Duration::from_secs(2),
                 "{name} {args:?} took {took:?}"
@@ -335,14 +295,12 @@ fn a_crafted_age_header_is_refused_quickly_everywhere() {
         }
         // git's textconv driver shows such a file as it is, at once.
         let started = Instant::now();
-        let output = within(
-            project
-                .process()
-                .args(["credentials", "diff", "config/credentials.yml.age"])
-                .env("LSENV_AGE_IDENTITY_FILE", &identity),
-            Duration::from_secs(30),
-        );
-        assert!(output.status.success(), "{name}: {}", said(&output));
+        let output = Case::new(&project)
+            .named(name)
+            .args(["credentials", "diff", "config/credentials.yml.age"])
+            .env("LSENV_AGE_IDENTITY_FILE", &identity)
+            .within(Duration::from_secs(30))
+            .run();
         assert_eq!(output.stdout, file);
         assert!(
             started.elapsed() < Duration::from_secs(2),
@@ -364,25 +322,22 @@ fn a_fifo_in_place_of_any_input_is_refused_at_once() {
         let project = env_project();
         std::fs::remove_file(project.path(fifo)).ok();
         mkfifo(&project.path(fifo));
-        let output = within(project.process().arg("env"), Duration::from_secs(20));
-        assert_said(
-            &output,
-            code,
-            &format!("{fifo}: is a FIFO, not a regular file"),
-        );
+        quick(&project)
+            .arg("env")
+            .status(code)
+            .said(format!("{fifo}: is a FIFO, not a regular file"))
+            .run();
     }
     let project = Project::new();
     project.file("config/credentials.yml.age", b"age-encryption.org/v1\n");
     let identity = project.path("identity.txt");
     mkfifo(&identity);
-    let output = within(
-        project
-            .process()
-            .arg("env")
-            .env("LSENV_AGE_IDENTITY_FILE", &identity),
-        Duration::from_secs(20),
-    );
-    assert_said(&output, 4, "identity.txt: is a FIFO, not a regular file");
+    quick(&project)
+        .arg("env")
+        .env("LSENV_AGE_IDENTITY_FILE", &identity)
+        .status(4)
+        .said("identity.txt: is a FIFO, not a regular file")
+        .run();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -396,13 +351,11 @@ fn an_edit_that_is_not_utf8_is_kept() {
         "latin1",
         "printf 'litestream:\\n  replica_bucket: caf\\351-typed\\n' > \"$1\"",
     );
-    let output = case.edit(&editor);
-    assert_said(&output, 3, "the edited text is not valid UTF-8");
-    assert!(
-        said(&output).contains("your edit is kept, encrypted, in"),
-        "{}",
-        said(&output)
-    );
+    case.edit(&editor)
+        .status(3)
+        .said("the edited text is not valid UTF-8")
+        .said("your edit is kept, encrypted, in")
+        .run();
     assert_eq!(case.bytes(), before);
     assert!(case.recovered().contains("caf\u{fffd}-typed"));
     case.assert_clean();
@@ -416,19 +369,16 @@ fn an_edit_over_the_size_limit_is_kept() {
         "huge",
         "echo '# marker-of-the-huge-edit' >> \"$1\"\nhead -c 17000000 /dev/zero | tr '\\0' '#' >> \"$1\"",
     );
-    let output = case.edit(&editor);
-    assert_said(&output, 3, "the edited text is larger than 16 MiB");
-    assert!(
-        said(&output).contains("your edit is kept, encrypted, in"),
-        "{}",
-        said(&output)
-    );
+    case.edit(&editor)
+        .status(3)
+        .said("the edited text is larger than 16 MiB")
+        .said("your edit is kept, encrypted, in")
+        .run();
     assert_eq!(case.bytes(), before);
     assert!(case.project.path(RECOVERY).exists());
     // The next edit continues from it: an editor that cuts it back saves it.
     let trim = case.editor("trim", "sed -i '/^#####/d' \"$1\"");
-    let output = case.edit(&trim);
-    assert!(output.status.success(), "{}", said(&output));
+    case.edit(&trim).run();
     assert!(
         case.ruby_reads("config/master.key")
             .contains("marker-of-the-huge-edit")
@@ -453,26 +403,24 @@ fn an_edit_on_a_full_disk_is_kept_in_the_ram_directory() {
         seen = seen.path().display(),
         ENC_NAME = "credentials.yml.enc",
     );
-    let output = within(
-        Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &script])
-            .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
-            .current_dir(case.project.root())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap())
-            .env("EDITOR", &editor)
-            .env("XDG_RUNTIME_DIR", case.scratch.path())
-            .env("TMPDIR", case.temp.path()),
-        Duration::from_secs(60),
-    );
+    let mut unshare = Command::new("unshare");
+    unshare
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
+        .current_dir(case.project.root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("EDITOR", &editor)
+        .env("XDG_RUNTIME_DIR", case.scratch.path())
+        .env("TMPDIR", case.temp.path());
+    // The shell's own status is that of its last copy; lsenv's is in `code`.
+    let output = Case::of(unshare)
+        .within(Duration::from_secs(60))
+        .said("nothing written")
+        .run();
     let code = std::fs::read_to_string(seen.path().join("code"))
         .unwrap_or_else(|_| panic!("unshare/mount failed: {}", said(&output)));
     assert_eq!(code.trim(), "1", "{}", said(&output));
-    assert!(
-        said(&output).contains("nothing written"),
-        "{}",
-        said(&output)
-    );
     assert_eq!(std::fs::read(seen.path().join("after")).unwrap(), before);
     // The edit went, encrypted, to the RAM-backed directory; moved back, the next edit has it.
     let kept: Vec<_> = walk(case.scratch.path());
@@ -512,26 +460,16 @@ fn the_scratch_of_a_killed_edit_is_wiped_by_the_next_one() {
         !walk(case.scratch.path()).is_empty(),
         "SIGKILL leaves the scratch"
     );
-    let check = within(
-        case.project
-            .process()
-            .arg("check")
-            .env("XDG_RUNTIME_DIR", case.scratch.path()),
-        Duration::from_secs(20),
-    );
-    assert!(
-        said(&check).contains("an edit's scratch directory left by a killed lsenv"),
-        "{}",
-        said(&check)
-    );
+    quick(&case.project)
+        .arg("check")
+        .env("XDG_RUNTIME_DIR", case.scratch.path())
+        .any_status()
+        .said("an edit's scratch directory left by a killed lsenv")
+        .run();
 
-    let output = case.edit(&case.editor("change", "sed -i 's/original/after-kill/' \"$1\""));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("the scratch directory of an edit whose lsenv was killed"),
-        "{}",
-        said(&output)
-    );
+    case.edit(&case.editor("change", "sed -i 's/original/after-kill/' \"$1\""))
+        .said("the scratch directory of an edit whose lsenv was killed")
+        .run();
     case.assert_clean();
 }
 
@@ -551,18 +489,12 @@ fn linked_credentials_and_keys_are_written_through_keeping_owner_and_mode() {
         }
         symlink(&real, case.project.path(&format!("config/{name}"))).unwrap();
     }
-    let output = case.edit(&case.editor("change", "sed -i 's/original/through-the-link/' \"$1\""));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("is a symbolic link: writing"),
-        "{}",
-        said(&output)
-    );
-    let output = within(
-        case.project.process().args(["credentials", "rotate-key"]),
-        Duration::from_secs(20),
-    );
-    assert!(output.status.success(), "{}", said(&output));
+    case.edit(&case.editor("change", "sed -i 's/original/through-the-link/' \"$1\""))
+        .said("is a symbolic link: writing")
+        .run();
+    quick(&case.project)
+        .args(["credentials", "rotate-key"])
+        .run();
     for name in ["credentials.yml.enc", "master.key"] {
         let link = case.project.path(&format!("config/{name}"));
         assert!(
@@ -597,18 +529,12 @@ fn init_does_not_append_to_a_linked_gitignore() {
     std::fs::write(&target, "node_modules\n").unwrap();
     symlink(&target, project.path(".gitignore")).unwrap();
     let editor = project.script("editor", "#!/bin/sh\necho 'litestream: {}' > \"$1\"\n");
-    let output = within(
-        project
-            .process()
-            .args(["credentials", "edit"])
-            .env("EDITOR", editor),
-        Duration::from_secs(20),
-    );
-    assert_said(
-        &output,
-        2,
-        ".gitignore: is a symbolic link; refusing to use it",
-    );
+    quick(&project)
+        .args(["credentials", "edit"])
+        .env("EDITOR", editor)
+        .status(2)
+        .said(".gitignore: is a symbolic link; refusing to use it")
+        .run();
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "node_modules\n");
     assert!(!project.path("config/master.key").exists());
 }
@@ -630,20 +556,18 @@ fn an_unreadable_config_directory_is_an_error_not_an_absence() {
     .unwrap();
     // From the root, and from below it: the search upwards does not skip what it cannot see.
     for dir in [project.root().to_path_buf(), project.path("sub")] {
-        let output = within(
-            Command::new("setpriv")
-                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
-                .arg("env")
-                .current_dir(&dir)
-                .env_clear(),
-            Duration::from_secs(20),
-        );
-        assert_said(
-            &output,
-            1,
-            "config/lsenv.toml: cannot look for: Permission denied",
-        );
+        let mut setpriv = Command::new("setpriv");
+        setpriv
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
+            .arg("env")
+            .current_dir(&dir)
+            .env_clear();
+        Case::of(setpriv)
+            .within(Duration::from_secs(20))
+            .status(1)
+            .said("config/lsenv.toml: cannot look for: Permission denied")
+            .run();
     }
 }
 
@@ -665,11 +589,11 @@ fn env_mappings_to_code_loading_names_are_refused() {
             "config/lsenv.toml",
             format!("[env]\n{name} = \"litestream.replica_bucket\"\n"),
         );
-        let output = within(
-            project.process().args(["exec", "true"]),
-            Duration::from_secs(20),
-        );
-        assert_said(&output, 3, &format!("key `env.{name}`"));
+        quick(&project)
+            .args(["exec", "true"])
+            .status(3)
+            .said(format!("key `env.{name}`"))
+            .run();
     }
 }
 
@@ -680,8 +604,7 @@ fn env_mappings_to_code_loading_names_are_refused() {
 fn fingerprints_are_keyed_by_the_credentials_key() {
     use sha2::Digest as _;
     let fingerprint = |project: &Project| {
-        let output = within(project.process().arg("env"), Duration::from_secs(20));
-        assert!(output.status.success(), "{}", said(&output));
+        let output = quick(project).arg("env").run();
         let text = String::from_utf8(output.stdout).unwrap();
         text.lines()
             .find(|line| line.starts_with("LITESTREAM_REPLICA_REGION="))
@@ -726,8 +649,8 @@ fn fingerprints_are_keyed_by_the_credentials_key() {
 fn exec_redact_returns_when_the_command_exits_not_when_its_output_ends() {
     let project = env_project();
     let started = Instant::now();
-    let output = within(
-        project.process().args([
+    Case::new(&project)
+        .args([
             "exec",
             "--redact",
             "--pass",
@@ -736,14 +659,13 @@ fn exec_redact_returns_when_the_command_exits_not_when_its_output_ends() {
             "/bin/sh",
             "-c",
             "sleep 20 & echo now; echo \"$LITESTREAM_SECRET_ACCESS_KEY\"; exit 3",
-        ]),
-        Duration::from_secs(30),
-    );
+        ])
+        .within(Duration::from_secs(30))
+        .status(3)
+        .stdout_is("now\n[redacted LITESTREAM_SECRET_ACCESS_KEY]\n")
+        .run();
     let took = started.elapsed();
-    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
     assert!(took < Duration::from_secs(10), "took {took:?}");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(stdout, "now\n[redacted LITESTREAM_SECRET_ACCESS_KEY]\n");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -757,39 +679,29 @@ fn a_mapping_to_a_missing_key_and_an_empty_section_are_errors() {
         "[env]\nGCP_JSON = \"gcp.service_acount\"\n",
     );
     for args in [&["env"][..], &["check"], &["exec", "true"]] {
-        let output = within(project.process().args(args), Duration::from_secs(20));
-        assert_said(
-            &output,
-            3,
-            "key `gcp.service_acount`: no such key, and GCP_JSON in [env] of config/lsenv.toml maps to it",
-        );
+        quick(&project)
+            .args(args)
+            .status(3)
+            .said("key `gcp.service_acount`: no such key, and GCP_JSON in [env] of config/lsenv.toml maps to it")
+            .run();
     }
     project.file(
         "config/lsenv.toml",
         "[env]\nGCP_JSON = { key = \"gcp.service_acount\", optional = true }\n",
     );
-    let output = within(project.process().arg("env"), Duration::from_secs(20));
-    assert!(output.status.success(), "{}", said(&output));
+    quick(&project).arg("env").run();
 
     project.file("config/lsenv.toml", "[credentials]\nsection = \"\"\n");
-    let output = within(
-        project.process().args(["exec", "true"]),
-        Duration::from_secs(20),
-    );
-    assert_said(
-        &output,
-        3,
-        "an empty section makes every secret in the credentials file a variable",
-    );
+    quick(&project)
+        .args(["exec", "true"])
+        .status(3)
+        .said("an empty section makes every secret in the credentials file a variable")
+        .run();
     project.file(
         "config/lsenv.toml",
         "[credentials]\nsection = \"\"\nwhole_file = true\n",
     );
-    let output = within(
-        project.process().args(["exec", "true"]),
-        Duration::from_secs(20),
-    );
-    assert!(output.status.success(), "{}", said(&output));
+    quick(&project).args(["exec", "true"]).run();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -809,8 +721,11 @@ fn a_credentials_file_outside_the_project_needs_an_opt_in() {
         "config/lsenv.toml",
         format!("[credentials]\nfile = \"{}\"\n", file.display()),
     );
-    let output = within(project.process().arg("env"), Duration::from_secs(20));
-    assert_said(&output, 3, "this file is outside the project");
+    quick(&project)
+        .arg("env")
+        .status(3)
+        .said("this file is outside the project")
+        .run();
     project.file(
         "config/lsenv.toml",
         format!(
@@ -818,19 +733,19 @@ fn a_credentials_file_outside_the_project_needs_an_opt_in() {
             file.display()
         ),
     );
-    let output = within(project.process().arg("env"), Duration::from_secs(20));
-    assert!(output.status.success(), "{}", said(&output));
+    quick(&project).arg("env").run();
 }
 
 #[test]
 fn a_key_with_line_breaks_is_named_on_one_line() {
     let project = Project::new();
     project.credentials("litestream:\n  \"bad\\nkey\\u001b[2J\": [1]\n");
-    let output = within(project.process().arg("env"), Duration::from_secs(20));
-    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("bad\\nkey\\u{1b}[2J"), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    quick(&project)
+        .arg("env")
+        .status(3)
+        .stderr_has("bad\\nkey\\u{1b}[2J")
+        .stderr_lacks("\u{1b}")
+        .run();
 }
 
 /// A genuine file at the header bound (128 recipients, written by the real `age`) opens at once;
@@ -877,27 +792,22 @@ fn an_age_file_for_128_recipients_opens_quickly_and_129_are_refused() {
         .unwrap();
         assert!(child.wait().unwrap().success());
         let started = Instant::now();
-        let output = within(
-            project
-                .process()
-                .args(["env", "--reveal"])
-                .env("LSENV_AGE_IDENTITY_FILE", &identity),
-            Duration::from_secs(30),
-        );
+        let case = Case::new(&project)
+            .named(format!("{count} recipients"))
+            .args(["env", "--reveal"])
+            .env("LSENV_AGE_IDENTITY_FILE", &identity)
+            .within(Duration::from_secs(30))
+            .status(code);
+        if code == 5 {
+            case.said("more than 128 recipient stanzas").run();
+        } else {
+            case.run();
+        }
         let took = started.elapsed();
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "{count}: {}",
-            said(&output)
-        );
         assert!(
             took < Duration::from_secs(3),
             "{count} recipients took {took:?}"
         );
-        if code == 5 {
-            assert!(said(&output).contains("more than 128 recipient stanzas"));
-        }
     }
 }
 
@@ -910,16 +820,11 @@ fn init_and_enroll_never_write_through_a_linked_procfile_or_gitattributes() {
     symlink(&target, project.path("Procfile")).unwrap();
     project.file("config/litestream.yml", "dbs:\n  - path: db.sqlite3\n");
     let before = project.snapshot();
-    let output = within(
-        project.process().args(["init", "--procfile"]),
-        Duration::from_secs(20),
-    );
-    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
-    assert!(
-        said(&output).contains("Procfile: is a symbolic link, not a regular file"),
-        "{}",
-        said(&output)
-    );
+    quick(&project)
+        .args(["init", "--procfile"])
+        .status(2)
+        .said("Procfile: is a symbolic link, not a regular file")
+        .run();
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "# mine\n");
     // Refused before anything was written: no config, no key, no credentials.
     assert_eq!(project.snapshot(), before);
@@ -946,11 +851,12 @@ fn a_crafted_litestream_config_is_refused_quickly() {
     ] {
         project.file("config/litestream.yml", &config);
         for args in [&["check"][..], &["explain"], &["replicate"]] {
-            let output = within(
-                project.offline().args(args).stdin(Stdio::null()),
-                Duration::from_secs(5),
-            );
-            assert_said(&output, 3, problem);
+            Case::offline(&project)
+                .args(args)
+                .within(Duration::from_secs(5))
+                .status(3)
+                .said(problem)
+                .run();
         }
     }
 }

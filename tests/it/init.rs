@@ -3,9 +3,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Output;
 
-use crate::support::{KEY, Project, assert_said, child_env, ruby_oracle, said};
+use crate::case::Case;
+use crate::support::{KEY, Project, child_env, ruby_oracle, said};
 
 const CREDENTIALS_TEMPLATE: &str = concat!(
     include_str!(concat!(
@@ -77,12 +77,9 @@ production:
     migrations_paths: db/cable_migrate
 "#;
 
-fn init(project: &Project, args: &[&str]) -> Output {
-    project.lsenv().arg("init").args(args).output().unwrap()
-}
-
-fn succeeded(output: &Output) {
-    assert!(output.status.success(), "{}", said(output));
+/// `lsenv init ARGS`.
+fn init(project: &Project, args: &[&str]) -> Case {
+    Case::new(project).arg("init").args(args)
 }
 
 /// The `path` of each `dbs:` entry of `config/litestream.yml`, after checking that every entry
@@ -144,8 +141,8 @@ fn fresh_project_gets_every_file_and_the_key_once() {
             "--db",
             "storage/cache.sqlite3",
         ],
-    );
-    succeeded(&output);
+    )
+    .run();
     key_file_checks(&project, "config/master.key", &output.stdout);
     let text = said(&output);
     for line in [
@@ -175,24 +172,17 @@ fn fresh_project_gets_every_file_and_the_key_once() {
     assert_eq!(String::from_utf8(decrypted).unwrap(), CREDENTIALS_TEMPLATE);
     // The generated config/lsenv.toml loads, and the template resolves to its variables.
     assert_eq!(
-        child_env(&mut project.lsenv(), &["exec"]),
+        child_env(Case::new(&project), &["exec"]),
         template_variables()
     );
-    succeeded(
-        &project
-            .lsenv()
-            .args(["exec", "--", "true"])
-            .output()
-            .unwrap(),
-    );
+    Case::new(&project).args(["exec", "--", "true"]).run();
 }
 
 #[test]
 fn rails_8_multi_database_production_is_found() {
     let project = Project::new();
     project.file("config/database.yml", RAILS_8_DATABASE_YML);
-    let output = init(&project, &[]);
-    succeeded(&output);
+    let output = init(&project, &[]).run();
     assert_eq!(
         litestream_databases(&project),
         [
@@ -219,17 +209,16 @@ fn rails_7_single_database_production_is_found() {
          <% if ENV[\"CI\"] %>\n# ci\n<% end %>\n\
          production:\n  <<: *default\n  database: db/production.sqlite3\n",
     );
-    succeeded(&init(&project, &[]));
+    init(&project, &[]).run();
     assert_eq!(litestream_databases(&project), ["db/production.sqlite3"]);
 }
 
 #[test]
 fn second_run_changes_no_byte_and_prints_no_key() {
     let project = Project::new();
-    succeeded(&init(&project, &["--db", "db.sqlite3"]));
+    init(&project, &["--db", "db.sqlite3"]).run();
     let before = project.snapshot();
-    let output = init(&project, &["--db", "other.sqlite3"]);
-    succeeded(&output);
+    let output = init(&project, &["--db", "other.sqlite3"]).run();
     assert!(output.stdout.is_empty(), "{}", said(&output));
     assert_eq!(project.snapshot(), before);
     let text = said(&output);
@@ -249,9 +238,10 @@ fn credentials_without_their_key_are_refused_and_nothing_is_written() {
     project.credentials("litestream:\n  replica_bucket: b\n");
     std::fs::remove_file(project.path("config/master.key")).unwrap();
     let before = project.snapshot();
-    let output = init(&project, &["--db", "db.sqlite3"]);
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
-    assert!(output.stdout.is_empty());
+    let output = init(&project, &["--db", "db.sqlite3"])
+        .status(4)
+        .stdout_is("")
+        .run();
     assert_eq!(project.snapshot(), before);
     let text = said(&output);
     assert!(
@@ -273,13 +263,14 @@ fn an_existing_key_encrypts_the_new_credentials() {
         if !from_variable {
             project.file("config/master.key", KEY);
         }
-        let mut command = project.lsenv();
-        if from_variable {
-            command.env("RAILS_MASTER_KEY", KEY);
-        }
+        let case = Case::new(&project);
+        let case = if from_variable {
+            case.env("RAILS_MASTER_KEY", KEY)
+        } else {
+            case
+        };
         // An existing litestream.yml needs neither --db nor config/database.yml.
-        let output = command.arg("init").output().unwrap();
-        succeeded(&output);
+        let output = case.arg("init").run();
         assert!(output.stdout.is_empty(), "no new key: {}", said(&output));
         assert_eq!(
             project.path("config/master.key").exists(),
@@ -311,8 +302,7 @@ fn per_environment_credentials_and_key() {
         if with_master_key {
             project.file("config/master.key", KEY);
         }
-        let output = init(&project, &["-e", "production", "--db", "db.sqlite3"]);
-        succeeded(&output);
+        let output = init(&project, &["-e", "production", "--db", "db.sqlite3"]).run();
         key_file_checks(
             &project,
             "config/credentials/production.key",
@@ -336,7 +326,7 @@ fn per_environment_credentials_and_key() {
             b"",
         );
         assert_eq!(String::from_utf8(decrypted).unwrap(), CREDENTIALS_TEMPLATE);
-        let env = child_env(&mut project.lsenv(), &["-e", "production", "exec"]);
+        let env = child_env(Case::new(&project), &["-e", "production", "exec"]);
         assert_eq!(env, template_variables());
         let text = said(&output);
         assert!(
@@ -367,11 +357,11 @@ fn no_database_to_replicate_asks_for_db() {
             project.file("config/database.yml", text);
         }
         let before = project.snapshot();
-        let output = init(&project, &[]);
-        let text = said(&output);
-        assert_eq!(output.status.code(), Some(2), "{text}");
-        assert!(text.contains(expected), "{expected}: {text}");
-        assert!(text.contains("--db"), "{text}");
+        init(&project, &[])
+            .status(2)
+            .said(expected)
+            .said("--db")
+            .run();
         assert_eq!(project.snapshot(), before);
     }
 }
@@ -379,12 +369,10 @@ fn no_database_to_replicate_asks_for_db() {
 #[test]
 fn a_db_path_litestream_would_expand_is_refused() {
     let project = Project::new();
-    let output = init(&project, &["--db", "ok.sqlite3", "--db", "$HOME/x.sqlite3"]);
-    assert_said(
-        &output,
-        2,
-        "--db $HOME/x.sqlite3: Litestream would read the `$`",
-    );
+    init(&project, &["--db", "ok.sqlite3", "--db", "$HOME/x.sqlite3"])
+        .status(2)
+        .said("--db $HOME/x.sqlite3: Litestream would read the `$`")
+        .run();
     assert!(project.snapshot().is_empty());
     assert!(!Path::new(&project.path("config")).exists());
 }

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::case::Case;
 use crate::support::{KEY, Project, child_env, litestream, map, said};
 
 fn examples() -> &'static Path {
@@ -17,12 +18,9 @@ fn init_procfile_adds_the_line_once_and_keeps_the_others() {
     let project = Project::new();
     project.file("Procfile", "web: bin/rails server\nworker: bin/jobs");
     let init = || {
-        let output = project
-            .lsenv()
+        Case::new(&project)
             .args(["init", "--procfile", "--db", "storage/app.sqlite3"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", said(&output));
+            .run();
         std::fs::read_to_string(project.path("Procfile")).unwrap()
     };
     let expected = "web: bin/rails server\nworker: bin/jobs\nlitestream: lsenv replicate\n";
@@ -31,28 +29,19 @@ fn init_procfile_adds_the_line_once_and_keeps_the_others() {
 
     // A missing Procfile is created; an existing litestream process is kept as it is.
     let fresh = Project::new();
-    let output = fresh
-        .lsenv()
+    Case::new(&fresh)
         .args(["init", "--procfile", "--db", "a.sqlite3"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     assert_eq!(
         std::fs::read_to_string(fresh.path("Procfile")).unwrap(),
         "litestream: lsenv replicate\n"
     );
     let gem = Project::new();
     gem.file("Procfile", "litestream: bin/rails litestream:run\n");
-    let output = gem
-        .lsenv()
+    Case::new(&gem)
         .args(["init", "--procfile", "--db", "a.sqlite3"])
-        .output()
-        .unwrap();
-    assert!(
-        said(&output).contains("it already has a litestream process"),
-        "{}",
-        said(&output)
-    );
+        .said("it already has a litestream process")
+        .run();
     assert_eq!(
         std::fs::read_to_string(gem.path("Procfile")).unwrap(),
         "litestream: bin/rails litestream:run\n"
@@ -67,9 +56,7 @@ fn a_key_delivered_by_systemd_is_a_key_source() {
     let credentials = tempfile::tempdir().unwrap();
     std::fs::write(credentials.path().join("master.key"), KEY).unwrap();
     let env = child_env(
-        project
-            .lsenv()
-            .env("CREDENTIALS_DIRECTORY", credentials.path()),
+        Case::new(&project).env("CREDENTIALS_DIRECTORY", credentials.path()),
         &["exec"],
     );
     assert_eq!(
@@ -79,20 +66,16 @@ fn a_key_delivered_by_systemd_is_a_key_source() {
     assert!(!env.contains_key("CREDENTIALS_DIRECTORY"), "not passed on");
 
     // Without it, the usual lookup applies: here there is no key at all.
-    let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
+    Case::new(&project).args(["exec", "true"]).status(4).run();
     // An empty directory is no key either, and RAILS_MASTER_KEY still wins over it.
     let empty = tempfile::tempdir().unwrap();
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("CREDENTIALS_DIRECTORY", empty.path())
         .args(["exec", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
+        .status(4)
+        .run();
     let env = child_env(
-        project
-            .lsenv()
+        Case::new(&project)
             .env("CREDENTIALS_DIRECTORY", empty.path())
             .env("RAILS_MASTER_KEY", KEY),
         &["exec"],
@@ -163,8 +146,7 @@ fn the_dockerfile_entrypoint_runs_the_app_under_litestream() {
         ),
     );
     let app = "sh -c 'echo \"app ran: $APP_SETTING, replica $LITESTREAM_REPLICA_PATH, key [$RAILS_MASTER_KEY]\"'";
-    let output = project
-        .offline()
+    Case::offline(&project)
         .args(&argv[1..4])
         .arg(app)
         .env("APP_SETTING", "from-the-container")
@@ -172,22 +154,15 @@ fn the_dockerfile_entrypoint_runs_the_app_under_litestream() {
             "LSENV_MASTER_KEY",
             std::fs::read_to_string(project.path("config/master.key")).unwrap(),
         )
-        .output()
-        .expect("cannot run `unshare` (util-linux)");
-    let text = said(&output);
-    assert!(output.status.success(), "{text}");
-    assert!(
-        text.contains("app ran: from-the-container, replica backups/production.sqlite3, key []"),
-        "{text}"
-    );
+        .said("app ran: from-the-container, replica backups/production.sqlite3, key []")
+        .run();
 }
 
 #[test]
 fn completions_man_page_and_version_come_from_the_definitions() {
     let project = Project::new();
     let run = |args: &[&str]| {
-        let output = project.lsenv().args(args).output().unwrap();
-        assert!(output.status.success(), "{args:?}: {}", said(&output));
+        let output = Case::new(&project).args(args).run();
         String::from_utf8(output.stdout).unwrap()
     };
     let bash = run(&["completions", "bash"]);

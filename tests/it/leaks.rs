@@ -7,6 +7,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::case::Case;
 use crate::support::{CANARY, KEY, Project, said, send_signal, wait_until};
 
 /// Every command that decrypts, with the arguments it needs. The last three handle the text as
@@ -126,30 +127,22 @@ fn no_failing_command_ever_prints_the_canary() {
                 .credentials(&format!("litestream:\n  replica_access_key: {CANARY}\n"))
                 .file("config/litestream.yml", "dbs: []\n");
             setup(&project);
-            let mut command = project.offline();
-            command
+            let case = Case::offline(&project)
+                .named(format!("{name} {args:?}"))
                 .args(*args)
-                .env("EDITOR", "true")
-                .stdin(Stdio::null());
-            if name == "key in the environment too short" {
-                command.env("RAILS_MASTER_KEY", &KEY[..20]);
-            }
-            let output = command.output().expect("cannot run `unshare` (util-linux)");
-            let text = said(&output);
+                .env("EDITOR", "true");
+            let case = if name == "key in the environment too short" {
+                case.env("RAILS_MASTER_KEY", &KEY[..20])
+            } else {
+                case
+            };
             // lsenv itself ran and refused: its exit code, and its own words on stderr (not
-            // unshare's, nor a shell's).
-            assert_eq!(output.status.code(), Some(code), "{name} {args:?}: {text}");
+            // unshare's, nor a shell's); never the canary (checked by every case) nor the key.
+            let output = case.status(code).lacks(KEY).run();
             assert!(
                 String::from_utf8_lossy(&output.stderr).starts_with("lsenv: "),
-                "{name} {args:?}: lsenv did not run: {text}"
-            );
-            assert!(
-                !text.contains(CANARY),
-                "{name} {args:?} leaked the canary: {text}"
-            );
-            assert!(
-                !text.contains(KEY),
-                "{name} {args:?} leaked the key: {text}"
+                "{name} {args:?}: lsenv did not run: {}",
+                said(&output)
             );
             runs += 1;
         }
@@ -168,22 +161,12 @@ fn no_child_gets_a_secret_in_argv() {
         "#!/bin/sh\ncat /proc/$$/cmdline >> \"$(dirname \"$0\")/argv.log\"\n",
     );
     for args in [&["exec", "--"][..], &["exec", "--redact", "--"][..]] {
-        let output = project
-            .lsenv()
-            .args(args)
-            .arg(&record)
-            .arg("arg")
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", said(&output));
+        Case::new(&project).args(args).arg(&record).arg("arg").run();
     }
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("EDITOR", &record)
         .args(["credentials", "edit"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     project.file(
         "config/lsenv.toml",
         format!(
@@ -192,8 +175,7 @@ fn no_child_gets_a_secret_in_argv() {
         ),
     );
     project.file("config/litestream.yml", "dbs: []\n");
-    let output = project.offline().arg("replicate").output().unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+    Case::offline(&project).arg("replicate").run();
     let argv = std::fs::read(project.path("argv.log")).unwrap();
     let argv = String::from_utf8_lossy(&argv);
     assert_eq!(

@@ -2,6 +2,7 @@
 //! filled-in one passes for every replica type, and each mistake of the config is reported at
 //! its line.
 
+use crate::case::Case;
 use crate::support::{Project, said};
 
 const TYPES: [&str; 6] = ["s3", "gs", "abs", "sftp", "nats", "webdav"];
@@ -17,15 +18,15 @@ fn errors(shown: &str) -> Vec<&str> {
 fn init_output_fails_until_filled_in_then_passes_for_every_type() {
     for replica_type in TYPES {
         let project = Project::new();
-        let output = project
-            .lsenv()
+        Case::new(&project)
             .args(["init", "--type", replica_type, "--db", "app.sqlite3"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{replica_type}: {}", said(&output));
-        let output = project.lsenv().arg("check").output().unwrap();
+            .run();
+        let output = Case::new(&project)
+            .named(replica_type)
+            .arg("check")
+            .status(3)
+            .run();
         let shown = said(&output);
-        assert_eq!(output.status.code(), Some(3), "{replica_type}: {shown}");
         assert!(
             errors(&shown)
                 .iter()
@@ -34,16 +35,12 @@ fn init_output_fails_until_filled_in_then_passes_for_every_type() {
         );
         assert!(!errors(&shown).is_empty(), "{replica_type}: {shown}");
 
-        let template = project
-            .lsenv()
-            .args(["credentials", "show"])
-            .output()
-            .unwrap();
+        let template = Case::new(&project).args(["credentials", "show"]).run();
         let filled = String::from_utf8(template.stdout)
             .unwrap()
             .replace("REPLACE-WITH-", "filled-in-");
         project.credentials(&filled);
-        let output = project.lsenv().arg("check").output().unwrap();
+        let output = Case::new(&project).arg("check").run();
         let shown = said(&output);
         assert!(errors(&shown).is_empty(), "{replica_type}: {shown}");
     }
@@ -63,9 +60,8 @@ fn each_mistake_is_reported_at_its_line() {
         "config/litestream.yml",
         "dbs:\n  - path: a.db\n    replicas:\n      - type: sftp\n        host: h:22\n        user: u\n        password: $LITESTREAM_SFTP_KEY_PATH\n      - type: sftp\n        host: h:22\n        user: u\n        key-path: $LITESTREAM_KEY_TEXT\n        host-key: k\n  - dir: data\n    replica:\n      type: s3\n      bukcet: ${LITESTREAM_BUCKET:-b}\n  - path: b.db\n    replica:\n      type: s3\n      bucket: b\n      endpoint: https://s3.eu-central-003.backblazeb2.com\n      force-path-style: false\n",
     );
-    let output = project.lsenv().args(["check"]).output().unwrap();
+    let output = Case::new(&project).args(["check"]).status(3).run();
     let shown = said(&output);
-    assert_eq!(output.status.code(), Some(3), "{shown}");
     for expected in [
         "config/litestream.yml:3:5: 2 replicas for one database",
         "config/litestream.yml:4:9: this sftp replica has no host-key",
@@ -80,7 +76,10 @@ fn each_mistake_is_reported_at_its_line() {
     ] {
         assert!(shown.contains(expected), "{expected}\n{shown}");
     }
-    let output = project.lsenv().args(["check", "--json"]).output().unwrap();
+    let output = Case::new(&project)
+        .args(["check", "--json"])
+        .status(3)
+        .run();
     let shown = String::from_utf8(output.stdout).unwrap();
     assert!(shown.contains("did you mean `bucket`?"), "{shown}");
 }
@@ -93,7 +92,7 @@ fn a_name_unresolved_in_several_databases_is_reported_once() {
         "config/litestream.yml",
         "dbs:\n  - path: a.db\n    replica:\n      type: s3\n      bucket: $LITESTREAM_REPLICA_BUCKET\n  - path: b.db\n    replica:\n      type: s3\n      bucket: $LITESTREAM_REPLICA_BUCKET\n",
     );
-    let output = project.lsenv().arg("check").output().unwrap();
+    let output = Case::new(&project).arg("check").any_status().run();
     let shown = said(&output);
     let reports: Vec<&str> = errors(&shown)
         .into_iter()

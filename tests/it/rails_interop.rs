@@ -5,7 +5,8 @@ use std::path::Path;
 
 use lsenv::store::rails::{self, MasterKey};
 
-use crate::support::{KEY, Project, assert_said, child_env, map, ruby_oracle};
+use crate::case::Case;
+use crate::support::{KEY, Project, child_env, map, ruby_oracle};
 
 fn fixtures() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/rails"))
@@ -54,13 +55,12 @@ fn every_committed_fixture_reads_byte_for_byte() {
 fn fixture_app_global_and_production() {
     let app = fixtures().join("app");
     let run = |args: &[&str], env: &[(&str, &str)]| {
-        let mut command = assert_cmd::Command::cargo_bin("lsenv").unwrap();
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("lsenv"));
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap())
             .current_dir(&app);
-        command.envs(env.iter().copied());
-        child_env(&mut command, args)
+        child_env(Case::of(command).envs(env.iter().copied()), args)
     };
     let dev = run(&["exec", "--"], &[]);
     assert_eq!(dev["LITESTREAM_REPLICA_BUCKET"], "myapp-dev-backups");
@@ -120,7 +120,7 @@ fn files_written_by_ruby_are_read_by_lsenv() {
                 &["--framing", framing],
                 yaml.as_bytes(),
             );
-            let env = child_env(&mut project.lsenv(), &["exec", "--"]);
+            let env = child_env(Case::new(&project), &["exec", "--"]);
             let expected_bucket = if framing == "usascii" {
                 "plain-ascii"
             } else {
@@ -189,12 +189,15 @@ fn environment_key_is_chosen_independently_of_the_content() {
         "config/credentials/production.key",
         "litestream:\n  replica_bucket: global-file-production-key\n",
     );
-    let env = child_env(&mut project.lsenv(), &["-e", "production", "exec"]);
+    let env = child_env(Case::new(&project), &["-e", "production", "exec"]);
     assert_eq!(
         env,
         map(&[("LITESTREAM_REPLICA_BUCKET", "global-file-production-key")])
     );
     // Without the environment, that key is not looked at.
-    let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-    assert_said(&output, 4, "config/master.key");
+    Case::new(&project)
+        .args(["exec", "true"])
+        .status(4)
+        .said("config/master.key")
+        .run();
 }

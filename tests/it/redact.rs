@@ -8,7 +8,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{CANARY, Project, Terminal, said, send_signal};
+use crate::case::Case;
+use crate::support::{CANARY, Project, Terminal, send_signal};
 
 /// The key id is long enough to be redacted; the bucket name is not.
 fn project() -> Project {
@@ -22,13 +23,10 @@ fn project() -> Project {
 const SECRET: &str = "[redacted LITESTREAM_SECRET_ACCESS_KEY]";
 
 /// `sh -c SCRIPT` under `exec --redact`, with `$S` the secret access key.
-fn redacted_sh(project: &Project, script: &str) -> std::process::Output {
-    project
-        .lsenv()
+fn redacted_sh(project: &Project, script: &str) -> Case {
+    Case::new(project)
         .args(["exec", "--redact", "--", "sh", "-c"])
         .arg(format!("S=$LITESTREAM_SECRET_ACCESS_KEY\n{script}"))
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -47,8 +45,12 @@ fn secrets_are_replaced_and_everything_else_passes_untouched() {
         printf 'almost %.19s|' "$S"
         printf 'end %.5s' "$S"; sleep 0.1; printf '%s' "${S#?????}"
         "#,
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    )
+    .stderr_is(format!(
+        "lsenv: not redacting LITESTREAM_REPLICA_BUCKET: values shorter than 6 bytes would match ordinary text\non stderr {SECRET}\n"
+    ))
+    .lacks("line-canary")
+    .run();
     let mut expected = format!(
         "whole {SECRET}.\n{SECRET}\ntwice {SECRET}{SECRET} and [redacted LITESTREAM_ACCESS_KEY_ID] in bkt\n\x1b[31m{SECRET}\x1b[0m\n[redacted LITESTREAM_SERVICE_JSON]\n"
     )
@@ -60,27 +62,16 @@ fn secrets_are_replaced_and_everything_else_passes_untouched() {
         String::from_utf8_lossy(&expected)
     );
     assert_eq!(output.stdout, expected);
-    assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
-        format!(
-            "lsenv: not redacting LITESTREAM_REPLICA_BUCKET: values shorter than 6 bytes would match ordinary text\non stderr {SECRET}\n"
-        )
-    );
-    assert!(!said(&output).contains(CANARY));
-    assert!(!said(&output).contains("line-canary"));
 }
 
 #[test]
 fn exit_codes_are_the_commands() {
     let project = project();
     for (script, code) in [("exit 0", 0), ("exit 7", 7), ("kill -TERM $$", 143)] {
-        let output = redacted_sh(&project, script);
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "{script}: {}",
-            said(&output)
-        );
+        redacted_sh(&project, script)
+            .named(script)
+            .status(code)
+            .run();
     }
 }
 
@@ -94,12 +85,10 @@ fn lookup_fails_as_exec_does() {
     )
     .unwrap();
     for (command, code) in [("no-such-command-lsenv", 127), ("./plain", 126)] {
-        let output = project
-            .lsenv()
+        Case::new(&project)
             .args(["exec", "--redact", "--", command])
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(code), "{}", said(&output));
+            .status(code)
+            .run();
     }
 }
 
@@ -116,7 +105,7 @@ fn spawn_redacted(project: &Project, script: &str) -> Child {
 
 /// Waits until no process of the group `group` is running (zombies count as gone: a container's
 /// init may be slow to reap what was reparented to it), and fails after a few seconds.
-fn assert_group_gone(group: u32) {
+pub(crate) fn assert_group_gone(group: u32) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let running: Vec<String> = std::fs::read_dir("/proc")

@@ -2,6 +2,7 @@
 //! by the real litestream as that type, every `$VAR` it references resolves from the untouched
 //! templates, and file-valued secrets are files.
 
+use crate::case::Case;
 use crate::support::{Project, litestream, said};
 
 /// Each type and the file secrets its templates declare.
@@ -18,19 +19,11 @@ const TYPES: [(&str, &[&str]); 6] = [
 fn init_writes_a_config_litestream_reads_as_each_type() {
     for (replica_type, files) in TYPES {
         let project = Project::new();
-        let output = project
-            .lsenv()
+        Case::new(&project)
             .args(["init", "--type", replica_type, "--db", "app.sqlite3"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{replica_type}: {}", said(&output));
+            .run();
 
-        let output = project
-            .lsenv()
-            .args(["explain", "--json"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{replica_type}: {}", said(&output));
+        let output = Case::new(&project).args(["explain", "--json"]).run();
         let explained: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(
             explained["unresolved_references"],
@@ -45,13 +38,11 @@ fn init_writes_a_config_litestream_reads_as_each_type() {
             );
         }
 
-        let output = project
-            .lsenv()
+        let output = Case::new(&project)
             .arg("exec")
             .arg(litestream())
             .args(["databases", "-config", "config/litestream.yml"])
-            .output()
-            .unwrap();
+            .run();
         let shown = said(&output);
         assert!(output.status.success(), "{replica_type}: {shown}");
         assert!(
@@ -69,12 +60,10 @@ fn init_writes_a_config_litestream_reads_as_each_type() {
 fn a_new_credentials_file_starts_from_the_s3_template() {
     let project = Project::new();
     let editor = project.script("editor.sh", "#!/bin/sh\ncp \"$1\" seen.yml\n");
-    let output = project
-        .lsenv()
+    let output = Case::new(&project)
         .args(["credentials", "edit"])
         .env("EDITOR", &editor)
-        .output()
-        .unwrap();
+        .run();
     let seen = std::fs::read_to_string(project.path("seen.yml"))
         .unwrap_or_else(|_| panic!("the editor did not run: {}", said(&output)));
     assert!(

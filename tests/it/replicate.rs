@@ -7,7 +7,8 @@
 
 use std::process::Command;
 
-use crate::support::{Project, litestream, run_driver, said};
+use crate::case::Case;
+use crate::support::{Project, litestream, run_driver};
 
 /// Runs the end-to-end driver with credentials of `store` and checks its verdict.
 fn replicate_end_to_end(store: &str) {
@@ -42,49 +43,31 @@ fn replicate_config_is_checked_or_left_to_the_user() {
         "config/lsenv.toml",
         format!("[replicate]\nlitestream = \"{}\"\n", litestream().display()),
     );
-    let replicate = |args: &[&str]| {
-        project
-            .offline()
-            .arg("replicate")
-            .args(args)
-            .output()
-            .expect("cannot run `unshare` (util-linux)")
-    };
-    let output = replicate(&[]);
-    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
-    assert!(
-        said(&output)
-            .contains("config/litestream.yml: the Litestream configuration file does not exist"),
-        "{}",
-        said(&output)
-    );
+    let replicate = |args: &[&str]| Case::offline(&project).arg("replicate").args(args);
+    replicate(&[])
+        .status(3)
+        .said("config/litestream.yml: the Litestream configuration file does not exist")
+        .run();
 
-    let output = replicate(&["-config", "elsewhere.yml"]);
-    assert_eq!(output.status.code(), Some(1), "{}", said(&output));
-    let text = said(&output);
-    assert!(
-        text.contains("config file not found") && text.contains("elsewhere.yml"),
-        "{text}"
-    );
+    replicate(&["-config", "elsewhere.yml"])
+        .status(1)
+        .said("config file not found")
+        .said("elsewhere.yml")
+        .run();
 }
 
 /// The README's first command: the demo replicates to a file replica and restores every row.
 #[test]
 fn demo_script_replicates_and_restores() {
-    let output = Command::new("unshare")
-        .args(["-n", "--", "scripts/demo.sh"])
+    crate::support::require_unshare();
+    let mut demo = Command::new("unshare");
+    demo.args(["-n", "--", "scripts/demo.sh"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("LSENV_BIN", assert_cmd::cargo::cargo_bin!("lsenv"))
-        .output()
-        .expect("cannot run `unshare` (util-linux)");
-    let text = said(&output);
-    assert!(output.status.success(), "{text}");
-    assert!(
-        text.contains("database rows: 200, restored from the file replica: 200"),
-        "{text}"
-    );
-    assert!(
-        text.contains("LITESTREAM_REPLICA_PATH\n== lsenv replicate"),
-        "exact env: {text}"
-    );
+        .env("LSENV_BIN", assert_cmd::cargo::cargo_bin!("lsenv"));
+    // The exact environment: the variable list goes straight on to replicate.
+    Case::of(demo)
+        .within(std::time::Duration::from_secs(300))
+        .said("database rows: 200, restored from the file replica: 200")
+        .said("LITESTREAM_REPLICA_PATH\n== lsenv replicate")
+        .run();
 }

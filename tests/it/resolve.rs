@@ -1,7 +1,8 @@
 //! Layering through the binary: TOML < credentials < environment, aliases, empty versus unset,
 //! nested keys, refused names, per-environment TOML, project root discovery and `-C`.
 
-use crate::support::{Project, child_env, map, said};
+use crate::case::Case;
+use crate::support::{Project, child_env, map};
 
 #[test]
 fn precedence_is_key_by_key() {
@@ -13,9 +14,7 @@ fn precedence_is_key_by_key() {
         )
         .credentials("litestream:\n  replica_bucket: cred\n  replica_endpoint: cred-endpoint\n");
     let env = child_env(
-        project
-            .lsenv()
-            .env("LITESTREAM_REPLICA_ENDPOINT", "env-endpoint"),
+        Case::new(&project).env("LITESTREAM_REPLICA_ENDPOINT", "env-endpoint"),
         &["exec"],
     );
     assert_eq!(
@@ -32,7 +31,7 @@ fn precedence_is_key_by_key() {
 fn gem_aliases_and_their_conflicts() {
     let project = Project::new();
     project.credentials("litestream:\n  replica_key_id: AKID\n  replica_access_key: SECRET\n");
-    let env = child_env(&mut project.lsenv(), &["exec"]);
+    let env = child_env(Case::new(&project), &["exec"]);
     assert_eq!(
         env,
         map(&[
@@ -42,13 +41,11 @@ fn gem_aliases_and_their_conflicts() {
     );
 
     project.credentials("litestream:\n  replica_key_id: AKID\n  access_key_id: OTHER\n");
-    let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(3));
-    assert!(
-        said(&output).contains("`litestream.replica_key_id` and `litestream.access_key_id` both set LITESTREAM_ACCESS_KEY_ID"),
-        "{}",
-        said(&output)
-    );
+    Case::new(&project)
+        .args(["exec", "true"])
+        .status(3)
+        .said("`litestream.replica_key_id` and `litestream.access_key_id` both set LITESTREAM_ACCESS_KEY_ID")
+        .run();
 }
 
 #[test]
@@ -58,7 +55,7 @@ fn empty_is_set_and_null_is_unset() {
         "litestream:\n  replica_bucket: cred\n  replica_region: ~\n  replica_path: ''\n",
     );
     let env = child_env(
-        project.lsenv().env("LITESTREAM_REPLICA_BUCKET", ""),
+        Case::new(&project).env("LITESTREAM_REPLICA_BUCKET", ""),
         &["exec"],
     );
     assert_eq!(
@@ -75,8 +72,7 @@ fn empty_master_key_variable_counts_as_unset() {
     let project = Project::new();
     project.credentials("litestream:\n  replica_bucket: from-master-key-file\n");
     let env = child_env(
-        project
-            .lsenv()
+        Case::new(&project)
             .env("RAILS_MASTER_KEY", "")
             .env("LSENV_MASTER_KEY", "  "),
         &["exec"],
@@ -90,7 +86,7 @@ fn nested_keys_flatten_with_double_underscore_and_keep_their_text() {
     project.credentials(
         "litestream:\n  azure:\n    account_key: K\n    sas:\n      token: T\n  port: 0012\n  flag: yes\n  big: 1e3\n",
     );
-    let env = child_env(&mut project.lsenv(), &["exec"]);
+    let env = child_env(Case::new(&project), &["exec"]);
     assert_eq!(
         env,
         map(&[
@@ -114,7 +110,7 @@ fn extra_mappings_and_refused_names() {
             "config/lsenv.toml",
             "[env]\nGOOGLE_JSON = \"gcp.service_account\"\n",
         );
-    let env = child_env(&mut project.lsenv(), &["exec"]);
+    let env = child_env(Case::new(&project), &["exec"]);
     assert_eq!(
         env,
         map(&[("GOOGLE_JSON", "{\"type\": \"service_account\"}")])
@@ -128,20 +124,19 @@ fn extra_mappings_and_refused_names() {
         "RAILS_MASTER_KEY",
     ] {
         project.file("config/lsenv.toml", format!("[env]\n{name} = \"node\"\n"));
-        let output = project.lsenv().args(["exec", "true"]).output().unwrap();
-        assert_eq!(output.status.code(), Some(3), "{name}: {}", said(&output));
-        assert!(
-            said(&output).contains(&format!("key `env.{name}`")),
-            "{}",
-            said(&output)
-        );
+        Case::new(&project)
+            .named(name)
+            .args(["exec", "true"])
+            .status(3)
+            .said(format!("key `env.{name}`"))
+            .run();
     }
 
     project.file(
         "config/lsenv.toml",
         "[env]\nNODE_OPTIONS = \"node\"\n[exec]\nallow = [\"NODE_OPTIONS\"]\n",
     );
-    let env = child_env(&mut project.lsenv(), &["exec"]);
+    let env = child_env(Case::new(&project), &["exec"]);
     assert_eq!(env, map(&[("NODE_OPTIONS", "--require x")]));
 }
 
@@ -152,9 +147,12 @@ fn per_environment_toml_tables_overlay_the_base() {
         "config/lsenv.toml",
         "[litestream]\nreplica_bucket = \"base\"\nreplica_region = \"r\"\n[environments.production.litestream]\nreplica_bucket = \"prod\"\n",
     );
-    let base = child_env(&mut project.lsenv(), &["exec"]);
+    let base = child_env(Case::new(&project), &["exec"]);
     assert_eq!(base["LITESTREAM_REPLICA_BUCKET"], "base");
-    let prod = child_env(project.lsenv().env("RAILS_ENV", "production"), &["exec"]);
+    let prod = child_env(
+        Case::new(&project).env("RAILS_ENV", "production"),
+        &["exec"],
+    );
     assert_eq!(
         prod,
         map(&[
@@ -170,43 +168,33 @@ fn root_is_found_from_a_subdirectory_and_set_by_dash_c() {
     project.credentials("litestream:\n  replica_bucket: found\n");
     std::fs::create_dir_all(project.path("app/models")).unwrap();
     let env = child_env(
-        project.lsenv().current_dir(project.path("app/models")),
+        Case::new(&project).current_dir(project.path("app/models")),
         &["exec"],
     );
     assert_eq!(env["LITESTREAM_REPLICA_BUCKET"], "found");
 
     let elsewhere = tempfile::tempdir().unwrap();
-    let mut command = project.lsenv();
-    command
+    let expected_dir = project.root().canonicalize().unwrap();
+    // -C runs the command in DIR.
+    Case::new(&project)
         .current_dir(elsewhere.path())
         .arg("-C")
-        .arg(project.root());
-    let output = command
+        .arg(project.root())
         .args(["exec", "sh", "-c", "pwd; echo $LITESTREAM_REPLICA_BUCKET"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let expected_dir = project.root().canonicalize().unwrap();
-    assert_eq!(
-        stdout,
-        format!("{}\nfound\n", expected_dir.display()),
-        "-C runs the command in DIR"
-    );
+        .stdout_is(format!("{}\nfound\n", expected_dir.display()))
+        .run();
 
-    let output = project
-        .lsenv()
+    Case::new(&project)
         .args(["-C", "no/such/dir", "exec", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+        .status(2)
+        .run();
 }
 
 #[test]
 fn no_project_at_all_resolves_only_the_environment() {
     let project = Project::new();
     let env = child_env(
-        project
-            .lsenv()
+        Case::new(&project)
             .env("LITESTREAM_ACCESS_KEY_ID", "from-env")
             .env("UNRELATED", "x"),
         &["exec"],

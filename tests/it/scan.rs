@@ -7,7 +7,8 @@ use std::process::Output;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::support::{KEY, Project, assert_said, git, said};
+use crate::case::Case;
+use crate::support::{KEY, Project, git, said};
 
 const ACCESS: &str = "AKIA-canary-7f3e9a";
 const SECRET: &str = "canary/7f3e+9a secret=x";
@@ -26,14 +27,12 @@ fn repository() -> Project {
     project
 }
 
-fn scan(project: &Project, args: &[&str]) -> Output {
-    project
-        .lsenv()
+/// `lsenv scan ARGS` with the key in the environment.
+fn scan(project: &Project, args: &[&str]) -> Case {
+    Case::new(project)
         .env("RAILS_MASTER_KEY", KEY)
         .arg("scan")
         .args(args)
-        .output()
-        .unwrap()
 }
 
 /// Every form of every value, none of which lsenv may print.
@@ -84,8 +83,10 @@ fn leaky_repository() -> (Project, String) {
 #[test]
 fn values_in_tracked_and_untracked_files_are_found_by_name_and_line() {
     let (project, _) = leaky_repository();
-    let output = scan(&project, &[]);
-    assert_said(&output, 9, "found 2 secret value(s)");
+    let output = scan(&project, &[])
+        .status(9)
+        .said("found 2 secret value(s)")
+        .run();
     let stdout = String::from_utf8(output.stdout.clone()).unwrap();
     assert_eq!(
         stdout,
@@ -104,8 +105,10 @@ fn values_in_tracked_and_untracked_files_are_found_by_name_and_line() {
 #[test]
 fn history_finds_a_value_in_a_removed_file_and_names_the_commit() {
     let (project, leak) = leaky_repository();
-    let output = scan(&project, &["--history"]);
-    assert_said(&output, 9, "found 4 secret value(s)");
+    let output = scan(&project, &["--history"])
+        .status(9)
+        .said("found 4 secret value(s)")
+        .run();
     let stdout = String::from_utf8(output.stdout.clone()).unwrap();
     assert!(
         stdout.contains(&format!(
@@ -120,34 +123,35 @@ fn history_finds_a_value_in_a_removed_file_and_names_the_commit() {
     );
     assert_no_value(&output);
     // Without --history the removed file is not seen.
-    assert!(!said(&scan(&project, &[])).contains("leak.txt"));
+    scan(&project, &[]).any_status().lacks("leak.txt").run();
 }
 
 #[test]
 fn paths_limit_the_scan() {
     let (project, _) = leaky_repository();
-    let output = scan(&project, &["notes.md"]);
-    assert_said(&output, 9, "found 1 secret value(s)");
+    let output = scan(&project, &["notes.md"])
+        .status(9)
+        .said("found 1 secret value(s)")
+        .run();
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
         "notes.md:2: LITESTREAM_SECRET_ACCESS_KEY (URL-encoded)\n"
     );
-    let output = scan(&project, &["--history", "app"]);
-    assert_said(&output, 9, "found 2 secret value(s)");
-    assert!(!said(&output).contains("leak.txt"), "{}", said(&output));
+    scan(&project, &["--history", "app"])
+        .status(9)
+        .said("found 2 secret value(s)")
+        .lacks("leak.txt")
+        .run();
 }
 
 #[test]
 fn a_clean_repository_exits_0_and_says_what_it_scanned() {
     let project = repository();
     project.file("README", "nothing to see\n");
-    let output = scan(&project, &["--history"]);
-    assert_said(
-        &output,
-        0,
-        "scanned 3 file(s) and 2 blob(s) of the history for 2 secret value(s): none found",
-    );
-    assert!(output.stdout.is_empty());
+    scan(&project, &["--history"])
+        .said("scanned 3 file(s) and 2 blob(s) of the history for 2 secret value(s): none found")
+        .stdout_is("")
+        .run();
 }
 
 #[test]
@@ -172,12 +176,9 @@ fn symlinks_fifos_large_and_ignored_files_are_not_read() {
     let mut big = ACCESS.as_bytes().to_vec();
     big.resize((16 << 20) + 1, b'x');
     project.file("big.bin", big);
-    let output = scan(&project, &[]);
-    assert_said(
-        &output,
-        0,
-        "skipped 2 symlink(s) and other non-regular file(s)",
-    );
+    let output = scan(&project, &[])
+        .said("skipped 2 symlink(s) and other non-regular file(s)")
+        .run();
     let said = said(&output);
     assert!(
         said.contains("big.bin: skipped: larger than 16 MiB"),
@@ -191,19 +192,18 @@ fn when_the_scan_cannot_run_the_exit_status_says_why() {
     // Not in a git work tree: usage (2).
     let project = Project::new();
     project.credentials(&format!("litestream:\n  replica_key_id: {ACCESS}\n"));
-    let output = scan(&project, &[]);
-    assert_said(&output, 2, "not in a git work tree");
+    let output = scan(&project, &[])
+        .status(2)
+        .said("not in a git work tree")
+        .run();
     assert_no_value(&output);
     // No key: 4; a wrong key: 5. Neither is mistaken for "clean".
     let project = repository();
     std::fs::remove_file(project.path("config/master.key")).unwrap();
-    let output = project.lsenv().arg("scan").output().unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", said(&output));
-    let output = project
-        .lsenv()
+    Case::new(&project).arg("scan").status(4).run();
+    Case::new(&project)
         .env("RAILS_MASTER_KEY", "00000000000000000000000000000000")
         .arg("scan")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(5), "{}", said(&output));
+        .status(5)
+        .run();
 }

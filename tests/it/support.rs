@@ -8,16 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use lsenv::store::rails::{self, MasterKey};
+
+use crate::case::Case;
 
 /// The key every test project uses unless a test says otherwise. Test-only.
 pub(crate) const KEY: &str = "0123456789abcdef0123456789abcdef";
 /// A value planted in credentials: it must never appear in lsenv's own output.
 pub(crate) const CANARY: &str = "canary-7f3e9a-secret";
-
-/// A bad-input case: its name, how to make it, the exit code, and what lsenv must say.
-pub(crate) type Problem<'a> = (&'static str, Box<dyn Fn(&Project) + 'a>, i32, &'static str);
 
 pub(crate) struct Project {
     dir: tempfile::TempDir,
@@ -64,12 +62,8 @@ impl Project {
         self.file(enc, rails::encrypt(yaml.as_bytes(), &key))
     }
 
-    /// lsenv, started in the project root with only `PATH` in its environment.
-    pub(crate) fn lsenv(&self) -> Command {
-        Command::from_std(self.process())
-    }
-
-    /// The same, as a plain process for tests that need its PID.
+    /// lsenv, started in the project root with only `PATH` in its environment, as a plain
+    /// process for harnesses that need its PID; [`Case::new`] runs and checks it.
     pub(crate) fn process(&self) -> std::process::Command {
         let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("lsenv"));
         command
@@ -139,22 +133,18 @@ pub(crate) fn require_unshare() {
 /// succeeded.
 pub(crate) fn run_driver(script: &str, args: &[&str]) -> (String, String) {
     require_unshare();
-    let output = std::process::Command::new("unshare")
+    let mut command = std::process::Command::new("unshare");
+    command
         .args(["-n", "--", "python3"])
         .arg(format!("tests/drivers/{script}"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("LSENV_BIN", assert_cmd::cargo::cargo_bin!("lsenv"))
-        .env("LITESTREAM_BIN", litestream())
-        .output()
-        .expect("cannot run `unshare` (util-linux)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report = format!(
-        "status: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .env("LITESTREAM_BIN", litestream());
+    let output = command.output().expect("cannot run `unshare` (util-linux)");
+    let report = crate::case::report(&command, None, &output);
     assert!(output.status.success(), "{script} failed\n{report}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
     let summary = stdout.lines().last().unwrap_or_default().to_owned();
     (summary, report)
 }
@@ -179,9 +169,10 @@ pub(crate) fn env_of(output: &Output) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Runs lsenv with `args` followed by `env -0`, and returns the child's environment.
-pub(crate) fn child_env(command: &mut Command, args: &[&str]) -> BTreeMap<String, String> {
-    env_of(&command.args(args).args(["env", "-0"]).output().unwrap())
+/// Runs the case with `args` followed by `env -0`, and returns the child's environment.
+#[track_caller]
+pub(crate) fn child_env(case: Case, args: &[&str]) -> BTreeMap<String, String> {
+    env_of(&case.args(args).args(["env", "-0"]).reveals().run())
 }
 
 pub(crate) fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -196,14 +187,6 @@ pub(crate) fn said(output: &Output) -> String {
     let mut text = OsString::from_vec(output.stdout.clone());
     text.push(OsString::from_vec(output.stderr.clone()));
     text.to_string_lossy().into_owned()
-}
-
-/// Asserts that the command exited with `code` and said `needle`, showing all it said otherwise.
-#[track_caller]
-pub(crate) fn assert_said(output: &Output, code: i32, needle: &str) {
-    let said = said(output);
-    assert_eq!(output.status.code(), Some(code), "{said}");
-    assert!(said.contains(needle), "{said}");
 }
 
 /// Runs `rails_oracle.rb SUBCOMMAND PATHS… FLAGS…` (real ActiveSupport) with `stdin`; panics on
@@ -359,18 +342,16 @@ impl Drop for Terminal {
 /// 'ulimit -c'`), lsenv being started with a soft core limit of 4096 blocks: lsenv lowers its own
 /// to 0 while it holds secrets, and the command must get 4096 back.
 pub(crate) fn core_limit_through(project: &Project, lsenv_args: &[&str]) -> String {
-    let output = std::process::Command::new("sh")
+    let mut command = std::process::Command::new("sh");
+    command
         .args(["-c", "ulimit -S -c 4096 && exec \"$@\"", "sh"])
         .arg(assert_cmd::cargo::cargo_bin!("lsenv"))
         .args(lsenv_args)
         .args(["sh", "-c", "ulimit -c"])
         .current_dir(project.root())
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
-    String::from_utf8(output.stdout).unwrap()
+        .env("PATH", std::env::var_os("PATH").unwrap());
+    String::from_utf8(Case::of(command).run().stdout).unwrap()
 }
 
 /// Polls `ready` until it holds, failing the test after 15 s with `what` never having happened.

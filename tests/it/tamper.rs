@@ -20,10 +20,9 @@
 //! with its END line, whose line feed is optional), so removing it still opens the file, and the
 //! test checks that it does.
 
-use std::process::Output;
-
 use age::secrecy::ExposeSecret as _;
 
+use crate::case::Case;
 use crate::support::{CANARY, Project};
 
 /// The test's credentials: one secret among ordinary values.
@@ -85,14 +84,17 @@ fn failures(
                         .iter()
                         .filter_map(|variant| {
                             project.file(file, &variant.bytes);
-                            let output = project
-                                .process()
+                            let case = Case::new(&project)
+                                .named(&variant.what)
                                 .envs(env.iter().copied())
                                 .args(["exec", "--", "true"])
-                                .output()
-                                .unwrap();
-                            problem(&output, secrets)
-                                .map(|problem| format!("{}: {problem}", variant.what))
+                                .status(5)
+                                .stdout_is("");
+                            secrets
+                                .iter()
+                                .fold(case, |case, secret| case.lacks(*secret))
+                                .outcome()
+                                .err()
                         })
                         .collect::<Vec<_>>()
                 })
@@ -103,22 +105,6 @@ fn failures(
             .flat_map(|worker| worker.join().unwrap())
             .collect()
     })
-}
-
-/// What is wrong with a run that should have been refused, if anything.
-fn problem(output: &Output, secrets: &[&str]) -> Option<String> {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if output.status.code() != Some(5) {
-        return Some(format!("exit {} instead of 5: {stderr}", output.status));
-    }
-    if !output.stdout.is_empty() {
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        return Some(format!("printed on stdout: {stdout}"));
-    }
-    secrets
-        .iter()
-        .find(|secret| stderr.contains(*secret))
-        .map(|secret| format!("a secret on stderr ({} bytes): {stderr}", secret.len()))
 }
 
 fn assert_none(failures: &[String], tried: usize) {
@@ -168,17 +154,11 @@ fn check_age(armored: bool) {
         let without_line_feed = variants.pop().unwrap();
         let project = make();
         project.file(AGE, &without_line_feed.bytes);
-        let output = project
-            .process()
+        Case::new(&project)
+            .named("the armor without its final line feed")
             .envs(env)
             .args(["exec", "--", "true"])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "the armor without its final line feed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+            .run();
     }
     let failures = failures(&make, AGE, &env, &variants, &[CANARY, &identity]);
     assert_none(&failures, variants.len());

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::support::{Project, assert_said, litestream, run_driver, said, send_signal, wait_until};
+use crate::case::Case;
+use crate::support::{Project, litestream, run_driver, said, send_signal, wait_until};
 
 /// A project whose one database, `db/app.sqlite3` (WAL mode, 100 rows), Litestream replicates to
 /// the file replica `replica/` every 100 ms. The replica's path reaches litestream as a resolved
@@ -97,15 +98,22 @@ fn stop(project: &Project, mut child: Child) {
 
 /// `lsenv verify ARGS` in the private network namespace, with its temporary directory in the
 /// project's `tmp/`.
-fn verify(project: &Project) -> Command {
+fn verify_command(project: &Project) -> Command {
     let mut command = project.offline();
     command.env("TMPDIR", project.path("tmp")).arg("verify");
     command
 }
 
-fn run(command: &mut Command) -> (Output, Duration) {
+/// The same as a case to check.
+fn verify(project: &Project) -> Case {
+    Case::of(verify_command(project))
+}
+
+/// Runs `case`, and how long it took.
+#[track_caller]
+fn timed(case: Case) -> (Output, Duration) {
     let started = Instant::now();
-    let output = command.output().expect("cannot run `unshare` (util-linux)");
+    let output = case.run();
     (output, started.elapsed())
 }
 
@@ -147,15 +155,11 @@ fn verify_a_file_replica_while_replicate_runs_then_stopped_then_killed() {
             written
         })
     };
-    let (output, took) = run(&mut verify(&project));
-    assert_said(
-        &output,
-        0,
-        "verified db/app.sqlite3: the sentinel came back from the replica",
+    let (_, took) = timed(
+        verify(&project).said("verified db/app.sqlite3: the sentinel came back from the replica"),
     );
     eprintln!("verify on a file replica took {took:?}");
-    let (output, _) = run(verify(&project).arg("--json"));
-    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    let output = verify(&project).arg("--json").run();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["databases"][0]["database"], "db/app.sqlite3");
@@ -167,8 +171,7 @@ fn verify_a_file_replica_while_replicate_runs_then_stopped_then_killed() {
 
     // Ten more runs: the table keeps the newest ten sentinels.
     for _ in 0..10 {
-        let (output, _) = run(verify(&project).arg("db/app.sqlite3"));
-        assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+        verify(&project).arg("db/app.sqlite3").run();
     }
     let source = project.path("db/app.sqlite3");
     assert_eq!(count(&source, "lsenv_verify"), 10);
@@ -176,30 +179,27 @@ fn verify_a_file_replica_while_replicate_runs_then_stopped_then_killed() {
     stop(&project, replicating);
 
     let restored = project.path("restored.sqlite3");
-    let output = project
-        .offline()
+    Case::offline(&project)
         .args(["exec", "--", &litestream().to_string_lossy(), "restore"])
         .args(["-config", "config/litestream.yml", "-o"])
         .arg(&restored)
         .arg("db/app.sqlite3")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", said(&output));
+        .run();
     assert_eq!(integrity(&restored), "ok");
     assert_eq!(count(&restored, "items"), count(&source, "items"));
 
     // Replication stopped: the sentinel never reaches the replica.
-    let (output, took) = run(verify(&project).args(["--timeout", "2"]));
-    assert_said(
-        &output,
-        7,
-        "behind   db/app.sqlite3: the restored copy lacks the sentinel after 2s",
+    let (_, took) = timed(
+        verify(&project)
+            .args(["--timeout", "2"])
+            .status(7)
+            .said("behind   db/app.sqlite3: the restored copy lacks the sentinel after 2s"),
     );
     assert!(took < Duration::from_secs(6), "took {took:?}");
     assert_no_copy_left(&project);
 
     // SIGTERM while it polls: it stops with 128 + 15 and removes the copy.
-    let mut polling = verify(&project)
+    let mut polling = verify_command(&project)
         .args(["--timeout", "60"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -223,8 +223,7 @@ fn restore_if_missing_brings_the_database_back_and_replication_continues() {
     let replicating = replicate(&project, &[]);
     wait_for_backup(&project);
     // Verified: the replica has everything written so far.
-    let (output, _) = run(&mut verify(&project));
-    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    verify(&project).run();
     stop(&project, replicating);
     let source = project.path("db/app.sqlite3");
     let rows = count(&source, "items");
@@ -242,8 +241,7 @@ fn restore_if_missing_brings_the_database_back_and_replication_continues() {
             .is_ok_and(|restored| restored == rows)
     });
     insert(&open(&project), 10);
-    let (output, _) = run(&mut verify(&project));
-    assert_said(&output, 0, "verified db/app.sqlite3");
+    verify(&project).said("verified db/app.sqlite3").run();
     stop(&project, replicating);
 }
 
@@ -252,19 +250,16 @@ fn restore_if_missing_brings_the_database_back_and_replication_continues() {
 #[test]
 fn verify_refuses_unknown_databases_and_a_missing_config() {
     let project = project();
-    let (output, _) = run(verify(&project).arg("db/other.sqlite3"));
-    assert_said(
-        &output,
-        2,
-        "db/other.sqlite3: not a database of config/litestream.yml",
-    );
+    verify(&project)
+        .arg("db/other.sqlite3")
+        .status(2)
+        .said("db/other.sqlite3: not a database of config/litestream.yml")
+        .run();
     std::fs::remove_file(project.path("config/litestream.yml")).unwrap();
-    let (output, _) = run(&mut verify(&project));
-    assert_said(
-        &output,
-        3,
-        "config/litestream.yml: the Litestream configuration file does not exist",
-    );
+    verify(&project)
+        .status(3)
+        .said("config/litestream.yml: the Litestream configuration file does not exist")
+        .run();
 }
 
 /// Against moto on loopback (authentication on): verified through `lsenv replicate`; behind once
@@ -322,15 +317,15 @@ fn the_packaged_litestream_comes_after_the_config_and_before_path() {
     std::fs::copy(assert_cmd::cargo::cargo_bin!("lsenv"), bin.join("lsenv")).unwrap();
     std::os::unix::fs::symlink(litestream(), bin.join("litestream")).unwrap();
     let lsenv = |args: &[&str], vars: &[(&str, &Path)]| {
-        let output = Command::new(bin.join("lsenv"))
+        let mut command = Command::new(bin.join("lsenv"));
+        command
             .args(args)
             .current_dir(project.root())
             .env_clear()
             .env("PATH", "/nonexistent")
-            .envs(vars.iter().copied())
-            .output()
-            .unwrap();
-        said(&output)
+            .envs(vars.iter().copied());
+        // `check` finds more than which litestream runs: only what it says of that matters.
+        said(&Case::of(command).any_status().run())
     };
     let beside = bin.join("litestream");
     let text = lsenv(&["--version"], &[]);

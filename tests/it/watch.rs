@@ -12,6 +12,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+use crate::case::Case;
 use crate::support::{CANARY, Project, Terminal, run_driver, send_signal};
 
 /// The command under watch: prints `start PID BUCKET SECRET-LENGTH` and, on SIGTERM, `stopped`.
@@ -283,12 +284,10 @@ fn an_invalid_change_is_refused_and_the_command_kept() {
 fn signals_and_exit_codes_are_the_commands() {
     let project = project();
     for (script, code) in [("exit 0", 0), ("exit 7", 7), ("kill -TERM $$", 143)] {
-        let output = project
-            .lsenv()
+        Case::new(&project)
             .args(["exec", "--watch", "--", "sh", "-c", script])
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(code), "{script}");
+            .status(code)
+            .run();
     }
 
     let mut watched = Watched::exec(
@@ -580,4 +579,15 @@ fn litestreams_final_sync_completes_before_a_restart() {
         summary.starts_with(r#"{"ok":true,"passed":["restart","refused"]"#),
         "unexpected summary: {summary}\n{report}"
     );
+}
+
+/// Until the watcher hands new keys to the credentials endpoint, the two do not go together.
+#[test]
+fn watch_and_serve_credentials_are_refused_together() {
+    let project = project();
+    Case::new(&project)
+        .args(["replicate", "--watch", "--serve-credentials"])
+        .status(2)
+        .stderr_has("cannot be used with")
+        .run();
 }

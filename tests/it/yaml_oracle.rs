@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::support::{Project, assert_said, env_of, said};
+use crate::case::Case;
+use crate::support::{Project, env_of, said};
 
 /// What the two readers must do with a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,15 +169,14 @@ fn lsenv_reads_yaml_as_ruby_reads_credentials() {
             yaml.as_bytes(),
         );
         let ruby = ruby_reads(&project);
-        let output = project
-            .lsenv()
-            .args(["exec", "--", "env", "-0"])
-            .output()
-            .unwrap();
+        let case = Case::new(&project)
+            .named(name)
+            .args(["exec", "--", "env", "-0"]);
         match expect {
             Expect::Agree => match &ruby {
                 Ok(variables) => {
-                    assert!(output.status.success(), "{name}: {}", said(&output));
+                    // The child prints the environment: values on purpose.
+                    let output = case.reveals().run();
                     let lsenv: BTreeMap<String, String> = env_of(&output)
                         .into_iter()
                         .filter(|(key, _)| key.starts_with("LITESTREAM_"))
@@ -184,12 +184,16 @@ fn lsenv_reads_yaml_as_ruby_reads_credentials() {
                     assert!(!variables.is_empty(), "{name}: Ruby set nothing");
                     assert_eq!(&lsenv, variables, "{name}");
                 }
-                Err(_) => assert_said(&output, 3, "config/credentials.yml.enc"),
+                Err(_) => {
+                    case.status(3).said("config/credentials.yml.enc").run();
+                }
             },
             Expect::LsenvRefusesAtLine(line) => {
                 let variables = ruby.unwrap_or_else(|err| panic!("{name}: Ruby refused: {err}"));
                 assert_eq!(variables.len(), 1, "{name}: {variables:?}");
-                assert_said(&output, 3, &format!("config/credentials.yml.enc:{line}:"));
+                case.status(3)
+                    .said(format!("config/credentials.yml.enc:{line}:"))
+                    .run();
             }
         }
     }
@@ -202,9 +206,8 @@ fn check_warns_of_duplicate_keys() {
     project.credentials(
         "litestream:\n  replica_bucket: one\nlitestream:\n  replica_bucket: two\n  replica_region: r\n  replica_region: s\n",
     );
-    let output = project.lsenv().arg("check").output().unwrap();
+    let output = Case::new(&project).arg("check").status(6).run();
     let said = said(&output);
-    assert_eq!(output.status.code(), Some(6), "{said}");
     for key in [
         ":3:1: key `litestream`",
         ":6:3: key `litestream.replica_region`",
