@@ -162,10 +162,26 @@ impl Project {
                         hint: Some("create an identity first: lsenv keygen".into()),
                     });
                 }
+                // A plugin's identity is a handle: only the plugin knows its recipient.
                 recipients = identities
                     .iter()
-                    .map(age::x25519::Identity::to_public)
+                    .filter_map(|identity| match identity {
+                        crate::store::age::Identity::X25519(key) => {
+                            Some(crate::store::age::Recipient::X25519(key.to_public()))
+                        }
+                        crate::store::age::Identity::Plugin { .. } => None,
+                    })
                     .collect();
+                if recipients.is_empty() {
+                    return Err(Error::Key {
+                        source_name: target.file.display().to_string(),
+                        problem: "a new age file needs recipients, and a plugin's identity does not say its recipient".into(),
+                        hint: Some(format!(
+                            "list the plugin's recipient (age1NAME1…, which the plugin printed with the identity) in {}",
+                            age.recipients_file.display()
+                        )),
+                    });
+                }
                 pending = Some(Pending::RecipientsFile(age.recipients_file.clone()));
             }
             return Ok(Sealing {
