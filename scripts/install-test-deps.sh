@@ -25,6 +25,8 @@ command -v systemd-analyze >/dev/null || apt_packages+=(systemd)
 [ -x /usr/sbin/sshd ] || apt_packages+=(openssh-server)
 command -v ssh-keygen >/dev/null || apt_packages+=(openssh-client)
 command -v nats-server >/dev/null || apt_packages+=(nats-server)
+# Certificates for the NATS server with TLS client authentication.
+command -v openssl >/dev/null || apt_packages+=(openssl)
 command -v npm >/dev/null || apt_packages+=(nodejs npm)
 
 if ((${#apt_packages[@]})); then

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use toml::{Table, Value};
 
-use crate::error::{Error, Location, Result, position_of};
+use crate::error::{ConfigProblem, Error, Location, Result, position_of};
 use crate::secret::Secret;
 use crate::tree::Node;
 
@@ -104,14 +104,18 @@ impl Config {
         let text = std::str::from_utf8(&bytes).map_err(|err| {
             Error::config(
                 Location::file(&path),
-                format!("not valid UTF-8 (at byte {})", err.valid_up_to()),
+                ConfigProblem::NotUtf8 {
+                    at: err.valid_up_to(),
+                },
             )
         })?;
         let mut table: Table = text.parse().map_err(|err: toml::de::Error| {
             let position = err.span().map(|span| position_of(text, span.start));
             Error::config(
                 Location::file(&path).at(position),
-                format!("invalid TOML: {}", err.message().trim_end()),
+                ConfigProblem::InvalidToml {
+                    message: err.message().trim_end().to_owned(),
+                },
             )
         })?;
         let environments = table.remove("environments");
@@ -139,20 +143,14 @@ impl Config {
             if outside && !config.file_outside_project {
                 return Err(Error::config(
                     config.location("credentials.file"),
-                    "this file is outside the project",
-                )
-                .with_hint(
-                    "if that is meant (a deployment's shared directory), add file_outside_project = true to [credentials]",
+                    ConfigProblem::OutsideProject,
                 ));
             }
         }
         if config.section.is_empty() && !config.whole_file {
             return Err(Error::config(
                 config.location("credentials.section"),
-                "an empty section makes every secret in the credentials file a variable",
-            )
-            .with_hint(
-                "name the section (the default is \"litestream\"), or, if every secret is meant, add whole_file = true to [credentials]",
+                ConfigProblem::EmptySection,
             ));
         }
         Ok(config)
@@ -173,9 +171,8 @@ impl Config {
                 "audit" => {
                     return Err(Error::config(
                         self.location(&table_name),
-                        "the audit log is set only in the user's own config, never by a project",
-                    )
-                    .with_hint("remove this table; see `lsenv audit --help`"));
+                        ConfigProblem::AuditInProject,
+                    ));
                 }
                 _ => {
                     return Err(self.unknown(
@@ -235,10 +232,7 @@ impl Config {
                     let key_path = entry
                         .remove("key")
                         .ok_or_else(|| {
-                            Error::config(
-                                self.location(&full),
-                                "this table needs `key`, a key path",
-                            )
+                            Error::config(self.location(&full), ConfigProblem::TableNeedsKey)
                         })
                         .and_then(|key| self.expect_string(key, &format!("{full}.key")))?;
                     let optional = match entry.remove("optional") {
@@ -271,9 +265,8 @@ impl Config {
             if both {
                 return Err(Error::config(
                     self.location(&full),
-                    "declared in both [env] and [files]",
-                )
-                .with_hint("keep one: [files] makes it the path of a file holding the value"));
+                    ConfigProblem::InEnvAndFiles,
+                ));
             }
             self.mappings.retain(|mapping| mapping.name != name);
             self.mappings.push(Mapping {
@@ -293,7 +286,12 @@ impl Config {
             match key.as_str() {
                 "pass" => {
                     self.pass = crate::presets::expand(self.expect_strings(value, &full)?)
-                        .map_err(|problem| Error::config(self.location(&full), problem))?;
+                        .map_err(|pattern| {
+                            Error::config(
+                                self.location(&full),
+                                ConfigProblem::UnknownPreset { pattern },
+                            )
+                        })?;
                 }
                 "allow" => self.allow = self.expect_strings(value, &full)?,
                 _ => return Err(self.unknown(&full, "pass, allow")),
@@ -320,15 +318,17 @@ impl Config {
         Location::file(&self.path).key(key)
     }
 
-    fn unknown(&self, key: &str, known: &str) -> Error {
-        Error::config(self.location(key), "unknown setting")
-            .with_hint(format!("known here: {known}"))
+    fn unknown(&self, key: &str, known: &'static str) -> Error {
+        Error::config(self.location(key), ConfigProblem::UnknownSetting { known })
     }
 
-    fn type_error(&self, key: &str, expected: &str, found: &Value) -> Error {
+    fn type_error(&self, key: &str, expected: &'static str, found: &Value) -> Error {
         Error::config(
             self.location(key),
-            format!("expected {expected}, found {}", found.type_str()),
+            ConfigProblem::WrongType {
+                expected,
+                found: found.type_str(),
+            },
         )
     }
 

@@ -2,7 +2,9 @@
 //! `production` environment, for `init` to replicate. Read as YAML without running any Ruby (see
 //! [`strip_erb`]); its settings are not secrets.
 
-use crate::error::{Error, Location, Result};
+use crate::error::{
+    ConfigProblem, DatabasePathProblem, Error, Hint, Location, Result, UsageProblem,
+};
 use crate::os;
 use crate::project::Project;
 use crate::terminal::say;
@@ -16,15 +18,15 @@ const MAX_DATABASE_YML_BYTES: u64 = 1024 * 1024;
 const ERB_VALUE: &str = "lsenv-erb-value";
 /// Litestream pastes variables into the raw text of its config, so a `$` in a path would become
 /// one; control characters have no place in a path written into YAML.
-pub(crate) fn check_db_path(path: &str) -> Result<(), &'static str> {
+pub(crate) fn check_db_path(path: &str) -> Result<(), DatabasePathProblem> {
     if path.is_empty() {
-        Err("the path is empty")
+        Err(DatabasePathProblem::Empty)
     } else if path == ":memory:" {
-        Err("an in-memory database cannot be replicated")
+        Err(DatabasePathProblem::InMemory)
     } else if path.contains('$') {
-        Err("Litestream would read the `$` in it as the start of a variable")
+        Err(DatabasePathProblem::Dollar)
     } else if path.chars().any(char::is_control) {
-        Err("the path has a control character")
+        Err(DatabasePathProblem::ControlCharacter)
     } else {
         Ok(())
     }
@@ -32,31 +34,29 @@ pub(crate) fn check_db_path(path: &str) -> Result<(), &'static str> {
 
 /// The SQLite databases of the `production` environment of `config/database.yml`; `ask` is the
 /// hint for naming them by hand instead.
-pub(crate) fn sqlite_databases(project: &Project, ask: &str) -> Result<Vec<String>> {
+pub(crate) fn sqlite_databases(project: &Project, ask: &Hint) -> Result<Vec<String>> {
     let path = project.path(PATH);
     if !path.is_file() {
-        return Err(Error::usage(format!(
-            "no --db given, and there is no {} to find the databases in",
-            path.display()
-        ))
-        .with_hint(ask));
+        return Err(Error::usage(UsageProblem::NoDatabaseYml { path }).with_hint(ask.clone()));
     }
     let bytes = os::read_capped(&path, MAX_DATABASE_YML_BYTES)?;
     let text = std::str::from_utf8(&bytes).map_err(|err| {
         Error::config(
             Location::file(&path),
-            format!("not valid UTF-8 (at byte {})", err.valid_up_to()),
+            ConfigProblem::NotUtf8 {
+                at: err.valid_up_to(),
+            },
         )
-        .with_hint(ask)
+        .with_hint(ask.clone())
     })?;
     let yaml = strip_erb(text).map_err(|offset| {
         Error::config(
             Location::file(&path).at(Some(crate::error::position_of(text, offset))),
-            "this ERB tag `<%` is never closed by `%>`",
+            ConfigProblem::UnclosedErb,
         )
-        .with_hint(ask)
+        .with_hint(ask.clone())
     })?;
-    let tree = yaml::parse(&yaml, &path).map_err(|err| err.with_hint(ask))?;
+    let tree = yaml::parse(&yaml, &path).map_err(|err| err.with_hint(ask.clone()))?;
     let mut found = Vec::new();
     for (name, entry) in production_entries(&tree) {
         match sqlite_database(entry) {
@@ -69,11 +69,7 @@ pub(crate) fn sqlite_databases(project: &Project, ask: &str) -> Result<Vec<Strin
         }
     }
     if found.is_empty() {
-        return Err(Error::usage(format!(
-            "{}: no SQLite database in `production`, so there is nothing to replicate",
-            path.display()
-        ))
-        .with_hint(ask));
+        return Err(Error::usage(UsageProblem::NoSqliteDatabase { path }).with_hint(ask.clone()));
     }
     Ok(found)
 }
@@ -97,13 +93,13 @@ fn production_entries(tree: &Node) -> Vec<(String, &Node)> {
 
 /// `None` for a configuration whose adapter is not `sqlite3`; else its database path, or why it
 /// cannot be used.
-fn sqlite_database(entry: &Node) -> Option<Result<String, &'static str>> {
+fn sqlite_database(entry: &Node) -> Option<Result<String, DatabasePathProblem>> {
     if scalar_text(entry.get("adapter")) != Some("sqlite3") {
         return None;
     }
     Some(match scalar_text(entry.get("database")) {
-        None => Err("it names no database file"),
-        Some(path) if path.contains(ERB_VALUE) => Err("its database path is computed by ERB"),
+        None => Err(DatabasePathProblem::NoFile),
+        Some(path) if path.contains(ERB_VALUE) => Err(DatabasePathProblem::Erb),
         Some(path) => check_db_path(path).map(|()| path.to_owned()),
     })
 }
@@ -148,6 +144,7 @@ mod tests {
     use std::path::Path;
 
     use super::{ERB_VALUE, production_entries, sqlite_database, strip_erb};
+    use crate::error::DatabasePathProblem;
     use crate::tree::Node;
 
     #[test]
@@ -161,7 +158,7 @@ mod tests {
     #[test]
     fn production_sqlite_databases_single_and_multi() {
         let parse = |text: &str| crate::yaml::parse(text, Path::new("d")).unwrap();
-        let found = |tree: &Node| -> Vec<(String, Option<Result<String, &str>>)> {
+        let found = |tree: &Node| -> Vec<(String, Option<Result<String, DatabasePathProblem>>)> {
             production_entries(tree)
                 .into_iter()
                 .map(|(name, entry)| (name, sqlite_database(entry)))
@@ -180,13 +177,10 @@ mod tests {
             [
                 ("production.primary".into(), Some(Ok("a".into()))),
                 ("production.pg".into(), None),
-                (
-                    "production.erb".into(),
-                    Some(Err("its database path is computed by ERB"))
-                ),
+                ("production.erb".into(), Some(Err(DatabasePathProblem::Erb))),
                 (
                     "production.none".into(),
-                    Some(Err("it names no database file"))
+                    Some(Err(DatabasePathProblem::NoFile))
                 ),
             ]
         );

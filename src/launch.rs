@@ -17,11 +17,11 @@ use signal_hook::consts::SIGPIPE;
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{ConfigProblem, Error, ExecProblem, Location, Result, ValueProblem};
 use crate::filesecret::FileSecrets;
 use crate::names;
 use crate::os::NoCoreDumps;
-use crate::resolve::{HOLDS_NUL, Resolution};
+use crate::resolve::Resolution;
 
 /// `execvp`'s search path when `PATH` is not set.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
@@ -60,7 +60,10 @@ pub(crate) fn child_env<'a>(
     if let Some((name, _)) = passed.iter().find(|(_, value)| value.contains(&0)) {
         return Err(Error::config(
             Location::file("environment"),
-            format!("{name} {HOLDS_NUL}"),
+            ConfigProblem::Value {
+                name: (*name).to_owned(),
+                problem: ValueProblem::HoldsNul,
+            },
         ));
     }
     let mut passed = passed.into_iter().peekable();
@@ -182,7 +185,7 @@ impl Image {
         let c_string = |bytes: &[u8]| {
             CString::new(bytes).map_err(|_| Error::CannotExecute {
                 path: program.clone(),
-                reason: "its path or an argument holds a NUL byte".into(),
+                reason: ExecProblem::Nul,
             })
         };
         let path = c_string(program.as_os_str().as_bytes())?;
@@ -253,11 +256,12 @@ pub(crate) fn cannot_execute(program: PathBuf, err: &io::Error) -> Error {
     match err.raw_os_error() {
         Some(code) if code == rustix::io::Errno::NOENT.raw_os_error() => Error::CannotExecute {
             path: program,
-            reason: "its interpreter or loader was not found".into(),
+            reason: ExecProblem::NoInterpreter,
         },
         _ => Error::CannotExecute {
             path: program,
-            reason: err.to_string(),
+            // The error is borrowed: its text is kept, for the message.
+            reason: ExecProblem::Os(io::Error::new(err.kind(), err.to_string())),
         },
     }
 }
@@ -280,7 +284,7 @@ pub(crate) fn find_program(
             }),
             Err(err) => Err(Error::CannotExecute {
                 path,
-                reason: err.to_string(),
+                reason: ExecProblem::Os(err),
             }),
         };
     }
@@ -311,7 +315,7 @@ pub(crate) fn find_program(
 fn not_executable(path: PathBuf) -> Error {
     Error::CannotExecute {
         path,
-        reason: "it is not an executable file".into(),
+        reason: ExecProblem::NotExecutable,
     }
 }
 

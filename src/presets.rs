@@ -58,7 +58,8 @@ pub(crate) const PRESETS: [(&str, &str, &str, &[&str]); 3] = [
     ),
 ];
 
-/// The pass-list with each `@preset` replaced by its names; an unknown preset is an error.
+/// The pass-list with each `@preset` replaced by its names; an unknown preset is an error,
+/// which is that pattern.
 pub(crate) fn expand(patterns: Vec<String>) -> Result<Vec<String>, String> {
     let mut expanded = Vec::with_capacity(patterns.len());
     for pattern in patterns {
@@ -66,10 +67,9 @@ pub(crate) fn expand(patterns: Vec<String>) -> Result<Vec<String>, String> {
             expanded.push(pattern);
             continue;
         };
-        let (_, _, _, names) = PRESETS
-            .iter()
-            .find(|(name, ..)| *name == preset)
-            .ok_or_else(|| format!("{pattern}: no such preset (known: @aws, @gcp, @azure)"))?;
+        let Some((_, _, _, names)) = PRESETS.iter().find(|(name, ..)| *name == preset) else {
+            return Err(pattern);
+        };
         expanded.extend(names.iter().map(|&name| name.to_owned()));
     }
     Ok(expanded)

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{CONFIG_FILE, Config};
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{ConfigProblem, Error, KeyProblem, Location, Result, UsageProblem};
 use crate::store::keys::{self, AgeKeys, KeySource};
 use crate::store::rails::MasterKey;
 use crate::store::{Access, Credentials, Keys};
@@ -156,11 +156,10 @@ impl Project {
             let mut pending = None;
             if !target.exists && recipients.is_empty() {
                 if identities.is_empty() {
-                    return Err(Error::Key {
-                        source_name: target.file.display().to_string(),
-                        problem: "a new age file needs recipients, and there is no identity to take one from".into(),
-                        hint: Some("create an identity first: lsenv keygen".into()),
-                    });
+                    return Err(Error::key(
+                        target.file.display(),
+                        KeyProblem::NoIdentityForRecipients,
+                    ));
                 }
                 // A plugin's identity is a handle: only the plugin knows its recipient.
                 recipients = identities
@@ -173,14 +172,12 @@ impl Project {
                     })
                     .collect();
                 if recipients.is_empty() {
-                    return Err(Error::Key {
-                        source_name: target.file.display().to_string(),
-                        problem: "a new age file needs recipients, and a plugin's identity does not say its recipient".into(),
-                        hint: Some(format!(
-                            "list the plugin's recipient (age1NAME1…, which the plugin printed with the identity) in {}",
-                            age.recipients_file.display()
-                        )),
-                    });
+                    return Err(Error::key(
+                        target.file.display(),
+                        KeyProblem::PluginIdentityOnly {
+                            recipients_file: age.recipients_file.clone(),
+                        },
+                    ));
                 }
                 pending = Some(Pending::RecipientsFile(age.recipients_file.clone()));
             }
@@ -234,10 +231,7 @@ impl Project {
         let root = match directory {
             Some(dir) if dir.is_dir() => dir,
             Some(dir) => {
-                return Err(Error::usage(format!(
-                    "-C {}: not a directory",
-                    dir.display()
-                )));
+                return Err(Error::usage(UsageProblem::NotADirectory { dir }));
             }
             None => find_root(cwd)?,
         };
@@ -344,9 +338,8 @@ impl Project {
         match (crate::os::exists(&rails)?, crate::os::exists(&age)?) {
             (true, true) => Err(Error::config(
                 Location::file(&age),
-                format!("both {} and this file exist; lsenv cannot tell which holds the credentials", rails.display()),
-            )
-            .with_hint("remove the one that is out of date, or name one with `file` in the [credentials] table of config/lsenv.toml")),
+                ConfigProblem::TwoCredentialsFiles { rails },
+            )),
             (true, false) => Ok(Some(rails)),
             (false, true) => Ok(Some(age)),
             (false, false) => Ok(None),
@@ -393,7 +386,7 @@ impl Project {
             if self.config.credentials_file.is_some() {
                 return Err(Error::config(
                     Location::file(&self.config.path).key("credentials.file"),
-                    format!("{} does not exist", target.file.display()),
+                    ConfigProblem::NamedFileMissing { file: target.file },
                 ));
             }
             return Ok(None);
@@ -447,20 +440,19 @@ impl Project {
     }
 
     pub fn missing_key(&self, file: &Path) -> Error {
-        self.missing_key_because(file, "no key found to decrypt this file")
+        Error::key(
+            file.display(),
+            KeyProblem::Missing {
+                key_files: self.key_files(),
+            },
+        )
     }
 
-    pub fn missing_key_because(&self, file: &Path, problem: &str) -> Error {
-        Error::Key {
-            source_name: file.display().to_string(),
-            problem: problem.to_owned(),
-            hint: Some(format!(
-                "set RAILS_MASTER_KEY (or LSENV_MASTER_KEY), or put the key in {}",
-                match &self.environment {
-                    Some(name) => format!("config/credentials/{name}.key or {GLOBAL_KEY}"),
-                    None => GLOBAL_KEY.to_owned(),
-                }
-            )),
+    /// The key files a Rails key is looked for in, for the hint of a missing key.
+    pub fn key_files(&self) -> String {
+        match &self.environment {
+            Some(name) => format!("config/credentials/{name}.key or {GLOBAL_KEY}"),
+            None => GLOBAL_KEY.to_owned(),
         }
     }
 
@@ -593,9 +585,9 @@ fn select_environment(flag: Option<String>, env: &Env) -> Result<Option<String>>
     if valid {
         Ok(Some(name))
     } else {
-        Err(Error::usage(format!(
-            "{origin}: the environment name must be letters, digits, `_`, `-` or `.`, not starting with `.`"
-        )))
+        Err(Error::usage(UsageProblem::InvalidEnvironmentName {
+            origin,
+        }))
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, Mapping};
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{ConfigProblem, Error, Location, Result, ValueProblem};
 use crate::names::{self, PREFIX};
 use crate::secret::Secret;
 use crate::tree::Node;
@@ -23,9 +23,6 @@ const ALIASES: [(&str, &str); 2] = [
     ("replica_key_id", "access_key_id"),
     ("replica_access_key", "secret_access_key"),
 ];
-
-/// Why a value cannot become an environment variable, after its name.
-pub(crate) const HOLDS_NUL: &str = "holds a NUL byte, which no environment variable can hold";
 
 /// Where a value came from. The file is shared by every value read from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,20 +84,26 @@ impl Variable {
     pub fn env_value(&self, name: &str) -> Result<&[u8]> {
         let value = self.value.expose();
         if value.contains(&0) {
-            return Err(self.refusal(name, HOLDS_NUL));
+            return Err(self.refusal(name, ValueProblem::HoldsNul));
         }
         Ok(value)
     }
 
     /// An error naming the variable and where its value came from, never the value.
-    pub fn refusal(&self, name: &str, problem: &str) -> Error {
+    pub fn refusal(&self, name: &str, problem: ValueProblem) -> Error {
         let location = match &self.source {
             Source::Toml { file, key } | Source::Credentials { file, key } => {
                 Location::file(&**file).key(key)
             }
             Source::Environment { .. } => Location::file("environment"),
         };
-        Error::config(location, format!("{name} {problem}"))
+        Error::config(
+            location,
+            ConfigProblem::Value {
+                name: name.to_owned(),
+                problem,
+            },
+        )
     }
 }
 
@@ -284,25 +287,18 @@ fn check_mappings(config: &Config) -> Result<()> {
             Location::file(&config.path).key(format!("{}.{}", mapping.table, mapping.name));
         let name = mapping.name.as_str();
         if !names::is_valid_name(name) {
-            return Err(Error::config(
-                location,
-                "not a valid variable name (letters, digits and _, not starting with a digit)",
-            ));
+            return Err(Error::config(location, ConfigProblem::InvalidName));
         }
         if names::is_key_variable(name) {
-            return Err(Error::config(
-                location,
-                "key variables are never set from credentials",
-            ));
+            return Err(Error::config(location, ConfigProblem::KeyVariable));
         }
         if names::is_refused(name) && !config.allow.iter().any(|allowed| allowed == name) {
             return Err(Error::config(
                 location,
-                "this name changes how programs run and may not be set from credentials",
-            )
-            .with_hint(format!(
-                "if you mean it, add \"{name}\" to `allow` in the [exec] table"
-            )));
+                ConfigProblem::RefusedName {
+                    name: name.to_owned(),
+                },
+            ));
         }
     }
     Ok(())
@@ -339,21 +335,23 @@ fn credentials_variables(config: &Config, document: &mut Node, file: &Path) -> R
             None if !optional => {
                 return Err(Error::config(
                     Location::file(file).key(key_path),
-                    format!("no such key, and {name} in [{table}] of {} maps to it", config.path.display()),
-                )
-                .with_hint(format!(
-                    "fix the key path, or mark it optional: {name} = {{ key = \"{key_path}\", optional = true }}"
-                )));
+                    ConfigProblem::MissingMappedKey {
+                        name: name.clone(),
+                        table: table.clone(),
+                        config: config.path.clone(),
+                        key_path: key_path.to_owned(),
+                    },
+                ));
             }
             None | Some(Node::Null) => {}
             Some(Node::Scalar(value)) => mapped.push((mapping, value)),
             Some(other) => {
                 return Err(Error::config(
                     Location::file(file).key(key_path),
-                    format!(
-                        "{} cannot become the variable {name}; point at a single value",
-                        other.kind()
-                    ),
+                    ConfigProblem::NotSingleValue {
+                        kind: other.kind(),
+                        name: name.clone(),
+                    },
                 ));
             }
         }
@@ -404,10 +402,9 @@ fn section_variables(
     let Node::Map(entries) = section else {
         return Err(Error::config(
             Location::file(file).key(path),
-            format!(
-                "the section is {}; expected a mapping of names to values",
-                section.kind()
-            ),
+            ConfigProblem::SectionNotMapping {
+                kind: section.kind(),
+            },
         ));
     };
     let mut layer = Layer {
@@ -444,10 +441,7 @@ fn flatten(
     let location = || Location::file(file).key(key_path.as_str());
     // The key itself: a `.` inside it would end up in the variable's name.
     if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(Error::config(
-            location(),
-            "this key cannot become part of a variable name (use letters, digits and _)",
-        ));
+        return Err(Error::config(location(), ConfigProblem::KeyNotNamePart));
     }
     match node {
         Node::Null => Ok(()),
@@ -468,10 +462,7 @@ fn flatten(
         }),
         Node::List | Node::Tagged => Err(Error::config(
             location(),
-            format!(
-                "{} cannot become a variable; use a single value or a mapping",
-                node.kind()
-            ),
+            ConfigProblem::NotAVariable { kind: node.kind() },
         )),
     }
 }
@@ -509,14 +500,12 @@ impl Layer {
             };
             return Err(Error::config(
                 Location::file(file).key(key_of(&second.source)),
-                format!(
-                    "`{}` and `{}` both set {}",
-                    key_of(&first.source),
-                    key_of(&second.source),
-                    name
-                ),
-            )
-            .with_hint("keep only one of them"));
+                ConfigProblem::SetTwice {
+                    first: key_of(&first.source),
+                    second: key_of(&second.source),
+                    name: name.clone(),
+                },
+            ));
         }
         Ok(self.entries.into_iter().map(|(_, entry)| entry).collect())
     }

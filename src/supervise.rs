@@ -37,7 +37,7 @@ use signal_hook::iterator::{Handle, Signals};
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Result, Status, exit};
+use crate::error::{Error, Failure, Result, Status, exit};
 use crate::launch;
 use crate::launch::CommandPlan;
 use crate::os::NoCoreDumps;
@@ -118,10 +118,7 @@ fn redactor(resolution: &Resolution) -> Result<Redactor> {
             names.join(", ")
         ));
     }
-    Redactor::new(secrets).map_err(|err| Error::Failed {
-        message: format!("cannot build the redaction filter: {err}"),
-        hint: None,
-    })
+    Redactor::new(secrets).map_err(|err| Error::failed(Failure::RedactionFilter(err.to_string())))
 }
 
 /// Pipes for stdout and stderr, each filtered onto lsenv's own.

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use lsenv::Error;
-use lsenv::error::exit;
+use lsenv::error::{KeyProblem, exit};
 use lsenv::store::age::{Identity, Unlock, decrypt, parse_identities};
 
 fn identities() -> &'static [Identity] {
@@ -18,11 +18,9 @@ fn identities() -> &'static [Identity] {
     })
 }
 
-const NO_PASSPHRASE: &str = "no passphrase while fuzzing";
-
 /// A passphrase file's passphrase, asked for: refused, as when there is no terminal.
 fn no_passphrase() -> lsenv::Result<age::secrecy::SecretString> {
-    Err(Error::usage(NO_PASSPHRASE))
+    Err(Error::key("fuzzing", KeyProblem::NoTerminal))
 }
 
 libfuzzer_sys::fuzz_target!(|file: &[u8]| {
@@ -32,7 +30,7 @@ libfuzzer_sys::fuzz_target!(|file: &[u8]| {
     };
     match decrypt(file, &unlock, Path::new("config/credentials.yml.age")) {
         Ok(_) => {}
-        Err(Error::Usage { message, .. }) => assert_eq!(message, NO_PASSPHRASE),
+        Err(Error::Key { problem, .. }) => assert!(matches!(*problem, KeyProblem::NoTerminal)),
         Err(err) => assert_eq!(err.exit_code(), exit::INTEGRITY, "{err}"),
     }
 });

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use lsenv::Error;
-use lsenv::error::exit;
+use lsenv::error::{KeyProblem, exit};
 use lsenv::store::age::{Identity, Unlock, check_header, decrypt, parse_identities};
 
 /// A refusal or a decryption must take less than this, unoptimised checks included.
@@ -26,7 +26,7 @@ fn identities() -> &'static [Identity] {
 }
 
 fn no_passphrase() -> lsenv::Result<age::secrecy::SecretString> {
-    Err(Error::usage("no passphrase while fuzzing"))
+    Err(Error::key("fuzzing", KeyProblem::NoTerminal))
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -56,11 +56,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     assert!(took < LIMIT, "{} header bytes took {took:?}", file.len());
     match decrypted {
         Ok(_) => assert!(bounded.is_ok()),
-        Err(Error::Usage { .. }) => {}
+        Err(Error::Key { .. }) => {}
         Err(err) => {
             assert_eq!(err.exit_code(), exit::INTEGRITY, "{err}");
             if let Err(problem) = bounded {
-                assert!(err.to_string().ends_with(&problem), "{err}");
+                assert!(err.to_string().ends_with(&problem.to_string()), "{err}");
             }
         }
     }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::audit::{Settings, parse_time, rotated};
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UsageProblem};
 use crate::terminal::printable;
 
 /// The most of a log that `lsenv audit` reads (a `max_bytes` set larger is read up to this).
@@ -17,9 +17,7 @@ const MAX_READ_BYTES: u64 = 64 << 20;
 pub(crate) fn run(env: &Env, since: Option<&str>, json: bool) -> Result<()> {
     let since = since.map(parse_since).transpose()?;
     let Some(settings) = Settings::load(env) else {
-        return Err(Error::usage(
-            "neither XDG_STATE_HOME nor HOME is set: there is no audit log",
-        ));
+        return Err(Error::usage(UsageProblem::NoAuditLog));
     };
     if !settings.enabled {
         crate::terminal::say(&format!(
@@ -112,8 +110,8 @@ fn parse_since(text: &str) -> Result<i64> {
             now - n * unit
         });
     relative.or_else(|| parse_time(text)).ok_or_else(|| {
-        Error::usage(format!(
-            "--since {text}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or an age such as 30m, 12h, 7d"
-        ))
+        Error::usage(UsageProblem::BadSince {
+            given: text.to_owned(),
+        })
     })
 }

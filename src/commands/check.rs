@@ -203,7 +203,7 @@ fn check_recovery(project: &Project, env: &Env, findings: &mut Findings) {
             format!(
                 "{}; {}",
                 crate::commands::edit::PENDING,
-                crate::commands::edit::CHOICES
+                crate::error::KEPT_CHOICES
             ),
         );
     }

@@ -13,7 +13,10 @@ use std::process::Command;
 
 use crate::commands::edit::EditLock;
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{
+    ConfigProblem, Error, IntegrityProblem, KeyProblem, Location, RecipientProblem, Result,
+    UsageProblem,
+};
 use crate::os;
 use crate::plan::Recipients;
 use crate::project::Project;
@@ -51,9 +54,8 @@ fn existing(project: &Project, env: &Env) -> Result<Credentials> {
     project.credentials(env)?.ok_or_else(|| {
         Error::config(
             Location::file(project.path(crate::project::GLOBAL_CREDENTIALS)),
-            "there is no credentials file yet",
+            ConfigProblem::NoCredentials,
         )
-        .with_hint("create it with: lsenv credentials edit (or lsenv init)")
     })
 }
 
@@ -206,12 +208,10 @@ fn git(project: &Project, args: &[&str]) -> Result<String> {
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(Error::usage(format!(
-            "git {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-        .with_hint("run this inside a git work tree"))
+        Err(Error::usage(UsageProblem::GitFailed {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        }))
     }
 }
 
@@ -240,27 +240,24 @@ pub(crate) fn rotate_key(project: &Project, env: &Env) -> Result<()> {
     if !target.exists {
         return Err(Error::config(
             Location::file(&target.file),
-            "there is no credentials file to re-encrypt",
+            ConfigProblem::NoCredentialsToRotate,
         ));
     }
     if target.age.is_some() {
         return Err(Error::config(
             Location::file(&target.file),
-            "an age file has no shared key to rotate: each reader has an identity of their own",
-        )
-        .with_hint("change who can read it with: lsenv credentials recipients add|remove"));
+            ConfigProblem::AgeHasNoSharedKey,
+        ));
     }
     let key_file = match target.key {
         Some(KeySource::File(path)) => path,
         Some(source @ KeySource::Variable(_)) => {
-            return Err(Error::Key {
-                source_name: source.to_string(),
-                problem: "the key comes from a variable; rotate-key replaces a key file".into(),
-                hint: Some(format!(
-                    "put the current key in {}, unset the variable, and run rotate-key again",
-                    target.new_key_file.display()
-                )),
-            });
+            return Err(Error::key(
+                source,
+                KeyProblem::FromVariable {
+                    key_file: target.new_key_file,
+                },
+            ));
         }
         None => return Err(project.missing_key(&target.file)),
     };
@@ -281,9 +278,8 @@ pub(crate) fn rotate_key(project: &Project, env: &Env) -> Result<()> {
         if pending == 0 {
             return Err(Error::config(
                 Location::file(&old_key_file),
-                "an old key from an earlier rotation is still here",
-            )
-            .with_hint("remove it once nothing needs the old key, then run rotate-key again"));
+                ConfigProblem::OldKeyLeft,
+            ));
         }
         say(&format!(
             "finished an interrupted key rotation ({pending} file(s) re-encrypted)"
@@ -393,9 +389,8 @@ pub(crate) fn recipients(project: &Project, env: &Env, change: &Recipients) -> R
     let Access::Age(age_keys) = &credentials.access else {
         return Err(Error::config(
             Location::file(&credentials.file),
-            "this is a Rails credentials file, which has a master key, not recipients",
-        )
-        .with_hint("move it to age first: lsenv credentials convert --to age"));
+            ConfigProblem::RailsHasNoRecipients,
+        ));
     };
     let _lock = (!matches!(change, Recipients::List))
         .then(|| EditLock::acquire(&credentials.file, env))
@@ -430,13 +425,13 @@ pub(crate) fn recipients(project: &Project, env: &Env, change: &Recipients) -> R
                     return Err(if in_config(recipient) {
                         Error::config(
                             Location::file(&age_keys.config_path).key("credentials.recipients"),
-                            "this recipient is listed here; remove it from this file",
+                            ConfigProblem::RecipientInConfig,
                         )
                     } else {
-                        Error::usage(format!(
-                            "{recipient} is not a recipient of {}",
-                            credentials.file.display()
-                        ))
+                        Error::usage(UsageProblem::NotARecipient {
+                            recipient: recipient.clone(),
+                            file: credentials.file.clone(),
+                        })
                     });
                 }
             }
@@ -458,9 +453,7 @@ pub(crate) fn recipients(project: &Project, env: &Env, change: &Recipients) -> R
     let recipients = age_keys.recipients_with(&new_text)?;
     let remaining = recipients.len();
     if remaining == 0 {
-        return Err(Error::usage(
-            "that would leave the credentials with no recipient at all",
-        ));
+        return Err(Error::usage(UsageProblem::NoRecipientLeft));
     }
     // Everything is encrypted before anything is written: an age plugin that is missing or fails
     // leaves every file as it was.
@@ -497,7 +490,7 @@ fn with_added(age_keys: &AgeKeys, file_text: &str, added: &[String]) -> Result<O
     let mut new = 0;
     for (number, recipient) in added.iter().enumerate() {
         age::parse_recipient(recipient)
-            .map_err(|problem| bad_recipient(number, recipient, &problem))?;
+            .map_err(|problem| bad_recipient(number, recipient, problem))?;
         let listed = file_text.lines().any(|line| line.trim() == recipient);
         if listed || age_keys.config_recipients.iter().any(|r| r == recipient) {
             let place = if listed {
@@ -520,21 +513,20 @@ fn with_added(age_keys: &AgeKeys, file_text: &str, added: &[String]) -> Result<O
 
 /// A recipient that does not parse, named by its text; an identity given by mistake is a secret,
 /// and is named by its position instead.
-fn bad_recipient(number: usize, text: &str, problem: &str) -> Error {
+fn bad_recipient(number: usize, text: &str, problem: RecipientProblem) -> Error {
     const SHOWN: usize = 80;
     if text
         .get(..15)
         .is_some_and(|head| head.eq_ignore_ascii_case("AGE-SECRET-KEY-"))
     {
-        return Error::usage(format!(
-            "recipient {}: this is an age identity, a secret key, not a recipient",
-            number + 1
-        ))
-        .with_hint("give its public key (age1…), which `age-keygen -y FILE` prints");
+        return Error::usage(UsageProblem::IdentityForRecipient { number: number + 1 });
     }
     let shown: String = text.chars().take(SHOWN).collect();
     let more = if shown.len() < text.len() { "…" } else { "" };
-    Error::usage(format!("`{}{more}`: {problem}", shown.escape_debug()))
+    Error::usage(UsageProblem::BadRecipient {
+        shown: format!("{}{more}", shown.escape_debug()),
+        problem,
+    })
 }
 
 /// Moves the credentials between the Rails and the age store, the text byte for byte; the old
@@ -543,20 +535,18 @@ pub(crate) fn convert(project: &Project, env: &Env, to: StoreKind) -> Result<()>
     let credentials = existing(project, env)?;
     let is_age = matches!(credentials.access, Access::Age(_));
     if is_age == (to == StoreKind::Age) {
-        return Err(Error::usage(format!(
-            "{} is already {} credentials file",
-            credentials.file.display(),
-            if is_age { "an age" } else { "a Rails" }
-        )));
+        return Err(Error::usage(UsageProblem::AlreadyThatStore {
+            file: credentials.file,
+            age: is_age,
+        }));
     }
     let _lock = EditLock::acquire(&credentials.file, env)?;
     let recovery = crate::commands::edit::recovery_path(&credentials.file);
     if recovery.exists() {
         return Err(Error::config(
             Location::file(&recovery),
-            "an edit of this file is kept here; converting would leave it unreadable",
-        )
-        .with_hint("finish it first: lsenv credentials edit"));
+            ConfigProblem::EditKept,
+        ));
     }
     let text = credentials.read_text(env)?;
     let new_file =
@@ -566,7 +556,7 @@ pub(crate) fn convert(project: &Project, env: &Env, to: StoreKind) -> Result<()>
     if new_file.exists() {
         return Err(Error::config(
             Location::file(&new_file),
-            "this file already exists; lsenv will not overwrite it",
+            ConfigProblem::WouldOverwrite,
         ));
     }
     let target = project.target(new_file.clone(), false, env);
@@ -578,7 +568,7 @@ pub(crate) fn convert(project: &Project, env: &Env, to: StoreKind) -> Result<()>
             let _ = std::fs::remove_file(&new_file);
             return Err(Error::integrity(
                 Location::file(&new_file),
-                "the converted file does not read back the same; nothing changed",
+                IntegrityProblem::ConvertedDiffers,
             ));
         }
         Ok(_) => {}

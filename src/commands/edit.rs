@@ -30,7 +30,7 @@ use signal_hook::iterator::exfiltrator::WithOrigin;
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{Cleanup, ConfigProblem, Error, Failure, Hint, Location, Result, UsageProblem};
 use crate::names;
 use crate::os;
 use crate::project::{CredentialsTarget, Project, Sealing};
@@ -42,7 +42,6 @@ use crate::yaml;
 /// What a recovery file is, for `check`.
 pub(crate) const PENDING: &str = "an edit that could not be saved is kept here, encrypted";
 /// What can be done with it, for `check` and the hint after a failed edit.
-pub(crate) const CHOICES: &str = "`lsenv credentials edit` continues from it, `lsenv credentials edit --discard-recovery` drops it";
 /// util-linux's `setpriv`, which starts the editor with a parent-death signal.
 const SETPRIV: &str = "/usr/bin/setpriv";
 
@@ -117,7 +116,7 @@ pub(crate) fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
         let kept = session.keep(&edited)?;
         return Err(Error::config(
             Location::file(&target.file),
-            "the file changed on disk while the editor was open; not overwriting it",
+            ConfigProblem::ChangedWhileEditing,
         )
         .with_hint(session.kept_hint(&kept)));
     }
@@ -130,10 +129,7 @@ pub(crate) fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
         let kept = session.keep(&edited)?;
         let hint = session.kept_hint(&kept);
         return Err(match err {
-            Error::Io { .. } => Error::Failed {
-                message: format!("{err}; nothing written"),
-                hint: Some(hint),
-            },
+            Error::Io { .. } => Error::failed(Failure::NotWritten(Box::new(err))).with_hint(hint),
             other => other.with_hint(hint),
         });
     }
@@ -162,12 +158,12 @@ fn original_text(
             Ok(text) => Ok(Zeroizing::new(text.to_owned())),
             Err(_) => Err(Error::config(
                 Location::file(&target.file),
-                "--reencrypt expects the file to hold plaintext YAML, and it is not text",
+                ConfigProblem::ReencryptNotText,
             )),
         },
         (None, true) => Err(Error::config(
             Location::file(&target.file),
-            "there is no file to re-encrypt",
+            ConfigProblem::NothingToReencrypt,
         )),
         (None, false) => Ok(Zeroizing::new(
             concat!(
@@ -203,35 +199,30 @@ impl Session<'_> {
             let started = Instant::now();
             let status = self.run_editor(editor, scratch.path(), env)?;
             let (edited, unsavable) = scratch.read()?;
-            if edited != text && self.signals.check("").is_err() {
+            if edited != text && self.signals.check(Cleanup::NothingWritten).is_err() {
                 let kept = self.keep(&edited)?;
-                self.signals
-                    .check(&format!("nothing was written; {}", kept_note(&kept)))?;
+                self.signals.check(Cleanup::NothingWrittenKept { kept })?;
             }
-            self.signals.check("nothing was written")?;
+            self.signals.check(Cleanup::NothingWritten)?;
             if !status.success() {
-                let problem = match status.code() {
-                    Some(code) => format!("the editor exited with status {code}"),
-                    None => "the editor was killed by a signal".to_owned(),
+                let failure = Failure::Editor {
+                    code: status.code(),
                 };
                 if edited == text {
-                    return Err(Error::Failed {
-                        message: format!("{problem}; nothing written"),
-                        hint: None,
-                    });
+                    return Err(Error::failed(failure));
                 }
                 if self.ask(
-                    &format!("{problem}. Re-open the editor on your edit?"),
+                    &format!(
+                        "{}. Re-open the editor on your edit?",
+                        crate::error::editor_exit(status.code())
+                    ),
                     None,
                 )? {
                     text = edited;
                     continue;
                 }
                 let kept = self.keep(&edited)?;
-                return Err(Error::Failed {
-                    message: format!("{problem}; nothing written"),
-                    hint: Some(self.kept_hint(&kept)),
-                });
+                return Err(Error::failed(failure).with_hint(self.kept_hint(&kept)));
             }
             if edited == text && started.elapsed() < QUICK_RETURN {
                 say(
@@ -290,7 +281,7 @@ impl Session<'_> {
             .spawn()
             .map_err(|err| Error::CannotExecute {
                 path: found.clone(),
-                reason: err.to_string(),
+                reason: crate::error::ExecProblem::Os(err),
             })?;
         self.signals.editor_started(child.id());
         let status = child.wait();
@@ -311,7 +302,7 @@ impl Session<'_> {
         let _ = io::stderr().flush();
         let mut answer = String::new();
         loop {
-            self.signals.check("nothing was written")?;
+            self.signals.check(Cleanup::NothingWritten)?;
             // Poll, so a signal is noticed while waiting for the answer.
             let stdin = io::stdin();
             let mut fds = [rustix::event::PollFd::new(
@@ -363,30 +354,20 @@ impl Session<'_> {
         Ok(elsewhere)
     }
 
-    fn kept_hint(&self, kept: &Path) -> String {
-        if kept == self.recovery {
-            format!("{}; {CHOICES}", kept_note(kept))
-        } else {
-            format!(
-                "{}; move it to {} and run `lsenv credentials edit` to continue from it",
-                kept_note(kept),
-                self.recovery.display()
-            )
+    fn kept_hint(&self, kept: &Path) -> Hint {
+        Hint::Kept {
+            kept: kept.to_owned(),
+            recovery: self.recovery.to_owned(),
         }
     }
-}
-
-fn kept_note(kept: &Path) -> String {
-    format!("your edit is kept, encrypted, in {}", kept.display())
 }
 
 /// The bytes of the recovery file, if there is one; only ever a regular file of lsenv's own.
 fn read_recovery(recovery: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
     if fs::symlink_metadata(recovery).is_ok_and(|meta| meta.file_type().is_symlink()) {
-        return Err(Error::usage(format!(
-            "{}: is a symbolic link; refusing to use it",
-            recovery.display()
-        )));
+        return Err(Error::usage(UsageProblem::SymbolicLink {
+            path: recovery.to_owned(),
+        }));
     }
     os::read_optional(recovery, 2 * KEEP_LIMIT)
 }
@@ -396,7 +377,7 @@ fn validate(text: &str, file: &Path) -> Result<()> {
     if rails::has_conflict_markers(text.as_bytes()) {
         return Err(Error::config(
             Location::file(file),
-            "the text still has git conflict markers (<<<<<<<, =======, >>>>>>>)",
+            ConfigProblem::ConflictMarkers,
         ));
     }
     yaml::parse(text, file).map(drop)
@@ -408,16 +389,15 @@ fn editor_command(env: &Env) -> Result<Vec<String>> {
         .into_iter()
         .find_map(|name| env.get_non_empty(name).map(|value| (name, value)))
     else {
-        return Err(Error::Usage {
-            message: "no editor: VISUAL and EDITOR are not set".into(),
-            hint: Some("for example: EDITOR=vi, or EDITOR=\"code --wait\"".into()),
-        });
+        return Err(Error::usage(UsageProblem::NoEditor));
     };
     let text = String::from_utf8_lossy(value.expose());
     match shell_words::split(&text) {
         Ok(words) if !words.is_empty() => Ok(words),
-        Ok(_) => Err(Error::usage(format!("${name} holds no command"))),
-        Err(_) => Err(Error::usage(format!("${name}: unbalanced quotes"))),
+        Ok(_) => Err(Error::usage(UsageProblem::EmptyEditor { variable: name })),
+        Err(_) => Err(Error::usage(UsageProblem::UnbalancedEditor {
+            variable: name,
+        })),
     }
 }
 
@@ -458,13 +438,11 @@ impl EditLock {
                 Err(fs::TryLockError::WouldBlock) => {
                     return Err(Error::config(
                         Location::file(target),
-                        format!(
-                            "another edit is in progress (process {}, lock {})",
-                            holder.map_or_else(|| "unknown".to_owned(), |pid| pid.to_string()),
-                            path.display()
-                        ),
-                    )
-                    .with_hint("finish that edit first"));
+                        ConfigProblem::EditInProgress {
+                            pid: holder,
+                            lock: path.clone(),
+                        },
+                    ));
                 }
                 Err(fs::TryLockError::Error(err)) => return Err(fail(err)),
             }
@@ -572,10 +550,9 @@ impl Scratch {
         let mut problem = (bytes.len() as u64 > rails::MAX_FILE_BYTES).then(|| {
             Error::config(
                 location(),
-                format!(
-                    "the edited text is larger than {} MiB, the most lsenv writes",
-                    rails::MAX_FILE_BYTES >> 20
-                ),
+                ConfigProblem::EditTooLarge {
+                    limit: rails::MAX_FILE_BYTES,
+                },
             )
         });
         let text = match std::str::from_utf8(&bytes) {
@@ -584,10 +561,9 @@ impl Scratch {
                 problem.get_or_insert_with(|| {
                     Error::config(
                         location(),
-                        format!(
-                            "the edited text is not valid UTF-8 (at byte {}); the bytes that are not are kept as U+FFFD",
-                            err.valid_up_to()
-                        ),
+                        ConfigProblem::EditNotUtf8 {
+                            at: err.valid_up_to(),
+                        },
                     )
                 });
                 Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
@@ -743,13 +719,10 @@ impl SignalWatch {
     }
 
     /// `Err(Interrupted)` once a terminating signal has arrived.
-    fn check(&self, outcome: &str) -> Result<()> {
+    fn check(&self, outcome: Cleanup) -> Result<()> {
         match self.shared.received.load(Ordering::SeqCst) {
             0 => Ok(()),
-            signal => Err(Error::Interrupted {
-                signal,
-                outcome: outcome.to_owned(),
-            }),
+            signal => Err(Error::Interrupted { signal, outcome }),
         }
     }
 }

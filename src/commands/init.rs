@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use crate::commands::keygen;
 use crate::database_yml;
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{
+    ConfigProblem, DatabasePathProblem, Error, Hint, KeyProblem, Location, Result, UsageProblem,
+};
 use crate::os;
 use crate::plan::InitOptions;
 use crate::project::{Project, Sealing};
@@ -35,8 +37,6 @@ const LITESTREAM_TEMPLATE: &str = include_str!("../../config/templates/litestrea
 const CREDENTIALS_TEMPLATE: &str = include_str!("../../config/templates/credentials.yml");
 /// The line of a type's credentials template that opens its section, after a blank line.
 const SECTION_LINE: &str = "\nlitestream:\n";
-
-const ASK_FOR_DB: &str = "name each SQLite database to replicate, relative to the project root: lsenv init --db storage/production.sqlite3 --db …";
 
 pub(crate) fn run(project: &Project, options: &InitOptions, env: &Env) -> Result<()> {
     let setup = Setup::new(project, options, env)?;
@@ -87,6 +87,10 @@ fn procfile(project: &Project) -> Result<Procfile> {
         };
         format!("{existing}{separator}{PROCFILE_LINE}\n")
     });
+    if text.is_some() {
+        // Refused now, not after the other files are written.
+        os::destination(&path, os::Link::Refuse)?;
+    }
     Ok(Procfile { path, text })
 }
 
@@ -232,7 +236,10 @@ impl Credentials {
                     if let (true, Section::Unknown(why)) = (options.append_section, &section) {
                         return Err(Error::config(
                             Location::file(&target.file),
-                            format!("cannot add the {} section: {why}", project.config.section),
+                            ConfigProblem::CannotAddSection {
+                                section: project.config.section.clone(),
+                                why: why.clone(),
+                            },
                         ));
                     }
                     let section = match section {
@@ -249,9 +256,11 @@ impl Credentials {
                     })
                 }
                 // Rails makes a key here, one that can never open the file; say what to do instead.
-                None => Err(project.missing_key_because(
-                    &target.file,
-                    "no key found to decrypt this file, and init makes no new key for it, since a new key could never decrypt it",
+                None => Err(Error::key(
+                    target.file.display(),
+                    KeyProblem::MissingForInit {
+                        key_files: project.key_files(),
+                    },
                 )),
             };
         }
@@ -389,7 +398,9 @@ fn keep_section(
             if !has_it {
                 return Err(Error::config(
                     Location::file(file),
-                    format!("the `{name}:` section was added but does not read back as a section"),
+                    ConfigProblem::SectionNotReadBack {
+                        section: name.clone(),
+                    },
                 ));
             }
             say(&format!(
@@ -420,15 +431,23 @@ fn databases_to_replicate(project: &Project, given: &[PathBuf]) -> Result<(Vec<S
             "the production databases of {}: ",
             project.path(database_yml::PATH).display()
         );
-        (database_yml::sqlite_databases(project, ASK_FOR_DB)?, origin)
+        (
+            database_yml::sqlite_databases(project, &Hint::AskForDb)?,
+            origin,
+        )
     } else {
         let paths = given
             .iter()
             .map(|path| {
                 path.to_str()
-                    .ok_or("the path is not valid UTF-8")
+                    .ok_or(DatabasePathProblem::NotUtf8)
                     .and_then(|text| database_yml::check_db_path(text).map(|()| text.to_owned()))
-                    .map_err(|problem| Error::usage(format!("--db {}: {problem}", path.display())))
+                    .map_err(|problem| {
+                        Error::usage(UsageProblem::BadDatabasePath {
+                            path: path.clone(),
+                            problem,
+                        })
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
         (paths, String::new())

@@ -8,7 +8,7 @@ use age::x25519;
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::{ConfigProblem, Error, Result, UsageProblem};
 use crate::os;
 use crate::project::Project;
 use crate::store::keys::default_identity_file;
@@ -48,9 +48,7 @@ pub(crate) fn create_default(env: &Env) -> Result<PathBuf> {
 }
 
 pub(crate) fn default_path(env: &Env) -> Result<PathBuf> {
-    default_identity_file(env).ok_or_else(|| {
-        Error::usage("neither XDG_CONFIG_HOME nor HOME is set: name the identity file with -o FILE")
-    })
+    default_identity_file(env).ok_or_else(|| Error::usage(UsageProblem::NoIdentityHome))
 }
 
 /// The identity as `age-keygen` writes it: comments with the recipient, then the secret line.
@@ -69,9 +67,8 @@ pub(crate) fn refuse_existing(path: &Path) -> Result<()> {
     if path.exists() {
         return Err(Error::config(
             crate::error::Location::file(path),
-            "an identity file is already there; lsenv never overwrites one",
-        )
-        .with_hint("name another file with -o FILE"));
+            ConfigProblem::IdentityExists,
+        ));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::str::FromStr as _;
 
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::{Error, Failure, Result, UsageProblem};
 use crate::project::Project;
 use crate::store::{age, plugin};
 
@@ -35,20 +35,14 @@ pub(crate) fn run(project: &Project, name: &str, output: Option<&Path>, env: &En
         .all(|b| b.is_ascii_alphanumeric() || b"+-._".contains(&b))
         || name.is_empty()
     {
-        return Err(Error::usage(format!(
-            "`{}` is not an age plugin name (letters, digits, + - . _)",
-            name.escape_debug()
-        )));
+        return Err(Error::usage(UsageProblem::NotAPluginName {
+            shown: name.escape_debug().to_string(),
+        }));
     }
     let Some((_, arguments)) = KNOWN.iter().find(|(known, _)| *known == name) else {
-        return Err(Error::Usage {
-            message: format!(
-                "lsenv does not know how {binary} makes keys (it knows age-plugin-yubikey, age-plugin-tpm and age-plugin-se); it ran nothing"
-            ),
-            hint: Some(format!(
-                "make the key with the plugin's own command (see {binary} --help), put the AGE-PLUGIN-… line it prints in an identity file lsenv reads (the default one, LSENV_AGE_IDENTITY_FILE or [credentials] identity), and add its recipient: lsenv credentials recipients add age1{name}1…"
-            )),
-        });
+        return Err(Error::usage(UsageProblem::UnknownPluginKeygen {
+            name: name.to_owned(),
+        }));
     };
     let program = crate::launch::find_program(
         std::ffi::OsStr::new(&binary),
@@ -82,14 +76,10 @@ pub(crate) fn run(project: &Project, name: &str, output: Option<&Path>, env: &En
         .map_err(|err| crate::launch::cannot_execute(program.clone(), &err))?;
     let printed = zeroize::Zeroizing::new(ran.stdout);
     if !ran.status.success() {
-        return Err(Error::Failed {
-            message: format!(
-                "{binary} {} failed ({}); nothing written",
-                arguments.join(" "),
-                ran.status
-            ),
-            hint: None,
-        });
+        return Err(Error::failed(Failure::PluginKeygen {
+            command: format!("{binary} {}", arguments.join(" ")),
+            outcome: format!("failed ({})", ran.status),
+        }));
     }
     // Checked before it is kept: what lsenv writes must be an identity it can read.
     age::parse_identities(&printed, &format!("the output of {binary}"))?;
@@ -110,9 +100,11 @@ pub(crate) fn run(project: &Project, name: &str, output: Option<&Path>, env: &En
     }
     crate::commands::keygen::write_identity(
         &path,
-        std::str::from_utf8(&printed).map_err(|_| Error::Failed {
-            message: format!("{binary} printed text that is not UTF-8; nothing written"),
-            hint: None,
+        std::str::from_utf8(&printed).map_err(|_| {
+            Error::failed(Failure::PluginKeygen {
+                command: binary.clone(),
+                outcome: "printed text that is not UTF-8".into(),
+            })
         })?,
     )?;
     let mut out = String::new();

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::commands::edit::recovery_path;
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result, UsageProblem};
 use crate::project::Project;
 use crate::terminal::{self, say};
 
@@ -19,20 +19,16 @@ pub(crate) fn discard(project: &Project, env: &Env) -> Result<()> {
     let target = project.writable_credentials_target(env)?;
     let recovery = recovery_path(&target.file);
     if !recovery.exists() {
-        return Err(Error::usage(format!(
-            "there is no kept edit to discard: {} does not exist",
-            recovery.display()
-        )));
+        return Err(Error::usage(UsageProblem::NothingToDiscard { recovery }));
     }
     let keys = target
         .access()
         .ok_or_else(|| project.missing_key(&recovery))?
         .load(env)?;
     let kept = keys.read(&recovery).map_err(|err| {
-        err.with_hint(format!(
-            "if you are sure nothing in it is needed, remove {} by hand",
-            recovery.display()
-        ))
+        err.with_hint(Hint::DiscardByHand {
+            recovery: recovery.clone(),
+        })
     })?;
     let saved = if target.exists {
         keys.read(&target.file)?

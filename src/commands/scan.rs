@@ -21,7 +21,7 @@ use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Result, Status, exit};
+use crate::error::{Error, Failure, Result, Status, UsageProblem, exit};
 use crate::project::Project;
 use crate::resolve::{self, Resolution};
 use crate::secret::Secret;
@@ -145,10 +145,7 @@ impl Patterns {
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(patterns.iter().map(Secret::expose))
-            .map_err(|err| Error::Failed {
-                message: format!("cannot build the search for the secret values: {err}"),
-                hint: None,
-            })?;
+            .map_err(|err| Error::failed(Failure::ScanSearch(err.to_string())))?;
         Ok((
             Some(Self {
                 matcher,
@@ -265,13 +262,10 @@ impl Report {
             return Ok(Status(exit::SECRETS_FOUND));
         }
         if self.unreadable > 0 {
-            return Err(Error::Failed {
-                message: format!(
-                    "the scan is incomplete: {} file(s) could not be read (scanned {scanned})",
-                    self.unreadable
-                ),
-                hint: None,
-            });
+            return Err(Error::failed(Failure::ScanIncomplete {
+                unreadable: self.unreadable,
+                scanned,
+            }));
         }
         crate::terminal::say(&format!("scanned {scanned}: none found"));
         Ok(Status::SUCCESS)
@@ -489,12 +483,10 @@ impl Git {
             .output()
             .map_err(|err| Error::io("git", "run", err))?;
         if !output.status.success() {
-            return Err(Error::usage(format!(
-                "{}: not in a git work tree: {}",
-                dir.display(),
-                printable(output.stderr.trim_ascii())
-            ))
-            .with_hint("lsenv scan reads what git tracks; run it inside the repository"));
+            return Err(Error::usage(UsageProblem::NotAGitWorkTree {
+                dir: dir.to_owned(),
+                stderr: printable(output.stderr.trim_ascii()),
+            }));
         }
         let top = OsStr::from_bytes(output.stdout.trim_ascii_end()).into();
         Ok(Self { top })
@@ -636,14 +628,10 @@ fn finish(child: Child, args: &[&str], read: io::Result<()>) -> Result<()> {
 }
 
 fn git_failed(args: &[&str], stderr: &[u8]) -> Error {
-    Error::Failed {
-        message: format!(
-            "git {} failed: {}",
-            args.join(" "),
-            printable(stderr.trim_ascii())
-        ),
-        hint: None,
-    }
+    Error::failed(Failure::Git {
+        args: args.join(" "),
+        stderr: printable(stderr.trim_ascii()),
+    })
 }
 
 #[cfg(test)]

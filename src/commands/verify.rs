@@ -23,7 +23,7 @@ use serde_json::json;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::env::Env;
-use crate::error::{Error, Location, Result, Status, exit};
+use crate::error::{ConfigProblem, Error, Location, Result, Status, UsageProblem, exit};
 use crate::launch;
 use crate::launch::CommandPlan;
 use crate::litestream;
@@ -75,7 +75,7 @@ pub(crate) fn run(
     let text = litestream::read_config(&config_path)?.ok_or_else(|| {
         Error::config(
             Location::file(&config_path),
-            "the Litestream configuration file does not exist",
+            ConfigProblem::NoLitestreamConfig { lsenv_config: None },
         )
     })?;
     let databases = choose(databases(&text, &config_path)?, &options.databases, project)?;
@@ -395,11 +395,10 @@ fn choose(all: Vec<Database>, named: &[PathBuf], project: &Project) -> Result<Ve
     };
     for name in named {
         if !all.iter().any(|database| same(database, name)) {
-            return Err(Error::usage(format!(
-                "{}: not a database of {}",
-                shown(&name.to_string_lossy()),
-                project.config.litestream_config.display()
-            )));
+            return Err(Error::usage(UsageProblem::NotADatabase {
+                name: shown(&name.to_string_lossy()),
+                config: project.config.litestream_config.clone(),
+            }));
         }
     }
     Ok(all
@@ -438,11 +437,15 @@ const MAX_DEPTH: usize = 32;
 /// The `dbs:` of a Litestream config: each `path`, with the larger of its `monitor-interval` and
 /// its replicas' `sync-interval`s (Litestream's default of 1 s where they are not set).
 fn databases(text: &str, file: &Path) -> Result<Vec<Database>> {
-    let invalid = |problem: String| Error::config(Location::file(file), problem);
+    let invalid = |problem| Error::config(Location::file(file), problem);
     let mut parser = Parser::new_from_str(text);
     let mut root = Yaml::Other;
     while let Some(event) = parser.next_event() {
-        let (event, _) = event.map_err(|err| invalid(format!("invalid YAML: {}", err.info())))?;
+        let (event, _) = event.map_err(|err| {
+            invalid(ConfigProblem::InvalidYaml {
+                message: err.info().to_owned(),
+            })
+        })?;
         if matches!(
             event,
             Event::MappingStart(..) | Event::SequenceStart(..) | Event::Scalar(..)
@@ -455,20 +458,17 @@ fn databases(text: &str, file: &Path) -> Result<Vec<Database>> {
         .get("dbs")
         .filter(|dbs| !matches!(dbs, Yaml::List(list) if list.is_empty()))
     else {
-        return Err(invalid("no databases: `dbs:` is missing or empty".into()));
+        return Err(invalid(ConfigProblem::NoDatabases));
     };
     let mut found = Vec::new();
     for db in dbs {
         let Some(path) = db.get("path").and_then(Yaml::text) else {
-            return Err(invalid(
-                "a database without `path:` (lsenv verify needs the path of each database)".into(),
-            ));
+            return Err(invalid(ConfigProblem::DatabaseWithoutPath));
         };
         if path.contains('$') {
-            return Err(invalid(format!(
-                "{}: lsenv verify needs the database's path as it is, without variables",
-                shown(path)
-            )));
+            return Err(invalid(ConfigProblem::DatabasePathWithVariable {
+                path: shown(path),
+            }));
         }
         let replicas = match (db.get("replica"), db.get("replicas")) {
             (Some(one), _) => vec![one],
@@ -481,12 +481,7 @@ fn databases(text: &str, file: &Path) -> Result<Vec<Database>> {
                 value
                     .and_then(Yaml::text)
                     .map_or(Some(DEFAULT_INTERVAL), litestream::go_duration)
-                    .ok_or_else(|| {
-                        invalid(format!(
-                            "{}: an interval that is not a duration",
-                            shown(path)
-                        ))
-                    })
+                    .ok_or_else(|| invalid(ConfigProblem::BadInterval { path: shown(path) }))
             })
             .try_fold(Duration::ZERO, |longest, interval| {
                 Ok::<_, Error>(longest.max(interval?))
@@ -504,9 +499,9 @@ fn node<'a>(
     parser: &mut Parser<'a, StrInput<'a>>,
     event: Event<'a>,
     depth: usize,
-) -> Result<Yaml, String> {
+) -> Result<Yaml, ConfigProblem> {
     if depth > MAX_DEPTH {
-        return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+        return Err(ConfigProblem::TooDeep { limit: MAX_DEPTH });
     }
     Ok(match event {
         Event::Scalar(text, ..) => Yaml::Scalar(text.into_owned()),
@@ -538,11 +533,13 @@ fn node<'a>(
     })
 }
 
-fn next<'a>(parser: &mut Parser<'a, StrInput<'a>>) -> Result<Event<'a>, String> {
+fn next<'a>(parser: &mut Parser<'a, StrInput<'a>>) -> Result<Event<'a>, ConfigProblem> {
     match parser.next_event() {
         Some(Ok((event, _))) => Ok(event),
-        Some(Err(err)) => Err(format!("invalid YAML: {}", err.info())),
-        None => Err("the YAML ends early".to_owned()),
+        Some(Err(err)) => Err(ConfigProblem::InvalidYaml {
+            message: err.info().to_owned(),
+        }),
+        None => Err(ConfigProblem::YamlEndsEarly),
     }
 }
 
@@ -620,7 +617,7 @@ impl Stop {
             0 => Ok(()),
             signal => Err(Error::Interrupted {
                 signal: i32::try_from(signal).unwrap_or(SIGTERM),
-                outcome: "the restored copy was removed".into(),
+                outcome: crate::error::Cleanup::RestoredCopyRemoved,
             }),
         }
     }

@@ -16,7 +16,9 @@ use age::secrecy::SecretString;
 use age::{plugin, x25519};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Location, Result};
+use crate::error::{
+    ConfigProblem, Error, IntegrityProblem, KeyProblem, Location, RecipientProblem, Result,
+};
 use crate::store::plugin::Prompts;
 
 /// An identity that opens age files: an X25519 key, or a plugin's identity (a handle for a key
@@ -108,7 +110,7 @@ pub const MAX_HEADER_LINE_BYTES: usize = 256;
 /// time in proportion to the bytes decoded) stays within [`MAX_HEADER_BYTES`],
 /// [`MAX_STANZAS`] and [`MAX_HEADER_LINE_BYTES`], reading no further than that; the error says
 /// which bound it exceeds.
-pub fn check_header(file: &[u8]) -> Result<(), String> {
+pub fn check_header(file: &[u8]) -> Result<(), IntegrityProblem> {
     let mut head = Vec::with_capacity(MAX_HEADER_BYTES + 1);
     let limit = MAX_HEADER_BYTES as u64 + 1;
     // A decoding error is left for the age crate to report, from the bytes decoded so far.
@@ -116,9 +118,9 @@ pub fn check_header(file: &[u8]) -> Result<(), String> {
     let mut stanzas = 0;
     for line in head.split(|&byte| byte == b'\n') {
         if line.len() > MAX_HEADER_LINE_BYTES {
-            return Err(format!(
-                "the age header has a line longer than {MAX_HEADER_LINE_BYTES} bytes; refusing to parse it"
-            ));
+            return Err(IntegrityProblem::HeaderLineTooLong {
+                limit: MAX_HEADER_LINE_BYTES,
+            });
         }
         if line.starts_with(b"---") {
             return Ok(());
@@ -126,17 +128,14 @@ pub fn check_header(file: &[u8]) -> Result<(), String> {
         if line.starts_with(b"->") {
             stanzas += 1;
             if stanzas > MAX_STANZAS {
-                return Err(format!(
-                    "the age header has more than {MAX_STANZAS} recipient stanzas; refusing to parse it"
-                ));
+                return Err(IntegrityProblem::TooManyStanzas { limit: MAX_STANZAS });
             }
         }
     }
     if head.len() > MAX_HEADER_BYTES {
-        return Err(format!(
-            "the age header is larger than {} KiB; refusing to parse it",
-            MAX_HEADER_BYTES >> 10
-        ));
+        return Err(IntegrityProblem::HeaderTooLarge {
+            limit: MAX_HEADER_BYTES,
+        });
     }
     // A header cut short: the age crate says so, having little to parse.
     Ok(())
@@ -145,7 +144,7 @@ pub fn check_header(file: &[u8]) -> Result<(), String> {
 /// The age crate's decryptor for a file whose header is within bounds.
 fn decryptor(
     file: &[u8],
-) -> Result<age::Decryptor<ArmoredReader<std::io::BufReader<&[u8]>>>, String> {
+) -> Result<age::Decryptor<ArmoredReader<std::io::BufReader<&[u8]>>>, IntegrityProblem> {
     check_header(file)?;
     // Buffered: the age crate then re-parses the header once per line, not once per byte.
     age::Decryptor::new_buffered(ArmoredReader::new(file)).map_err(|err| describe(&err))
@@ -165,14 +164,8 @@ pub fn is_armored(bytes: &[u8]) -> bool {
 /// allowed) from `text`. `source` names where they came from, for errors; a bad line is named by
 /// its number.
 pub fn parse_identities(text: &[u8], source: &str) -> Result<Vec<Identity>> {
-    let key_error = |problem: String| {
-        Error::Key {
-        source_name: source.to_owned(),
-        problem,
-        hint: Some("an age identity file holds AGE-SECRET-KEY-1… lines (lsenv keygen or age-keygen makes one) or a plugin's AGE-PLUGIN-… lines".into()),
-    }
-    };
-    let text = std::str::from_utf8(text).map_err(|_| key_error("not valid UTF-8".into()))?;
+    let key_error = |problem| Error::key(source, problem);
+    let text = std::str::from_utf8(text).map_err(|_| key_error(KeyProblem::IdentityNotUtf8))?;
     let mut identities = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -187,14 +180,11 @@ pub fn parse_identities(text: &[u8], source: &str) -> Result<Vec<Identity>> {
                 source: source.to_owned(),
             });
         } else {
-            return Err(key_error(format!(
-                "line {} is not an age X25519 identity nor a plugin identity (AGE-PLUGIN-…)",
-                number + 1
-            )));
+            return Err(key_error(KeyProblem::NotAnIdentity { line: number + 1 }));
         }
     }
     if identities.is_empty() {
-        return Err(key_error("it holds no identity".into()));
+        return Err(key_error(KeyProblem::NoIdentityInFile));
     }
     Ok(identities)
 }
@@ -214,7 +204,7 @@ pub fn parse_recipients(text: &str, path: &Path) -> Result<Vec<Recipient>> {
                     line: number + 1,
                     column: 1,
                 })),
-                problem,
+                ConfigProblem::BadRecipient(problem),
             )
         })?);
     }
@@ -222,18 +212,16 @@ pub fn parse_recipients(text: &str, path: &Path) -> Result<Vec<Recipient>> {
 }
 
 /// One `age1…` or `age1NAME1…` recipient; the error says why, without quoting the text.
-pub fn parse_recipient(text: &str) -> Result<Recipient, String> {
+pub fn parse_recipient(text: &str) -> Result<Recipient, RecipientProblem> {
     if text.starts_with("ssh-") {
-        return Err("SSH-key recipients are not supported (their RSA code has an unfixed advisory); use an age1… recipient".into());
+        return Err(RecipientProblem::SshKey);
     }
     if let Ok(recipient) = x25519::Recipient::from_str(text) {
         return Ok(Recipient::X25519(recipient));
     }
     plugin::Recipient::from_str(text)
         .map(Recipient::Plugin)
-        .map_err(|_| {
-            "not an age X25519 recipient (age1…) nor a plugin recipient (age1NAME1…)".to_owned()
-        })
+        .map_err(|_| RecipientProblem::NotX25519)
 }
 
 /// What opens an age file: identities, or a passphrase asked for only if the file needs one.
@@ -250,26 +238,25 @@ impl std::fmt::Debug for Unlock<'_> {
 
 /// Decrypts an age file's bytes to its UTF-8 text. `path` only names the file in errors.
 pub fn decrypt(file: &[u8], unlock: &Unlock<'_>, path: &Path) -> Result<Zeroizing<String>> {
-    let fail = |problem: &str| Error::integrity(Location::file(path), problem);
-    let decryptor = decryptor(file).map_err(|problem| fail(&problem))?;
+    let fail = |problem| Error::integrity(Location::file(path), problem);
+    let decryptor = decryptor(file).map_err(fail)?;
     let mut reader = if decryptor.is_scrypt() {
         let identity = age::scrypt::Identity::new((unlock.passphrase)()?);
         decryptor
             .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .map_err(|err| fail(&describe(&err)))?
+            .map_err(|err| fail(describe(&err)))?
     } else {
         open_with(file, decryptor, unlock.identities, path)?
     };
     let mut plaintext = Zeroizing::new(Vec::new());
     reader
         .read_to_end(&mut plaintext)
-        .map_err(|_| fail("the payload is damaged or truncated"))?;
+        .map_err(|_| fail(IntegrityProblem::PayloadDamaged))?;
     match std::str::from_utf8(&plaintext) {
         Ok(text) => Ok(Zeroizing::new(text.to_owned())),
-        Err(err) => Err(fail(&format!(
-            "the decrypted text is not valid UTF-8 (at byte {})",
-            err.valid_up_to()
-        ))),
+        Err(err) => Err(fail(IntegrityProblem::NotUtf8 {
+            at: err.valid_up_to(),
+        })),
     }
 }
 
@@ -284,14 +271,14 @@ fn open_with<'a>(
     identities: &[Identity],
     path: &Path,
 ) -> Result<Payload<'a>> {
-    let fail = |problem: &str| Error::integrity(Location::file(path), problem);
+    let fail = |problem| Error::integrity(Location::file(path), problem);
     let native = identities.iter().filter_map(|identity| match identity {
         Identity::X25519(identity) => Some(identity as &dyn age::Identity),
         Identity::Plugin { .. } => None,
     });
     match first.decrypt(native) {
         Err(age::DecryptError::NoMatchingKeys) => {}
-        other => return other.map_err(|err| fail(&describe(&err))),
+        other => return other.map_err(|err| fail(describe(&err))),
     }
     let plugins = by_plugin(identities.iter().filter_map(|identity| match identity {
         Identity::Plugin { identity, source } => Some((
@@ -313,7 +300,7 @@ fn open_with<'a>(
         };
         let subject = "decrypt this file";
         match decryptor(file)
-            .map_err(|problem| fail(&problem))?
+            .map_err(fail)?
             .decrypt(std::iter::once(&identity as &dyn age::Identity))
         {
             Ok(payload) => return Ok(payload),
@@ -327,10 +314,10 @@ fn open_with<'a>(
             }
             // The plugin stopped (it died, or could not be started).
             Err(age::DecryptError::Io(_)) => return Err(prompts.failure(&[], subject, path)),
-            Err(err) => return Err(fail(&describe(&err))),
+            Err(err) => return Err(fail(describe(&err))),
         }
     }
-    Err(missing.unwrap_or_else(|| fail(&describe(&age::DecryptError::NoMatchingKeys))))
+    Err(missing.unwrap_or_else(|| fail(describe(&age::DecryptError::NoMatchingKeys))))
 }
 
 /// A plugin's recipients, noting in `last` when they are asked to wrap: age asks the recipients in
@@ -359,25 +346,20 @@ impl age::Recipient for Noted<'_> {
 }
 
 /// age's errors in lsenv's words (age's own never quote secrets, but say less about what to do).
-fn describe(err: &age::DecryptError) -> String {
+fn describe(err: &age::DecryptError) -> IntegrityProblem {
     match err {
         age::DecryptError::NoMatchingKeys | age::DecryptError::DecryptionFailed => {
-            "none of the age identities opens this file (it is not encrypted to them)".into()
+            IntegrityProblem::NoMatchingIdentity { tried: None }
         }
-        age::DecryptError::KeyDecryptionFailed => "the passphrase does not open this file".into(),
-        age::DecryptError::InvalidMac => {
-            "the age header's MAC is wrong: the file was changed or damaged".into()
-        }
+        age::DecryptError::KeyDecryptionFailed => IntegrityProblem::WrongPassphrase,
+        age::DecryptError::InvalidMac => IntegrityProblem::BadMac,
         age::DecryptError::InvalidHeader | age::DecryptError::UnknownFormat => {
-            "not a valid age file: its header is damaged or of an unknown version".into()
+            IntegrityProblem::BadHeader
         }
-        age::DecryptError::ExcessiveWork { .. } => {
-            "the passphrase's work factor is excessive (over a second of work); refusing to try"
-                .into()
-        }
-        age::DecryptError::Io(_) => "the file is damaged or truncated".into(),
+        age::DecryptError::ExcessiveWork { .. } => IntegrityProblem::ExcessiveWork,
+        age::DecryptError::Io(_) => IntegrityProblem::Damaged,
         // Plugin errors are described where plugins are run (`open_with`).
-        _ => "the file could not be decrypted".into(),
+        _ => IntegrityProblem::Undecryptable,
     }
 }
 
@@ -389,11 +371,10 @@ pub fn encrypt(
     path: &Path,
 ) -> Result<Vec<u8>> {
     if recipients.is_empty() {
-        return Err(
-            Error::config(Location::file(path), "there is no recipient to encrypt to").with_hint(
-                "add one: lsenv credentials recipients add age1… (lsenv keygen prints yours)",
-            ),
-        );
+        return Err(Error::config(
+            Location::file(path),
+            ConfigProblem::NoRecipient,
+        ));
     }
     let fail = |err: std::io::Error| Error::io(path, "encrypt", err);
     let native = recipients.iter().filter_map(|recipient| match recipient {
@@ -430,10 +411,7 @@ pub fn encrypt(
             }
             // The plugin stopped (it died, or could not be started).
             (age::EncryptError::Io(_), Some(prompts)) => prompts.failure(&[], subject, path),
-            _ => Error::config(
-                Location::file(path),
-                "these recipients cannot be combined (a plugin may require its recipients to be used alone)",
-            ),
+            _ => Error::config(Location::file(path), ConfigProblem::IncompatibleRecipients),
         }
     })?;
     let format = if armored {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::{ConfigProblem, Error, KeyProblem, Result};
 use crate::os;
 use crate::store::rails::MasterKey;
 
@@ -86,15 +86,16 @@ impl KeySource {
                     .map(|value| value.expose().to_vec())
                     .unwrap_or_default(),
             )),
-            KeySource::File(path) => os::read_capped(path, limit).map_err(|err| Error::Key {
-                source_name: self.to_string(),
-                problem: match err {
-                    Error::Io { source, .. } => format!("cannot read the file: {source}"),
-                    // Not a regular file, or far too large to hold a key.
-                    Error::Config { problem, .. } => problem,
-                    _ => "the file cannot be read".to_owned(),
-                },
-                hint: None,
+            KeySource::File(path) => os::read_capped(path, limit).map_err(|err| {
+                Error::key(
+                    self,
+                    match err {
+                        Error::Io { source, .. } => KeyProblem::Unreadable(source),
+                        // Not a regular file, or far too large to hold a key.
+                        Error::Config { problem, .. } => KeyProblem::Refused(*problem),
+                        _ => KeyProblem::CannotRead,
+                    },
+                )
             }),
         }
     }
@@ -185,7 +186,7 @@ impl AgeKeys {
             let recipient = crate::store::age::parse_recipient(text).map_err(|problem| {
                 Error::config(
                     crate::error::Location::file(&self.config_path).key("credentials.recipients"),
-                    problem,
+                    ConfigProblem::BadRecipient(problem),
                 )
             })?;
             if !recipients

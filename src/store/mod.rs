@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::env::Env;
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, Hint, IntegrityProblem, KeyProblem, Location, Result};
 use crate::os;
 use crate::tree::Node;
 use crate::yaml;
@@ -117,15 +117,7 @@ impl Keys {
                 sources,
                 ..
             } if age::is_age(bytes) => {
-                let no_identity = || {
-                    Error::Key {
-                    source_name: path.display().to_string(),
-                    problem: "no age identity to decrypt this file with".into(),
-                    hint: Some(
-                        "set LSENV_AGE_IDENTITY or LSENV_AGE_IDENTITY_FILE, or create one: lsenv keygen".into(),
-                    ),
-                }
-                };
+                let no_identity = || Error::key(path.display(), KeyProblem::NoIdentity);
                 let unlock = age::Unlock {
                     identities,
                     passphrase: &|| os::read_passphrase(path),
@@ -133,26 +125,22 @@ impl Keys {
                 if identities.is_empty() && !age::is_passphrase_file(bytes) {
                     return Err(no_identity());
                 }
-                age::decrypt(bytes, &unlock, path).map_err(|err| match err {
-                    Error::Integrity {
-                        location,
-                        problem,
-                        hint,
-                    } if problem.starts_with("none of") => Error::Integrity {
-                        location,
-                        problem: format!("{problem}; tried {sources}"),
-                        hint,
-                    },
-                    other => other,
+                age::decrypt(bytes, &unlock, path).map_err(|mut err| {
+                    if let Error::Integrity { problem, .. } = &mut err
+                        && let IntegrityProblem::NoMatchingIdentity { tried } = &mut **problem
+                    {
+                        *tried = Some(sources.clone());
+                    }
+                    err
                 })
             }
             Keys::Rails(_) => Err(Error::integrity(
                 Location::file(path),
-                "this is an age file, but a Rails key was chosen for it",
+                IntegrityProblem::RailsKeyForAge,
             )),
             Keys::Age { .. } => Err(Error::integrity(
                 Location::file(path),
-                "this is not an age file, but it is named like one",
+                IntegrityProblem::NotAge,
             )),
         }
     }
@@ -237,7 +225,7 @@ impl Credentials {
 
     /// A Rails key that does not open the file: the error says which source it came from, and
     /// which of the other sources present would have opened it.
-    pub fn explain_wrong_key(&self, err: Error, env: &Env) -> Error {
+    pub fn explain_wrong_key(&self, mut err: Error, env: &Env) -> Error {
         let (
             Access::Rails(used),
             Error::Integrity {
@@ -245,11 +233,14 @@ impl Credentials {
                 problem,
                 hint,
             },
-        ) = (&self.access, &err)
+        ) = (&self.access, &mut err)
         else {
             return err;
         };
-        if problem != rails::WRONG_KEY || location.path != self.file {
+        let IntegrityProblem::WrongKey { tried } = &mut **problem else {
+            return err;
+        };
+        if tried.is_some() || location.path != self.file {
             return err;
         }
         // Only tried, never used: not a decryption for the audit log.
@@ -264,32 +255,18 @@ impl Credentials {
         };
         let (opening, not_opening): (Vec<&KeySource>, Vec<&KeySource>) =
             self.unused_keys.iter().partition(|source| opens(source));
-        let list = |sources: &[&KeySource]| {
-            sources
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let hint = if let Some(good) = opening.first() {
-            Some(format!(
-                "{good} is also there and opens this file, but {used} comes first and wins: unset or correct {used}"
-            ))
-        } else if not_opening.is_empty() {
-            hint.clone()
-        } else {
-            Some(format!(
-                "{} {} also there and {} not open it either: find the key that belongs to this file",
-                list(&not_opening),
-                if not_opening.len() == 1 { "is" } else { "are" },
-                if not_opening.len() == 1 { "does" } else { "do" },
-            ))
-        };
-        Error::Integrity {
-            location: location.clone(),
-            problem: format!("{problem} (tried the key from {used})"),
-            hint,
+        if let Some(good) = opening.first() {
+            *hint = Some(Box::new(Hint::OtherKeyOpens {
+                good: good.to_string(),
+                used: used.to_string(),
+            }));
+        } else if !not_opening.is_empty() {
+            *hint = Some(Box::new(Hint::NoOtherKeyOpens {
+                others: not_opening.iter().map(ToString::to_string).collect(),
+            }));
         }
+        *tried = Some(used.to_string());
+        err
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use age::secrecy::SecretString;
 
-use crate::error::Error;
+use crate::error::{Error, KeyProblem};
 use crate::os::Tty;
 use crate::terminal::printable;
 
@@ -63,49 +63,40 @@ impl Prompts {
 
     /// The error for a plugin that failed. `errors` are the plugin's own messages (escaped:
     /// the plugin wrote them); `subject` says what it was doing, for `file`.
-    pub fn failure(&self, errors: &[String], subject: &str, file: &Path) -> Error {
-        let refused = self.refusals();
-        let (problem, hint) = if let Some(first) = refused.first() {
-            (
-                format!(
-                    "{} asked for {first} to {subject}, and there is no terminal to answer on; refused",
-                    self.binary
-                ),
-                "run this at a terminal; for CI and servers use an identity that needs no PIN or touch (lsenv keygen makes one)",
-            )
+    pub fn failure(&self, errors: &[String], subject: &'static str, file: &Path) -> Error {
+        let binary = self.binary.clone();
+        let problem = if let Some(&asked) = self.refusals().first() {
+            KeyProblem::PluginAskedWithoutTerminal {
+                binary,
+                asked,
+                subject,
+            }
         } else if errors.is_empty() {
-            (
-                format!("{} stopped before it could {subject}", self.binary),
-                "run it again with AGEDEBUG=plugin to see what the plugin said",
-            )
+            KeyProblem::PluginStopped { binary, subject }
         } else {
             let said: Vec<String> = errors
                 .iter()
                 .map(|error| printable(error.as_bytes()))
                 .collect();
-            (
-                format!("{} failed to {subject}: {}", self.binary, said.join("; ")),
-                "check the plugin's device or service; AGEDEBUG=plugin shows the conversation",
-            )
+            KeyProblem::PluginFailed {
+                binary,
+                subject,
+                said: said.join("; "),
+            }
         };
-        Error::Key {
-            source_name: file.display().to_string(),
-            problem,
-            hint: Some(hint.into()),
-        }
+        Error::key(file.display(), problem)
     }
 }
 
 /// The error for plugin `name`, which is not on `PATH`; `needed_for` says by what.
 pub fn missing(name: &str, needed_for: &str, file: &Path) -> Error {
-    let binary = binary_name(name);
-    Error::Key {
-        source_name: file.display().to_string(),
-        problem: format!("{needed_for} needs the age plugin {binary}, which is not on PATH"),
-        hint: Some(format!(
-            "install {binary} and put it on lsenv's PATH, or use another identity"
-        )),
-    }
+    Error::key(
+        file.display(),
+        KeyProblem::PluginMissing {
+            binary: binary_name(name),
+            needed_for: needed_for.to_owned(),
+        },
+    )
 }
 
 /// The plugin's errors in age's words (which quote what the plugin sent), without the

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, IntegrityProblem, KeyProblem, Location, Result};
 use crate::os;
 use crate::store::marshal;
 
@@ -23,7 +23,6 @@ const TAG_LEN: usize = 16;
 const SEPARATOR: &str = "--";
 /// Credentials files larger than this are refused before anything is allocated for them.
 /// How a key that does not open a file is reported (the hint may name where the key came from).
-pub const WRONG_KEY: &str = "cannot decrypt: wrong key, or the file was changed or damaged";
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A Rails master key: 16 bytes, wiped on drop, never printed; and where it came from.
@@ -45,23 +44,19 @@ impl MasterKey {
     pub fn parse(text: &[u8], source_name: &str) -> Result<Self> {
         let text = text.trim_ascii();
         let problem = if text.len() != KEY_HEX_LEN {
-            Some(format!(
-                "the key is {} characters long; a Rails key is {KEY_HEX_LEN} hex characters",
-                text.len()
-            ))
+            Some(KeyProblem::WrongLength {
+                length: text.len(),
+                expected: KEY_HEX_LEN,
+            })
         } else if !text.iter().all(u8::is_ascii_hexdigit) {
-            Some(format!(
-                "the key has characters that are not hex digits; a Rails key is {KEY_HEX_LEN} hex characters"
-            ))
+            Some(KeyProblem::NotHex {
+                expected: KEY_HEX_LEN,
+            })
         } else {
             None
         };
         if let Some(problem) = problem {
-            return Err(Error::Key {
-                source_name: source_name.to_owned(),
-                problem,
-                hint: None,
-            });
+            return Err(Error::key(source_name, problem));
         }
         let mut key = Zeroizing::new([0u8; 16]);
         for (byte, pair) in key.iter_mut().zip(text.chunks_exact(2)) {
@@ -121,15 +116,15 @@ pub fn read(path: &Path, key: &MasterKey) -> Result<Zeroizing<String>> {
 
 /// Decrypts the text of a credentials file. `path` is only used to name the file in errors.
 pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<String>> {
-    let fail = |problem: &str| Error::integrity(Location::file(path), problem);
+    let fail = |problem| Error::integrity(Location::file(path), problem);
     let Some((data, iv, tag)) = split_parts(file.trim_ascii()) else {
         return Err(not_ciphertext(file, path));
     };
-    let decode = |part: &[u8], what: &str| {
+    let decode = |bytes: &[u8], part: &'static str| {
         BASE64
-            .decode(part)
+            .decode(bytes)
             .map(Zeroizing::new)
-            .map_err(|_| fail(&format!("the {what} is not valid base64")))
+            .map_err(|_| fail(IntegrityProblem::NotBase64 { part }))
     };
     let iv = decode(iv, "IV")?;
     let tag = decode(tag, "authentication tag")?;
@@ -139,16 +134,18 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
         decoded => decoded?,
     };
     if iv.len() != IV_LEN {
-        return Err(fail(&format!(
-            "the IV is {} bytes; Rails uses {IV_LEN}",
-            iv.len()
-        )));
+        return Err(fail(IntegrityProblem::WrongLength {
+            part: "IV",
+            length: iv.len(),
+            expected: IV_LEN,
+        }));
     }
     if tag.len() != TAG_LEN {
-        return Err(fail(&format!(
-            "the authentication tag is {} bytes; Rails uses {TAG_LEN}",
-            tag.len()
-        )));
+        return Err(fail(IntegrityProblem::WrongLength {
+            part: "authentication tag",
+            length: tag.len(),
+            expected: TAG_LEN,
+        }));
     }
     key.cipher()
         .decrypt_in_place_detached(
@@ -157,11 +154,8 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
             &mut buffer,
             Tag::from_slice(&tag),
         )
-        .map_err(|_| {
-            fail(WRONG_KEY)
-                .with_hint("check that the key belongs to this file (RAILS_MASTER_KEY, config/master.key or config/credentials/ENV.key)")
-        })?;
-    let text = marshal::unwrap_string(&buffer).map_err(|err| fail(&err.to_string()))?;
+        .map_err(|_| fail(IntegrityProblem::WrongKey { tried: None }))?;
+    let text = marshal::unwrap_string(&buffer).map_err(|err| fail(err.into()))?;
     // The text stays in the buffer it was decrypted in (moved to its front): no second copy of
     // a large file to allocate and wipe. Zeroizing wipes the spare capacity as well.
     let mut bytes = std::mem::take(&mut *buffer);
@@ -170,9 +164,7 @@ pub fn decrypt(file: &[u8], key: &MasterKey, path: &Path) -> Result<Zeroizing<St
     String::from_utf8(bytes).map(Zeroizing::new).map_err(|err| {
         let valid_up_to = err.utf8_error().valid_up_to();
         drop(Zeroizing::new(err.into_bytes()));
-        fail(&format!(
-            "the decrypted text is not valid UTF-8 (at byte {valid_up_to})"
-        ))
+        fail(IntegrityProblem::NotUtf8 { at: valid_up_to })
     })
 }
 
@@ -191,20 +183,15 @@ fn split_parts(file: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
 /// The error for a file that is not `BASE64--BASE64--BASE64`, saying whether a merge or an editor
 /// seems to have written plaintext into it (which lsenv can encrypt again).
 fn not_ciphertext(file: &[u8], path: &Path) -> Error {
-    let plaintext = if has_conflict_markers(file) {
-        "the file holds git conflict markers instead of ciphertext (a merge wrote decrypted text into it)"
+    let problem = if has_conflict_markers(file) {
+        IntegrityProblem::ConflictMarkers
     } else if std::str::from_utf8(file).is_ok_and(|text| text.contains([':', '\n'])) {
         // Base64 has neither, so this is text someone saved in place of the ciphertext.
-        "the file holds plaintext instead of ciphertext"
+        IntegrityProblem::Plaintext
     } else {
-        return Error::integrity(
-            Location::file(path),
-            "not a Rails credentials file: expected BASE64--BASE64--BASE64",
-        );
+        IntegrityProblem::NotRailsCiphertext
     };
-    Error::integrity(Location::file(path), plaintext).with_hint(
-        "make the text the YAML you want, then encrypt it again: lsenv credentials edit --reencrypt",
-    )
+    Error::integrity(Location::file(path), problem)
 }
 
 /// Whether `text` has a line that git writes around a merge conflict.

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 
-use crate::error::{Error, Location, Position, Result};
+use crate::error::{ConfigProblem, Error, Location, Position, Result};
 use crate::secret::Secret;
 use crate::tree::Node;
 
@@ -159,7 +159,7 @@ impl<'a> Reader<'a> {
         if let Some(at) = syntax::refused_character(self.text) {
             return Err(Error::config(
                 Location::file(self.path).at(Some(crate::error::position_of(self.text, at))),
-                "invalid YAML: a control character or a Unicode line separator, which Ruby refuses or reads as a line break",
+                ConfigProblem::YamlControlCharacter,
             ));
         }
         match self.document()? {
@@ -167,10 +167,7 @@ impl<'a> Reader<'a> {
             Node::Null => Ok(Node::Map(Vec::new())),
             other => Err(Error::config(
                 Location::file(self.path),
-                format!(
-                    "the YAML is {} at the top level; expected a mapping",
-                    other.kind()
-                ),
+                ConfigProblem::YamlNotMapping { kind: other.kind() },
             )),
         }
     }
@@ -186,7 +183,9 @@ impl<'a> Reader<'a> {
     fn error(&self, span: Option<Span>, problem: &str) -> Error {
         Error::config(
             Location::file(self.path).at(span.map(position)),
-            format!("invalid YAML: {problem}"),
+            ConfigProblem::InvalidYaml {
+                message: problem.to_owned(),
+            },
         )
     }
 
@@ -204,7 +203,9 @@ impl<'a> Reader<'a> {
         };
         Error::config(
             Location::file(self.path).at(Some(position)),
-            format!("invalid YAML: {problem}"),
+            ConfigProblem::InvalidYaml {
+                message: problem.to_owned(),
+            },
         )
     }
 

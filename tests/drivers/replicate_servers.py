@@ -17,6 +17,9 @@ Run from the repo root inside a private network namespace, as root:
             token; a wrong key and a SAS signed with a wrong key are refused.
     nats    Debian's nats-server with JetStream and a user and password; a wrong password is
             refused.
+    nats-tls  the same server requiring TLS with a client certificate; the client's private key
+            reaches litestream as a [files] memfd; a certificate from another authority is
+            refused.
     s3-session  moto with authentication on and temporary keys (an assumed role's): the session
             token comes from the credentials through [env] AWS_SESSION_TOKEN; a wrong one is refused.
 
@@ -408,12 +411,15 @@ NATS_REPLICA = """\
 class NatsClient:
     """Just enough of the NATS protocol to ask the JetStream API (request, one reply)."""
 
-    def __init__(self, port, user, password):
+    def __init__(self, port, user=None, password=None, tls=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.buf = b""
-        self.line()  # INFO
-        connect = {"user": user, "pass": password, "verbose": False, "pedantic": False,
-                   "headers": False}
+        self.line()  # INFO, in the clear; with TLS required the client then upgrades
+        if tls:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="127.0.0.1")
+        connect = {"verbose": False, "pedantic": False, "headers": False}
+        if user:
+            connect.update(user=user, **{"pass": password})
         self.sock.sendall(f"CONNECT {json.dumps(connect)}\r\nPING\r\n".encode()
                           + b"SUB _INBOX.lsenv 1\r\n")
         reply = self.line()
@@ -494,6 +500,111 @@ authorization {{ users = [ {{ user: backup, password: {json.dumps(password)} }} 
     bad, written = project("wrong_password", password[::-1])
     summary["cases"]["wrong_password"] = case_refused(bad, written, "Authorization Violation")
     summary["passed"].append("wrong_password")
+
+
+NATS_TLS_REPLICA = """\
+      type: nats
+      url: $LITESTREAM_NATS_URL
+      tls: true
+      root-cas: [{ca}]
+      client-cert: {cert}
+      client-key: $LITESTREAM_NATS_CLIENT_KEY_PATH
+      path: {path}
+"""
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=30)
+
+
+def certificate(tmp, name, ca, extension):
+    """A P-256 key (its PEM text) and a certificate for it signed by `ca` (a name made by
+    `authority`), valid for a day."""
+    key, csr, cert, ext = (tmp / f"{name}.{s}" for s in ("key", "csr", "crt", "ext"))
+    ext.write_text(extension + "\n")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={name}")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(tmp / f"{ca}.crt"), "-CAkey",
+            str(tmp / f"{ca}.key"), "-CAcreateserial", "-days", "1", "-out", str(cert),
+            "-extfile", str(ext))
+    return key, cert
+
+
+def authority(tmp, name):
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", str(tmp / f"{name}.key"), "-out", str(tmp / f"{name}.crt"), "-days", "1",
+            "-subj", f"/CN={name}")
+
+
+def run_nats_tls(tmp, litestream, summary, servers):
+    """nats-server requiring TLS with a client certificate (`verify: true`). The client's
+    private key reaches litestream only as a [files] memfd; the certificates are not secret
+    and are plain files. A client whose certificate another authority signed is refused."""
+    import ssl
+
+    authority(tmp, "ca")
+    authority(tmp, "other_ca")
+    server_key, server_cert = certificate(tmp, "server", "ca", "subjectAltName=IP:127.0.0.1")
+    client = "extendedKeyUsage=clientAuth"
+    client_key, client_cert = certificate(tmp, "client", "ca", client)
+    other_key, other_cert = certificate(tmp, "other", "other_ca", client)
+    port = free_port()
+    config = tmp / "nats.conf"
+    config.write_text(f"""\
+listen: 127.0.0.1:{port}
+jetstream {{ store_dir: {json.dumps(str(tmp / "jetstream"))} }}
+tls {{
+  cert_file: {json.dumps(str(server_cert))}
+  key_file: {json.dumps(str(server_key))}
+  ca_file: {json.dumps(str(tmp / "ca.crt"))}
+  verify: true
+}}
+""")
+    log_file = open(tmp / "nats.log", "wb")
+    proc = subprocess.Popen(["nats-server", "-c", str(config)], stdin=subprocess.DEVNULL,
+                            stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    log_file.close()
+    servers.append(proc)
+    wait_for("nats-server to listen", lambda: port_open(port), 10, proc)
+    context = ssl.create_default_context(cafile=str(tmp / "ca.crt"))
+    context.load_cert_chain(str(client_cert), str(client_key))
+    nats = NatsClient(port, tls=context)
+    log(f"nats-server up on 127.0.0.1:{port} with JetStream, TLS and client certificates")
+    # Only the credentials hold the client keys from here on.
+    keys = {"client": client_key.read_text(), "other": other_key.read_text()}
+    client_key.unlink()
+    other_key.unlink()
+    files = "[files]\nLITESTREAM_NATS_CLIENT_KEY_PATH = \"litestream.nats_client_key\"\n"
+
+    def project(name, key, cert):
+        bucket = name.replace("_", "-")
+        created = nats.request(f"$JS.API.STREAM.CREATE.OBJ_{bucket}", {
+            "name": f"OBJ_{bucket}", "subjects": [f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
+            "storage": "file", "num_replicas": 1, "discard": "new", "allow_rollup_hdrs": True,
+            "allow_direct": True, "retention": "limits", "max_msgs": -1, "max_bytes": -1,
+            "max_age": 0, "max_msgs_per_subject": -1, "max_msg_size": -1})
+        if "error" in created:
+            raise Failure(f"nats: cannot create the object store: {created['error']}")
+
+        def written():
+            info = nats.request(f"$JS.API.STREAM.INFO.OBJ_{bucket}",
+                                {"subjects_filter": f"$O.{bucket}.M.>"})
+            return sorted((info.get("state") or {}).get("subjects") or {})
+
+        creds = {"nats_url": f"nats://127.0.0.1:{port}/{bucket}", "nats_client_key": key}
+        replica = NATS_TLS_REPLICA.format(ca=json.dumps(str(tmp / "ca.crt")),
+                                          cert=json.dumps(str(cert)), path=name)
+        return Project(tmp, name, creds, replica, files, litestream), written
+
+    summary["cases"] = {}
+    good, written = project("good", keys["client"], client_cert)
+    summary["cases"]["good"] = case_good(
+        good, litestream, written, keys["client"].splitlines()[1].encode(),
+        lambda proc: memfd_of(proc, "LITESTREAM_NATS_CLIENT_KEY_PATH"), ("cmdline", "environ"))
+    summary["passed"].append("good")
+    bad, written = project("wrong_certificate", keys["other"], other_cert)
+    summary["cases"]["wrong_certificate"] = case_refused(bad, written, "nats: failed to connect")
+    summary["passed"].append("wrong_certificate")
 
 
 # --- abs --------------------------------------------------------------------
@@ -688,7 +799,7 @@ def main():
     if sys.argv[1:2] == ["--wsgidav-server"]:
         return run_wsgidav_server(sys.argv[2])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=["sftp", "webdav", "s3-session", "nats", "abs", "gs"], required=True)
+    parser.add_argument("--server", choices=["sftp", "webdav", "s3-session", "nats", "nats-tls", "abs", "gs"], required=True)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
@@ -708,7 +819,7 @@ def main():
         if not os.environ.get("LSENV_BIN"):
             raise Failure("LSENV_BIN is not set")
         run = {"sftp": run_sftp, "webdav": run_webdav, "s3-session": run_s3_session,
-               "nats": run_nats, "abs": run_abs, "gs": run_gs}
+               "nats": run_nats, "nats-tls": run_nats_tls, "abs": run_abs, "gs": run_gs}
         run[args.server](tmp, litestream, summary, servers)
         summary["ok"] = True
     except Exception as e:  # report, never hang or leave children behind

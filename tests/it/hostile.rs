@@ -909,16 +909,20 @@ fn init_and_enroll_never_write_through_a_linked_procfile_or_gitattributes() {
     std::fs::write(&target, "# mine\n").unwrap();
     symlink(&target, project.path("Procfile")).unwrap();
     project.file("config/litestream.yml", "dbs:\n  - path: db.sqlite3\n");
+    let before = project.snapshot();
     let output = within(
         project.process().args(["init", "--procfile"]),
         Duration::from_secs(20),
     );
+    assert_eq!(output.status.code(), Some(2), "{}", said(&output));
     assert!(
         said(&output).contains("Procfile: is a symbolic link, not a regular file"),
         "{}",
         said(&output)
     );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "# mine\n");
+    // Refused before anything was written: no config, no key, no credentials.
+    assert_eq!(project.snapshot(), before);
 }
 
 /// A crafted Litestream config (a line of megabytes, thousands of `$`) is refused at once by

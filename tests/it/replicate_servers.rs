@@ -2,7 +2,7 @@
 //! real servers on loopback in a private network namespace, driven by
 //! `tests/drivers/replicate_servers.py`: SFTP (OpenSSH's sshd, the private key a memfd file secret,
 //! the host key pinned), WebDAV (wsgidav with basic authentication), NATS (nats-server with
-//! JetStream and a user), Azure Blob Storage (azurite, an account key and a SAS token) and S3 with temporary keys
+//! JetStream and a user, and with TLS client certificates, the key a memfd), Azure Blob Storage (azurite, an account key and a SAS token) and S3 with temporary keys
 //! (moto). Each restore compares the rows; a wrong key, a wrong host key, a wrong password and
 //! a wrong session token are refused with nothing written.
 //!
@@ -40,6 +40,12 @@ fn s3_with_temporary_keys_and_their_session_token() {
 #[test]
 fn nats_jetstream_with_a_user_and_password() {
     replicate_to("nats", r#"["good","wrong_password"]"#);
+}
+
+/// TLS with client certificates: the client's private key is a `[files]` memfd.
+#[test]
+fn nats_jetstream_with_a_tls_client_key_as_a_memfd() {
+    replicate_to("nats-tls", r#"["good","wrong_certificate"]"#);
 }
 
 #[test]
