@@ -165,6 +165,10 @@ pub(crate) struct KeygenArgs {
     /// Where to write it [default: $XDG_CONFIG_HOME/lsenv/identity.txt or ~/.config/lsenv/identity.txt]; `-` prints it
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Hand over to age-plugin-NAME's own key generation (yubikey, tpm, se); for another plugin, say how
+    #[arg(long, value_name = "NAME")]
+    pub plugin: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -126,7 +126,14 @@ fn act(
         } => commands::env::run(project, name, env, format, reveal, output.as_deref()),
         Action::Explain { names, json } => explain::run(project, env, &names, json),
         Action::Init(options) => init::run(project, &options, env),
-        Action::Keygen { output } => keygen::run(project, output.as_deref(), env),
+        Action::Keygen {
+            output,
+            plugin: Some(name),
+        } => commands::plugin_keygen::run(project, &name, output.as_deref(), env),
+        Action::Keygen {
+            output,
+            plugin: None,
+        } => keygen::run(project, output.as_deref(), env),
         Action::Recipients(change) => credentials::recipients(project, env, &change),
         Action::Convert { to } => credentials::convert(project, env, to),
         Action::Edit { reencrypt } => {

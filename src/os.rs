@@ -358,32 +358,67 @@ pub(crate) fn open_private(path: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// The controlling terminal (`/dev/tty`), whatever lsenv's standard streams are: where
+/// passphrases and an age plugin's questions are asked. There is none under CI, cron or a
+/// service manager, and then nothing is asked: the caller refuses instead of waiting.
+#[derive(Debug)]
+pub(crate) struct Tty(fs::File);
+
+impl Tty {
+    /// `None` without a controlling terminal (or when `/dev/tty` is not one).
+    pub(crate) fn open() -> Option<Self> {
+        let tty = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .ok()?;
+        rustix::termios::tcgetattr(&tty).ok()?;
+        Some(Self(tty))
+    }
+
+    /// Writes `text` and a line break.
+    pub(crate) fn say(&mut self, text: &str) {
+        let _ = writeln!(self.0, "{text}");
+    }
+
+    /// Writes `prompt`, then reads one line (without its line break), not echoed when `secret`.
+    /// The end of input is an error: nothing was answered.
+    pub(crate) fn ask(&mut self, prompt: &str, secret: bool) -> io::Result<Zeroizing<String>> {
+        use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+        use std::io::{BufRead as _, BufReader};
+        let saved = tcgetattr(&self.0)?;
+        if secret {
+            let mut quiet = saved.clone();
+            quiet.local_modes.remove(LocalModes::ECHO);
+            tcsetattr(&self.0, OptionalActions::Flush, &quiet)?;
+        }
+        let _ = write!(self.0, "{prompt}");
+        let mut line = Zeroizing::new(String::new());
+        let read = BufReader::new(&self.0).read_line(&mut line);
+        if secret {
+            let _ = tcsetattr(&self.0, OptionalActions::Flush, &saved);
+            let _ = writeln!(self.0);
+        }
+        if read? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let answer = line.trim_end_matches(['\n', '\r']);
+        // An exact-capacity copy, so that a secret made from it needs no reallocation that would
+        // leave an unwiped copy behind; `line` is wiped when dropped.
+        let mut exact = Zeroizing::new(String::with_capacity(answer.len()));
+        exact.push_str(answer);
+        Ok(exact)
+    }
+}
+
 /// Asks for the passphrase of `file` on the controlling terminal, with echo off.
 pub(crate) fn read_passphrase(file: &Path) -> Result<age::secrecy::SecretString> {
-    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
-    use std::io::{BufRead as _, BufReader};
     let no_terminal = || Error::key(file.display(), KeyProblem::NoTerminal);
-    let mut tty = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|_| no_terminal())?;
-    let saved = tcgetattr(&tty).map_err(|_| no_terminal())?;
-    let mut quiet = saved.clone();
-    quiet.local_modes.remove(LocalModes::ECHO);
-    tcsetattr(&tty, OptionalActions::Flush, &quiet).map_err(|_| no_terminal())?;
-    let _ = write!(tty, "lsenv: passphrase for {}: ", file.display());
-    let mut line = Zeroizing::new(String::new());
-    let read = BufReader::new(&tty).read_line(&mut line);
-    let _ = tcsetattr(&tty, OptionalActions::Flush, &saved);
-    let _ = writeln!(tty);
-    read.map_err(|err| Error::io("/dev/tty", "read the passphrase from", err))?;
-    // An exact-capacity copy becomes the boxed secret without a reallocation that would leave an
-    // unwiped copy behind; `line` is wiped when dropped.
-    let passphrase = line.trim_end_matches(['\n', '\r']);
-    let mut exact = String::with_capacity(passphrase.len());
-    exact.push_str(passphrase);
-    Ok(age::secrecy::SecretString::from(exact))
+    let mut tty = Tty::open().ok_or_else(no_terminal)?;
+    let passphrase = tty
+        .ask(&format!("lsenv: passphrase for {}: ", file.display()), true)
+        .map_err(|err| Error::io("/dev/tty", "read the passphrase from", err))?;
+    Ok(age::secrecy::SecretString::from(passphrase.to_string()))
 }
 
 #[cfg(test)]

@@ -60,6 +60,7 @@ pub(crate) enum Action {
     Init(InitOptions),
     Keygen {
         output: Option<PathBuf>,
+        plugin: Option<String>,
     },
     Recipients(Recipients),
     Convert {
@@ -184,6 +185,7 @@ impl Plan {
             })),
             Command::Keygen(args) => Raw::Ready(Action::Keygen {
                 output: args.output,
+                plugin: args.plugin,
             }),
             Command::Env(args) => Raw::Ready(Action::Env {
                 format: args.format,

@@ -161,10 +161,24 @@ impl Project {
                         KeyProblem::NoIdentityForRecipients,
                     ));
                 }
+                // A plugin's identity is a handle: only the plugin knows its recipient.
                 recipients = identities
                     .iter()
-                    .map(age::x25519::Identity::to_public)
+                    .filter_map(|identity| match identity {
+                        crate::store::age::Identity::X25519(key) => {
+                            Some(crate::store::age::Recipient::X25519(key.to_public()))
+                        }
+                        crate::store::age::Identity::Plugin { .. } => None,
+                    })
                     .collect();
+                if recipients.is_empty() {
+                    return Err(Error::key(
+                        target.file.display(),
+                        KeyProblem::PluginIdentityOnly {
+                            recipients_file: age.recipients_file.clone(),
+                        },
+                    ));
+                }
                 pending = Some(Pending::RecipientsFile(age.recipients_file.clone()));
             }
             return Ok(Sealing {

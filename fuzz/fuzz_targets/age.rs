@@ -7,10 +7,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use age::x25519::Identity;
 use lsenv::Error;
 use lsenv::error::{KeyProblem, exit};
-use lsenv::store::age::{Unlock, decrypt, parse_identities};
+use lsenv::store::age::{Identity, Unlock, decrypt, parse_identities};
 
 fn identities() -> &'static [Identity] {
     static IDENTITIES: OnceLock<Vec<Identity>> = OnceLock::new();

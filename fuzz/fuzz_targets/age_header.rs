@@ -11,10 +11,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use age::x25519::Identity;
 use lsenv::Error;
 use lsenv::error::{KeyProblem, exit};
-use lsenv::store::age::{Unlock, check_header, decrypt, parse_identities};
+use lsenv::store::age::{Identity, Unlock, check_header, decrypt, parse_identities};
 
 /// A refusal or a decryption must take less than this, unoptimised checks included.
 const LIMIT: Duration = Duration::from_secs(1);

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use lsenv::Env;
-use lsenv::output::Format;
 use lsenv::error::exit;
 use lsenv::output;
+use lsenv::output::Format;
 use lsenv::resolve::{Resolution, Source, Variable};
 use lsenv::secret::Secret;
 
@@ -106,7 +106,10 @@ fn check(
     if !reveal && !matches!(format, Format::Github | Format::Gitlab) {
         let err = result.expect_err("-o without --reveal is refused");
         assert_eq!(err.exit_code(), exit::USAGE, "--format {format:?}: {err}");
-        assert!(written.is_err(), "--format {format:?} refused and wrote: {err}");
+        assert!(
+            written.is_err(),
+            "--format {format:?} refused and wrote: {err}"
+        );
         return;
     }
     match result {

@@ -60,7 +60,11 @@ fuzz_target!(|data: &[u8]| {
     cuts.sort_unstable();
     assert_eq!(redacted(&redactor, text, &cuts), whole, "cut at {cuts:?}");
     let bytewise: Vec<usize> = (1..text.len()).collect();
-    assert_eq!(redacted(&redactor, text, &bytewise), whole, "cut at every byte");
+    assert_eq!(
+        redacted(&redactor, text, &bytewise),
+        whole,
+        "cut at every byte"
+    );
 
     for (name, value) in &secrets {
         let value = value.expose();

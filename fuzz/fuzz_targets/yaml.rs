@@ -30,7 +30,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let remarked = lsenv::yaml::parse_with_remarks(text, file);
     assert_eq!(
         read.as_ref().map_err(ToString::to_string),
-        remarked.as_ref().map(|(node, _)| node).map_err(ToString::to_string)
+        remarked
+            .as_ref()
+            .map(|(node, _)| node)
+            .map_err(ToString::to_string)
     );
     let document = match read {
         Ok(document) => document,

@@ -450,17 +450,23 @@ pub(crate) fn recipients(project: &Project, env: &Env, change: &Recipients) -> R
     let kept = os::read_optional(&recovery, rails::MAX_FILE_BYTES)?
         .map(|bytes| keys.decrypt(&bytes, &recovery))
         .transpose()?;
-    let remaining = age::parse_recipients(&new_text, &age_keys.recipients_file)?.len()
-        + age_keys.config_recipients.len();
+    let recipients = age_keys.recipients_with(&new_text)?;
+    let remaining = recipients.len();
     if remaining == 0 {
         return Err(Error::usage(UsageProblem::NoRecipientLeft));
     }
+    // Everything is encrypted before anything is written: an age plugin that is missing or fails
+    // leaves every file as it was.
+    let keys = keys.with_recipients(recipients);
+    let sealed = keys.encrypt(&credentials.file, text.as_bytes())?;
+    // A kept edit is readable by exactly those who can read the file.
+    let kept = kept
+        .map(|kept| keys.encrypt(&recovery, kept.as_bytes()))
+        .transpose()?;
     os::write_atomic(&age_keys.recipients_file, new_text.as_bytes())?;
-    let keys = credentials.access.load(env)?;
-    keys.write(&credentials.file, text.as_bytes())?;
+    os::write_atomic(&credentials.file, &sealed)?;
     if let Some(kept) = kept {
-        // A kept edit is readable by exactly those who can read the file.
-        keys.write(&recovery, kept.as_bytes())?;
+        os::write_atomic(&recovery, &kept)?;
     }
     say(&format!(
         "re-encrypted {} to {remaining} recipient(s)",

@@ -63,6 +63,9 @@ pub(crate) fn run(project: &Project, env: &Env, reencrypt: bool) -> Result<()> {
     let lock = EditLock::acquire(&target.file, env)?;
     let signals = SignalWatch::start()?;
     let sealing = project.sealing(&target, env)?;
+    // Sealing is tried before the editor opens: an age plugin that is missing or fails would
+    // otherwise cost the edit, which could then be neither saved nor kept.
+    sealing.keys.encrypt(&target.file, b"")?;
     let original_file = target
         .exists
         .then(|| os::read_capped(&target.file, rails::MAX_FILE_BYTES))

@@ -47,7 +47,7 @@ pub(crate) fn create_default(env: &Env) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn default_path(env: &Env) -> Result<PathBuf> {
+pub(crate) fn default_path(env: &Env) -> Result<PathBuf> {
     default_identity_file(env).ok_or_else(|| Error::usage(UsageProblem::NoIdentityHome))
 }
 
@@ -62,13 +62,19 @@ fn identity_file_text(identity: &x25519::Identity) -> Zeroizing<String> {
     text
 }
 
-fn write_identity(path: &Path, text: &str) -> Result<()> {
+/// An identity file is never overwritten.
+pub(crate) fn refuse_existing(path: &Path) -> Result<()> {
     if path.exists() {
         return Err(Error::config(
             crate::error::Location::file(path),
             ConfigProblem::IdentityExists,
         ));
     }
+    Ok(())
+}
+
+pub(crate) fn write_identity(path: &Path, text: &str) -> Result<()> {
+    refuse_existing(path)?;
     os::create_new(path, text.as_bytes(), 0o600)?;
     say(&format!(
         "created the age identity {} (mode 0600): keep it safe, and out of git",

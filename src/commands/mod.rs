@@ -12,6 +12,7 @@ pub(crate) mod explain;
 pub(crate) mod init;
 pub(crate) mod keygen;
 pub(crate) mod man;
+pub(crate) mod plugin_keygen;
 pub(crate) mod recovery;
 pub(crate) mod scan;
 pub(crate) mod verify;

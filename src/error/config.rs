@@ -126,7 +126,9 @@ pub enum ConfigProblem {
     BadRecipient(RecipientProblem),
     #[error("there is no recipient to encrypt to")]
     NoRecipient,
-    #[error("these recipients cannot be combined")]
+    #[error(
+        "these recipients cannot be combined (a plugin may require its recipients to be used alone)"
+    )]
     IncompatibleRecipients,
     #[error("an edit of this file is kept here; converting would leave it unreadable")]
     EditKept,
@@ -307,7 +309,7 @@ pub enum RecipientProblem {
         "SSH-key recipients are not supported (their RSA code has an unfixed advisory); use an age1… recipient"
     )]
     SshKey,
-    #[error("not an age X25519 recipient (age1…)")]
+    #[error("not an age X25519 recipient (age1…) nor a plugin recipient (age1NAME1…)")]
     NotX25519,
 }
 

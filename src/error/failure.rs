@@ -29,6 +29,9 @@ pub enum Failure {
     Sts { call: &'static str, reason: String },
     #[error("cannot serve credentials on 127.0.0.1: {0}")]
     Endpoint(String),
+    /// `keygen --plugin`: the plugin's key generation (`command`) failed or printed no text.
+    #[error("{command} {outcome}; nothing written")]
+    PluginKeygen { command: String, outcome: String },
 }
 
 /// How the editor ended, as the error and the question to re-open it say it.

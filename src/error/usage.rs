@@ -100,6 +100,13 @@ pub enum UsageProblem {
     AlreadyThatStore { file: PathBuf, age: bool },
     #[error("there is no kept edit to discard: {} does not exist", .recovery.display())]
     NothingToDiscard { recovery: PathBuf },
+    /// `keygen --plugin`: `shown` is the name given, escaped.
+    #[error("`{shown}` is not an age plugin name (letters, digits, + - . _)")]
+    NotAPluginName { shown: String },
+    #[error(
+        "lsenv does not know how age-plugin-{name} makes keys (it knows age-plugin-yubikey, age-plugin-tpm and age-plugin-se); it ran nothing"
+    )]
+    UnknownPluginKeygen { name: String },
 }
 
 impl UsageProblem {
@@ -115,6 +122,11 @@ impl UsageProblem {
                 Self::IdentityForRecipient { .. } => {
                     "give its public key (age1…), which `age-keygen -y FILE` prints"
                 }
+                Self::UnknownPluginKeygen { name } => {
+                return Some(format!(
+                    "make the key with the plugin's own command (see age-plugin-{name} --help), put the AGE-PLUGIN-… line it prints in an identity file lsenv reads (the default one, LSENV_AGE_IDENTITY_FILE or [credentials] identity), and add its recipient: lsenv credentials recipients add age1{name}1…"
+                ));
+            }
                 _ => return None,
             }
             .to_owned(),

@@ -1,6 +1,7 @@
 //! age files (`*.yml.age`): binary or ASCII-armored, told apart by their content; decrypted in
-//! memory with any of the user's X25519 identities (the first that opens the file wins), or with
-//! a passphrase typed at a terminal for passphrase-encrypted files; written to every recipient,
+//! memory with any of the user's identities (the first that opens the file wins: X25519 keys
+//! first, then each age plugin's, see [`crate::store::plugin`]), or with a passphrase typed at a
+//! terminal for passphrase-encrypted files; written to every recipient (X25519 or a plugin's),
 //! ASCII-armored so that they travel through git and e-mail as text.
 //!
 //! Identities and decrypted bytes live in types that wipe themselves; errors name the file and
@@ -11,12 +12,76 @@ use std::path::Path;
 use std::str::FromStr as _;
 
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
-use age::x25519;
+use age::secrecy::SecretString;
+use age::{plugin, x25519};
 use zeroize::Zeroizing;
 
 use crate::error::{
     ConfigProblem, Error, IntegrityProblem, KeyProblem, Location, RecipientProblem, Result,
 };
+use crate::store::plugin::Prompts;
+
+/// An identity that opens age files: an X25519 key, or a plugin's identity (a handle for a key
+/// the plugin holds, in hardware or a service).
+#[derive(Clone)]
+pub enum Identity {
+    X25519(x25519::Identity),
+    /// `source` names where it came from, for errors.
+    Plugin {
+        identity: plugin::Identity,
+        source: String,
+    },
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Identity([redacted])")
+    }
+}
+
+impl Identity {
+    /// The identity's text (`AGE-SECRET-KEY-1…` or `AGE-PLUGIN-…`).
+    pub fn to_secret_string(&self) -> SecretString {
+        match self {
+            Identity::X25519(identity) => identity.to_string(),
+            Identity::Plugin { identity, .. } => identity.to_string().into(),
+        }
+    }
+}
+
+/// Someone a file is encrypted to: an X25519 key or a plugin's recipient.
+#[derive(Clone)]
+pub enum Recipient {
+    X25519(x25519::Recipient),
+    Plugin(plugin::Recipient),
+}
+
+impl std::fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recipient({self})")
+    }
+}
+
+impl std::fmt::Display for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Recipient::X25519(recipient) => recipient.fmt(f),
+            Recipient::Plugin(recipient) => recipient.fmt(f),
+        }
+    }
+}
+
+/// The plugins named by `items` (each once, in order of appearance), each with its items.
+fn by_plugin<T: Clone>(items: impl Iterator<Item = (String, T)>) -> Vec<(String, Vec<T>)> {
+    let mut groups: Vec<(String, Vec<T>)> = Vec::new();
+    for (name, item) in items {
+        match groups.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, group)) => group.push(item),
+            None => groups.push((name, vec![item])),
+        }
+    }
+    groups
+}
 
 /// The first line of a binary age file, and of an armored one.
 const BINARY_MAGIC: &[u8] = b"age-encryption.org/v1\n";
@@ -95,9 +160,10 @@ pub fn is_armored(bytes: &[u8]) -> bool {
     bytes.trim_ascii_start().starts_with(ARMOR_MAGIC)
 }
 
-/// X25519 identities (`AGE-SECRET-KEY-1…` lines; `#` comments and blank lines allowed) from
-/// `text`. `source` names where they came from, for errors; a bad line is named by its number.
-pub fn parse_identities(text: &[u8], source: &str) -> Result<Vec<x25519::Identity>> {
+/// Identities (`AGE-SECRET-KEY-1…` and `AGE-PLUGIN-…` lines; `#` comments and blank lines
+/// allowed) from `text`. `source` names where they came from, for errors; a bad line is named by
+/// its number.
+pub fn parse_identities(text: &[u8], source: &str) -> Result<Vec<Identity>> {
     let key_error = |problem| Error::key(source, problem);
     let text = std::str::from_utf8(text).map_err(|_| key_error(KeyProblem::IdentityNotUtf8))?;
     let mut identities = Vec::new();
@@ -106,11 +172,15 @@ pub fn parse_identities(text: &[u8], source: &str) -> Result<Vec<x25519::Identit
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match x25519::Identity::from_str(line) {
-            Ok(identity) => identities.push(identity),
-            Err(_) => {
-                return Err(key_error(KeyProblem::NotAnIdentity { line: number + 1 }));
-            }
+        if let Ok(identity) = x25519::Identity::from_str(line) {
+            identities.push(Identity::X25519(identity));
+        } else if let Ok(identity) = plugin::Identity::from_str(line) {
+            identities.push(Identity::Plugin {
+                identity,
+                source: source.to_owned(),
+            });
+        } else {
+            return Err(key_error(KeyProblem::NotAnIdentity { line: number + 1 }));
         }
     }
     if identities.is_empty() {
@@ -119,8 +189,9 @@ pub fn parse_identities(text: &[u8], source: &str) -> Result<Vec<x25519::Identit
     Ok(identities)
 }
 
-/// X25519 recipients (`age1…`), one per line, `#` comments and blank lines allowed.
-pub fn parse_recipients(text: &str, path: &Path) -> Result<Vec<x25519::Recipient>> {
+/// Recipients (`age1…`, or a plugin's `age1NAME1…`), one per line, `#` comments and blank lines
+/// allowed.
+pub fn parse_recipients(text: &str, path: &Path) -> Result<Vec<Recipient>> {
     let mut recipients = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -140,17 +211,22 @@ pub fn parse_recipients(text: &str, path: &Path) -> Result<Vec<x25519::Recipient
     Ok(recipients)
 }
 
-/// One `age1…` recipient; the error says why, without quoting the text.
-pub fn parse_recipient(text: &str) -> Result<x25519::Recipient, RecipientProblem> {
+/// One `age1…` or `age1NAME1…` recipient; the error says why, without quoting the text.
+pub fn parse_recipient(text: &str) -> Result<Recipient, RecipientProblem> {
     if text.starts_with("ssh-") {
         return Err(RecipientProblem::SshKey);
     }
-    x25519::Recipient::from_str(text).map_err(|_| RecipientProblem::NotX25519)
+    if let Ok(recipient) = x25519::Recipient::from_str(text) {
+        return Ok(Recipient::X25519(recipient));
+    }
+    plugin::Recipient::from_str(text)
+        .map(Recipient::Plugin)
+        .map_err(|_| RecipientProblem::NotX25519)
 }
 
 /// What opens an age file: identities, or a passphrase asked for only if the file needs one.
 pub struct Unlock<'a> {
-    pub identities: &'a [x25519::Identity],
+    pub identities: &'a [Identity],
     pub passphrase: &'a dyn Fn() -> Result<age::secrecy::SecretString>,
 }
 
@@ -166,16 +242,12 @@ pub fn decrypt(file: &[u8], unlock: &Unlock<'_>, path: &Path) -> Result<Zeroizin
     let decryptor = decryptor(file).map_err(fail)?;
     let mut reader = if decryptor.is_scrypt() {
         let identity = age::scrypt::Identity::new((unlock.passphrase)()?);
-        decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity))
+        decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .map_err(|err| fail(describe(&err)))?
     } else {
-        decryptor.decrypt(
-            unlock
-                .identities
-                .iter()
-                .map(|identity| identity as &dyn age::Identity),
-        )
-    }
-    .map_err(|err| fail(describe(&err)))?;
+        open_with(file, decryptor, unlock.identities, path)?
+    };
     let mut plaintext = Zeroizing::new(Vec::new());
     reader
         .read_to_end(&mut plaintext)
@@ -185,6 +257,91 @@ pub fn decrypt(file: &[u8], unlock: &Unlock<'_>, path: &Path) -> Result<Zeroizin
         Err(err) => Err(fail(IntegrityProblem::NotUtf8 {
             at: err.valid_up_to(),
         })),
+    }
+}
+
+type Payload<'a> = age::stream::StreamReader<ArmoredReader<std::io::BufReader<&'a [u8]>>>;
+
+/// The payload of `file`, opened with the first identity that can: the X25519 keys first (no
+/// program runs for them), then each plugin's in turn. A plugin that is not installed is an
+/// error only if no other identity opens the file; one that fails stops the search.
+fn open_with<'a>(
+    file: &'a [u8],
+    first: age::Decryptor<ArmoredReader<std::io::BufReader<&'a [u8]>>>,
+    identities: &[Identity],
+    path: &Path,
+) -> Result<Payload<'a>> {
+    let fail = |problem| Error::integrity(Location::file(path), problem);
+    let native = identities.iter().filter_map(|identity| match identity {
+        Identity::X25519(identity) => Some(identity as &dyn age::Identity),
+        Identity::Plugin { .. } => None,
+    });
+    match first.decrypt(native) {
+        Err(age::DecryptError::NoMatchingKeys) => {}
+        other => return other.map_err(|err| fail(describe(&err))),
+    }
+    let plugins = by_plugin(identities.iter().filter_map(|identity| match identity {
+        Identity::Plugin { identity, source } => Some((
+            identity.plugin().to_owned(),
+            (identity.clone(), source.clone()),
+        )),
+        Identity::X25519(_) => None,
+    }));
+    let mut missing = None;
+    for (name, group) in plugins {
+        let prompts = Prompts::new(&name);
+        let handles: Vec<plugin::Identity> = group.iter().map(|(id, _)| id.clone()).collect();
+        let Ok(identity) = plugin::IdentityPluginV1::new(&name, &handles, prompts.clone()) else {
+            let source = &group[0].1;
+            missing.get_or_insert_with(|| {
+                crate::store::plugin::missing(&name, &format!("the identity in {source}"), path)
+            });
+            continue;
+        };
+        let subject = "decrypt this file";
+        match decryptor(file)
+            .map_err(fail)?
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        {
+            Ok(payload) => return Ok(payload),
+            Err(age::DecryptError::NoMatchingKeys) => {}
+            Err(age::DecryptError::Plugin(errors)) => {
+                return Err(prompts.failure(
+                    &crate::store::plugin::messages(&errors),
+                    subject,
+                    path,
+                ));
+            }
+            // The plugin stopped (it died, or could not be started).
+            Err(age::DecryptError::Io(_)) => return Err(prompts.failure(&[], subject, path)),
+            Err(err) => return Err(fail(describe(&err))),
+        }
+    }
+    Err(missing.unwrap_or_else(|| fail(describe(&age::DecryptError::NoMatchingKeys))))
+}
+
+/// A plugin's recipients, noting in `last` when they are asked to wrap: age asks the recipients in
+/// turn and stops at the first that fails, so the last asked is the one that failed.
+struct Noted<'a> {
+    plugin: plugin::RecipientPluginV1<Prompts>,
+    prompts: Prompts,
+    index: usize,
+    last: &'a std::cell::Cell<usize>,
+}
+
+impl age::Recipient for Noted<'_> {
+    fn wrap_file_key(
+        &self,
+        file_key: &age_core::format::FileKey,
+    ) -> Result<
+        (
+            Vec<age_core::format::Stanza>,
+            std::collections::HashSet<String>,
+        ),
+        age::EncryptError,
+    > {
+        self.last.set(self.index);
+        self.plugin.wrap_file_key(file_key)
     }
 }
 
@@ -201,7 +358,7 @@ fn describe(err: &age::DecryptError) -> IntegrityProblem {
         }
         age::DecryptError::ExcessiveWork { .. } => IntegrityProblem::ExcessiveWork,
         age::DecryptError::Io(_) => IntegrityProblem::Damaged,
-        // Plugin errors: lsenv builds age without plugins, so these cannot happen.
+        // Plugin errors are described where plugins are run (`open_with`).
         _ => IntegrityProblem::Undecryptable,
     }
 }
@@ -209,7 +366,7 @@ fn describe(err: &age::DecryptError) -> IntegrityProblem {
 /// The bytes of an age file holding `plaintext`, encrypted to every recipient.
 pub fn encrypt(
     plaintext: &[u8],
-    recipients: &[x25519::Recipient],
+    recipients: &[Recipient],
     armored: bool,
     path: &Path,
 ) -> Result<Vec<u8>> {
@@ -220,11 +377,43 @@ pub fn encrypt(
         ));
     }
     let fail = |err: std::io::Error| Error::io(path, "encrypt", err);
-    let encryptor =
-        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-            .map_err(|_| {
-                Error::config(Location::file(path), ConfigProblem::IncompatibleRecipients)
+    let native = recipients.iter().filter_map(|recipient| match recipient {
+        Recipient::X25519(recipient) => Some(recipient as &dyn age::Recipient),
+        Recipient::Plugin(_) => None,
+    });
+    let last = std::cell::Cell::new(0);
+    let mut plugins = Vec::new();
+    for (name, group) in by_plugin(recipients.iter().filter_map(|recipient| match recipient {
+        Recipient::Plugin(recipient) => Some((recipient.plugin().to_owned(), recipient.clone())),
+        Recipient::X25519(_) => None,
+    })) {
+        let prompts = Prompts::new(&name);
+        let plugin =
+            plugin::RecipientPluginV1::new(&name, &group, &[], prompts.clone()).map_err(|_| {
+                crate::store::plugin::missing(&name, &format!("the recipient {}", group[0]), path)
             })?;
+        plugins.push(Noted {
+            plugin,
+            prompts,
+            index: plugins.len(),
+            last: &last,
+        });
+    }
+    let encryptor = age::Encryptor::with_recipients(
+        native.chain(plugins.iter().map(|plugin| plugin as &dyn age::Recipient)),
+    )
+    .map_err(|err| {
+        let failed = plugins.get(last.get()).map(|plugin| &plugin.prompts);
+        let subject = "encrypt to its recipients";
+        match (err, failed) {
+            (age::EncryptError::Plugin(errors), Some(prompts)) => {
+                prompts.failure(&crate::store::plugin::messages(&errors), subject, path)
+            }
+            // The plugin stopped (it died, or could not be started).
+            (age::EncryptError::Io(_), Some(prompts)) => prompts.failure(&[], subject, path),
+            _ => Error::config(Location::file(path), ConfigProblem::IncompatibleRecipients),
+        }
+    })?;
     let format = if armored {
         Format::AsciiArmor
     } else {
@@ -245,7 +434,9 @@ mod tests {
 
     use age::x25519;
 
-    use super::{Unlock, decrypt, encrypt, is_age, parse_identities, parse_recipients};
+    use super::{
+        Identity, Recipient, Unlock, decrypt, encrypt, is_age, parse_identities, parse_recipients,
+    };
     use crate::error::Error;
 
     fn no_passphrase() -> crate::error::Result<age::secrecy::SecretString> {
@@ -262,7 +453,10 @@ mod tests {
         for armored in [true, false] {
             let file = encrypt(
                 b"k: v\n",
-                &[a.to_public(), b.to_public()],
+                &[
+                    Recipient::X25519(a.to_public()),
+                    Recipient::X25519(b.to_public()),
+                ],
                 armored,
                 Path::new("f"),
             )
@@ -270,7 +464,7 @@ mod tests {
             assert!(is_age(&file));
             for identity in [&a, &b] {
                 let unlock = Unlock {
-                    identities: std::slice::from_ref(identity),
+                    identities: &[Identity::X25519(identity.clone())],
                     passphrase: &no_passphrase,
                 };
                 assert_eq!(
@@ -279,7 +473,7 @@ mod tests {
                 );
             }
             let unlock = Unlock {
-                identities: std::slice::from_ref(&stranger),
+                identities: &[Identity::X25519(stranger.clone())],
                 passphrase: &no_passphrase,
             };
             let err = decrypt(&file, &unlock, Path::new("f")).unwrap_err();

@@ -160,7 +160,7 @@ impl AgeKeys {
     }
 
     /// Every identity, from every source; a source that cannot be read is an error.
-    pub fn load_identities(&self, env: &Env) -> Result<Vec<age::x25519::Identity>> {
+    pub fn load_identities(&self, env: &Env) -> Result<Vec<crate::store::age::Identity>> {
         let mut all = Vec::new();
         for source in &self.identities {
             let text = source.read(env, MAX_IDENTITY_FILE_BYTES)?;
@@ -173,9 +173,15 @@ impl AgeKeys {
     }
 
     /// The recipients file's recipients, then those listed in TOML.
-    pub fn load_recipients(&self) -> Result<Vec<age::x25519::Recipient>> {
+    pub fn load_recipients(&self) -> Result<Vec<crate::store::age::Recipient>> {
         let text = crate::os::read_text_optional(&self.recipients_file, MAX_RECIPIENTS_BYTES)?;
-        let mut recipients = crate::store::age::parse_recipients(&text, &self.recipients_file)?;
+        self.recipients_with(&text)
+    }
+
+    /// The recipients of `text` (the recipients file's text, as it is or is about to be), then
+    /// those listed in TOML.
+    pub fn recipients_with(&self, text: &str) -> Result<Vec<crate::store::age::Recipient>> {
+        let mut recipients = crate::store::age::parse_recipients(text, &self.recipients_file)?;
         for text in &self.config_recipients {
             let recipient = crate::store::age::parse_recipient(text).map_err(|problem| {
                 Error::config(

@@ -5,12 +5,12 @@
 pub mod age;
 pub mod keys;
 pub mod marshal;
+pub mod plugin;
 pub mod rails;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ::age::x25519;
 use zeroize::Zeroizing;
 
 use crate::env::Env;
@@ -61,7 +61,7 @@ impl Access {
             Keys::Rails(key) => crate::secret::key_fingerprints(key.to_hex().as_bytes()),
             Keys::Age { identities, .. } => {
                 if let Some(identity) = identities.first() {
-                    let secret = identity.to_string();
+                    let secret = identity.to_secret_string();
                     crate::secret::key_fingerprints(
                         ::age::secrecy::ExposeSecret::expose_secret(&secret).as_bytes(),
                     );
@@ -76,9 +76,9 @@ impl Access {
 pub enum Keys {
     Rails(rails::MasterKey),
     Age {
-        identities: Vec<x25519::Identity>,
+        identities: Vec<age::Identity>,
         /// `None`: the recipients file and TOML, read when writing.
-        recipients: Option<Vec<x25519::Recipient>>,
+        recipients: Option<Vec<age::Recipient>>,
         keys: AgeKeys,
         /// Where the identities came from, for errors.
         sources: String,
@@ -156,6 +156,25 @@ impl Keys {
                 Location::file(path),
                 IntegrityProblem::NotAge,
             )),
+        }
+    }
+
+    /// The same keys, sealing to `recipients` (age; a Rails key is kept as it is).
+    #[must_use]
+    pub fn with_recipients(self, recipients: Vec<age::Recipient>) -> Self {
+        match self {
+            Keys::Age {
+                identities,
+                keys,
+                sources,
+                ..
+            } => Keys::Age {
+                identities,
+                recipients: Some(recipients),
+                keys,
+                sources,
+            },
+            rails @ Keys::Rails(_) => rails,
         }
     }
 

@@ -2,6 +2,7 @@
 //! with (Ruby's ActiveSupport, litestream, an S3 API). A missing tool fails a test; none skip.
 
 mod age;
+mod age_plugin;
 mod ambient;
 mod audit;
 mod bad_input;

@@ -9,6 +9,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::case::Case;
 use crate::redact::assert_group_gone;
 use crate::support::{CANARY, Project, Terminal, run_driver, said, send_signal};
 
@@ -55,8 +56,9 @@ print(json.dumps({
     "right": get({"Authorization": token}),
 }))
 "#;
-    let output = project
-        .process()
+    // The endpoint's answer, printed by the probe, holds the secret key.
+    let output = Case::new(&project)
+        .reveals()
         .env("AWS_SECRET_ACCESS_KEY", "outer-canary")
         .args([
             "exec",
@@ -70,9 +72,10 @@ print(json.dumps({
             "-c",
             probe,
         ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+        .stderr_has("lsenv: credentials: serving AKIA… from the stored pair")
+        .stderr_lacks(KEY_ID)
+        .stderr_lacks(CANARY)
+        .run();
     let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let names: Vec<&str> = seen["env"]
         .as_array()
@@ -114,16 +117,6 @@ print(json.dumps({
     assert_eq!(right[1]["SecretAccessKey"], CANARY);
     assert_eq!(right[1]["Token"], TOKEN_CANARY);
     assert!(right[1]["Expiration"].as_str().unwrap().ends_with('Z'));
-    // lsenv itself says which key it serves by its prefix only.
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("lsenv: credentials: serving AKIA… from the stored pair"),
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains(KEY_ID) && !stderr.contains(CANARY),
-        "{stderr}"
-    );
 }
 
 /// Each run gets its own token.
@@ -131,12 +124,9 @@ print(json.dumps({
 fn the_token_is_fresh_every_run() {
     let project = project();
     let token = || {
-        let output = project
-            .process()
+        let output = Case::new(&project)
             .args(["exec", "--serve-credentials", "--", "env"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", said(&output));
+            .run();
         String::from_utf8_lossy(&output.stdout)
             .lines()
             .find_map(|line| line.strip_prefix("AWS_CONTAINER_AUTHORIZATION_TOKEN="))
@@ -153,28 +143,20 @@ fn exit_codes_are_the_commands() {
     let project = project();
     for extra in [&[][..], &["--redact"]] {
         for (script, code) in [("exit 0", 0), ("exit 7", 7), ("kill -TERM $$", 143)] {
-            let output = project
-                .process()
+            Case::new(&project)
+                .named(format!("{extra:?} {script}"))
                 .args(["exec", "--serve-credentials"])
                 .args(extra)
                 .args(["--", "sh", "-c", script])
-                .output()
-                .unwrap();
-            assert_eq!(
-                output.status.code(),
-                Some(code),
-                "{extra:?} {script}: {}",
-                said(&output)
-            );
+                .status(code)
+                .run();
         }
-        let output = project
-            .process()
+        Case::new(&project)
             .args(["exec", "--serve-credentials"])
             .args(extra)
             .args(["--", "no-such-command-lsenv"])
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(127), "{}", said(&output));
+            .status(127)
+            .run();
     }
 }
 
@@ -188,8 +170,7 @@ req = u.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
                 headers={"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
 print("secret:", json.loads(u.build_opener(u.ProxyHandler({})).open(req).read())["SecretAccessKey"])
 "#;
-    let output = project
-        .process()
+    Case::new(&project)
         .args([
             "exec",
             "--serve-credentials",
@@ -201,14 +182,8 @@ print("secret:", json.loads(u.build_opener(u.ProxyHandler({})).open(req).read())
             "-c",
             fetch,
         ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "secret: [redacted LITESTREAM_SECRET_ACCESS_KEY]\n"
-    );
-    assert!(!said(&output).contains(CANARY));
+        .stdout_is("secret: [redacted LITESTREAM_SECRET_ACCESS_KEY]\n")
+        .run();
 }
 
 /// Signals sent to lsenv reach the command's group; nothing is left behind.
@@ -313,18 +288,12 @@ fn the_command_dies_with_a_killed_lsenv() {
 fn without_a_key_pair_nothing_runs() {
     let project = Project::new();
     project.credentials("litestream:\n  replica_bucket: bkt\n");
-    let output = project
-        .process()
+    Case::new(&project)
         .args(["exec", "--serve-credentials", "--", "sh", "-c", "echo ran"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(3), "{}", said(&output));
-    assert!(
-        said(&output).contains("--serve-credentials needs the stored key pair"),
-        "{}",
-        said(&output)
-    );
-    assert!(!said(&output).contains("ran"));
+        .status(3)
+        .said("--serve-credentials needs the stored key pair")
+        .stdout_is("")
+        .run();
 }
 
 /// With `[serve]`, `check` flags static keys left in the Litestream config; without it, it does
@@ -336,17 +305,15 @@ fn check_and_explain_know_the_mode() {
         "config/litestream.yml",
         "dbs:\n  - path: db.sqlite3\n    replica:\n      type: s3\n      bucket: $LITESTREAM_REPLICA_BUCKET\n      access-key-id: $LITESTREAM_ACCESS_KEY_ID\n      secret-access-key: $LITESTREAM_SECRET_ACCESS_KEY\n",
     );
-    let check = project.process().arg("check").output().unwrap();
+    let check = Case::new(&project).arg("check").status(3).run();
     let text = said(&check);
-    assert_eq!(check.status.code(), Some(3), "{text}");
     assert!(
         text.contains("litestream.yml:6:1: access-key-id gives the replica static keys")
             && text.contains("litestream.yml:7:1: secret-access-key gives the replica static keys"),
         "{text}"
     );
-    let explain = project.process().arg("explain").output().unwrap();
+    let explain = Case::new(&project).arg("explain").run();
     let text = said(&explain);
-    assert!(explain.status.success(), "{text}");
     assert!(
         text.contains("these are served, not set: AWS_SESSION_TOKEN, LITESTREAM_ACCESS_KEY_ID, LITESTREAM_SECRET_ACCESS_KEY"),
         "{text}"
@@ -355,16 +322,17 @@ fn check_and_explain_know_the_mode() {
         text.contains("the stored pair itself (sts = false)"),
         "{text}"
     );
-    assert!(!text.contains(CANARY), "{text}");
 
     project.file(
         "config/lsenv.toml",
         "[env]\nAWS_SESSION_TOKEN = \"aws_session_token\"\n",
     );
-    let check = project.process().arg("check").output().unwrap();
-    assert!(!said(&check).contains("static keys"), "{}", said(&check));
-    let explain = project.process().arg("explain").output().unwrap();
-    assert!(!said(&explain).contains("served"), "{}", said(&explain));
+    Case::new(&project)
+        .arg("check")
+        .any_status()
+        .lacks("static keys")
+        .run();
+    Case::new(&project).arg("explain").lacks("served").run();
 }
 
 /// The real litestream replicates to moto's S3 with keys from the endpoint only: short-lived

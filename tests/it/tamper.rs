@@ -135,7 +135,7 @@ fn age_file(armored: bool) -> (Vec<u8>, String) {
     let identity = age::x25519::Identity::generate();
     let file = lsenv::store::age::encrypt(
         yaml().as_bytes(),
-        &[identity.to_public()],
+        &[lsenv::store::age::Recipient::X25519(identity.to_public())],
         armored,
         std::path::Path::new("credentials.yml.age"),
     )
