@@ -200,9 +200,8 @@ pub(crate) struct ExecArgs {
 /// `--watch`, the same on `exec` and `replicate`.
 #[derive(Debug, Args)]
 pub(crate) struct WatchArgs {
-    /// Stay resident: when the credentials, config/lsenv.toml or a key file change, resolve again and restart the command (SIGTERM, then SIGKILL after Litestream's shutdown-sync-timeout) if what it gets changed
-    // Together with --serve-credentials once the watcher hands new keys to the endpoint.
-    #[arg(long, conflicts_with = "serve_credentials")]
+    /// Stay resident: when the credentials, config/lsenv.toml or a key file change, resolve again and restart the command (SIGTERM, then SIGKILL after Litestream's shutdown-sync-timeout) if what it gets changed; with --serve-credentials, changed keys are served without a restart
+    #[arg(long)]
     pub watch: bool,
 }
 

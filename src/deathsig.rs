@@ -3,19 +3,17 @@
 //! with the hidden first argument [`SHIM`], which asks the kernel for SIGTERM when its parent
 //! dies (`PR_SET_PDEATHSIG`, kept across `execve`) and then becomes the command. A supervisor
 //! killed with SIGKILL thus leaves no orphan: the command gets the signal Litestream syncs and
-//! exits on. The signal follows the thread that spawned the command, so supervisors spawn from
-//! their main thread.
+//! exits on (SIGKILL would lose its final sync; a command that ignores SIGTERM is its own to
+//! stop). The signal follows the thread that spawned the command, so supervisors spawn from
+//! their main thread. Used by every supervised mode: `--watch` and `--serve-credentials`.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use rustix::process::{Pid, Signal, getpid, getppid, set_parent_process_death_signal};
-use signal_hook::consts::SIGPIPE;
 
 use crate::error::{Error, ExecProblem};
 use crate::launch;
@@ -65,10 +63,8 @@ pub(crate) fn shim(words: &[OsString]) -> Option<Error> {
     if getppid().map(Pid::as_raw_nonzero).map(i32::from) != expected {
         return Some(fail(ExecProblem::SupervisorGone));
     }
-    // As in `launch::exec`: a caught SIGPIPE is reset by `execve`, an ignored one (Rust's
-    // default) would stay ignored.
-    if let Err(err) = signal_hook::flag::register(SIGPIPE, Arc::new(AtomicBool::new(false))) {
-        return Some(Error::io("SIGPIPE", "reset", err));
+    if let Err(err) = launch::reset_sigpipe() {
+        return Some(err);
     }
     let c_string = |arg: &OsStr| CString::new(arg.as_bytes()).ok();
     let (Some(path), Some(argv)) = (

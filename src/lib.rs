@@ -60,13 +60,9 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    // A supervised command on its way to being started (`--watch`).
+    // A supervised command on its way to being started (`--watch`, `--serve-credentials`).
     if let Some(err) = deathsig::shim(&args) {
         return Err(err);
-    }
-    // `--serve-credentials` starts the command through lsenv itself (`credserver::shim`).
-    if args.get(1).is_some_and(|arg| arg == credserver::shim::ARG) {
-        return credserver::shim::run(&args[2..]);
     }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,

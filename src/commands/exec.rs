@@ -30,6 +30,16 @@ pub(crate) fn run(
     }
     // Before the process is replaced.
     audit::record(env, name, &project.root, resolved.resolution.names());
+    if command.watch && command.serve {
+        return crate::credserver::watched(
+            project,
+            command,
+            name,
+            env,
+            core_dumps,
+            resolved.resolution,
+        );
+    }
     if command.watch {
         return watch::run(project, command, name, env, core_dumps, resolved.resolution);
     }

@@ -14,7 +14,6 @@
 
 mod server;
 mod settings;
-pub(crate) mod shim;
 mod sts;
 
 use std::path::Path;
@@ -278,10 +277,6 @@ impl Served {
 
     /// New stored keys or settings (`--watch`, after a change): keys made from them are
     /// obtained at once and served from then on; until then the current ones stay.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "--watch calls it after a change")
-    )]
     pub(crate) fn update(&self, source: Source) {
         let mut state = self.lock();
         state.source = source;
@@ -472,25 +467,71 @@ pub(crate) fn run(
     env: &Env,
     core_dumps: &NoCoreDumps,
 ) -> Result<Status> {
-    run_with(project, plan, resolution, env, core_dumps, drop)
-}
-
-/// [`run`], handing `started` the [`Served`] keys once they are served and before the command
-/// starts: `--watch` keeps them (on a thread of its own) to [`Served::update`] them after a
-/// change, with [`Source::from_resolution`] of the new resolution.
-pub(crate) fn run_with(
-    project: &crate::project::Project,
-    plan: &CommandPlan,
-    resolution: &Resolution,
-    env: &Env,
-    core_dumps: &NoCoreDumps,
-    started: impl FnOnce(Served),
-) -> Result<Status> {
     let settings = project.config.serve.clone().unwrap_or_default();
     let source = Source::from_resolution(resolution, &settings, &project.config.path)?;
     let (served, _refresher) = Served::start(source, settings.refresh_margin)?;
+    let endpoint = server::Endpoint::start(served)?;
+    let (command, program, files) = child_command(plan, resolution, env, &endpoint)?;
+    let command = crate::deathsig::wrap(&command, &plan.program);
+    supervise::run_launched((command, program, files), plan, resolution, core_dumps)
+}
+
+/// `--serve-credentials --watch`: as [`run`], and after a change the endpoint serves keys made
+/// from the new resolution; the command is restarted only when something it gets itself
+/// changed, never for the served keys.
+pub(crate) fn watched(
+    project: &crate::project::Project,
+    plan: &CommandPlan,
+    name: &str,
+    env: &Env,
+    core_dumps: &NoCoreDumps,
+    resolution: Resolution,
+) -> Result<Status> {
+    let settings = project.config.serve.clone().unwrap_or_default();
+    let source = Source::from_resolution(&resolution, &settings, &project.config.path)?;
+    let (served, _refresher) = Served::start(source, settings.refresh_margin)?;
     let endpoint = server::Endpoint::start(served.clone())?;
-    started(served);
+    let build = |resolution: &Resolution| child_command(plan, resolution, env, &endpoint);
+    let mut deliver = |old: &Resolution, new: &Resolution| {
+        // The `[serve]` settings are those lsenv started with (README).
+        match Source::from_resolution(new, &settings, &project.config.path) {
+            Ok(source) => {
+                served.update(source);
+                say("watch: the endpoint serves keys from the changed credentials");
+            }
+            Err(err) => say(&format!(
+                "watch: the changed credentials give no keys to serve; the current ones stay: {err}"
+            )),
+        }
+        crate::watch::differences(old, new)
+            .filter(|name| !SERVED.contains(name))
+            .map(str::to_owned)
+            .collect()
+    };
+    crate::watch::supervise(
+        project,
+        plan,
+        name,
+        env,
+        core_dumps,
+        resolution,
+        &build,
+        &mut deliver,
+    )
+}
+
+/// The command for `resolution` without the served variables (from the credentials or lsenv's
+/// own environment), with the endpoint's address and token instead.
+fn child_command(
+    plan: &CommandPlan,
+    resolution: &Resolution,
+    env: &Env,
+    endpoint: &server::Endpoint,
+) -> Result<(
+    std::process::Command,
+    std::path::PathBuf,
+    crate::filesecret::FileSecrets,
+)> {
     let is_served = |name: &str| SERVED.contains(&name);
     let child_resolution: Resolution = resolution
         .iter()
@@ -502,8 +543,7 @@ pub(crate) fn run_with(
     command
         .env(FULL_URI, &endpoint.url)
         .env(TOKEN, endpoint.token.as_str());
-    let command = shim::wrap(&command, &plan.program);
-    supervise::run_launched((command, program, files), plan, resolution, core_dumps)
+    Ok((command, program, files))
 }
 
 #[cfg(test)]

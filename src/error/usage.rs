@@ -6,9 +6,6 @@ use super::config::{DatabasePathProblem, PatternProblem, RecipientProblem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UsageProblem {
-    /// `lsenv __child …` typed by hand (`crate::credserver::shim`).
-    #[error("__child is lsenv's own argument, not a command")]
-    InternalArgument,
     #[error("-o {} without --reveal would write fingerprints, not values", .path.display())]
     OutputWithoutReveal { path: PathBuf },
     #[error(

@@ -582,12 +582,74 @@ fn litestreams_final_sync_completes_before_a_restart() {
 }
 
 /// Until the watcher hands new keys to the credentials endpoint, the two do not go together.
+/// With `--serve-credentials`, changed keys need no restart: the endpoint serves the new ones to
+/// the same command; a change to what the command gets itself still restarts it.
 #[test]
-fn watch_and_serve_credentials_are_refused_together() {
-    let project = project();
-    Case::new(&project)
-        .args(["replicate", "--watch", "--serve-credentials"])
-        .status(2)
-        .stderr_has("cannot be used with")
-        .run();
+fn with_serve_credentials_new_keys_are_served_without_a_restart() {
+    let project = Project::new();
+    project.file("config/lsenv.toml", "[serve]\nsts = false\n");
+    project.credentials(&format!(
+        "litestream:\n  access_key_id: AKIAEXAMPLEWATCHED01\n  secret_access_key: {CANARY}\n  replica_bucket: bkt\n"
+    ));
+    // Prints its PID and bucket, then the key id the endpoint serves, each time it changes.
+    let probe = r#"
+import json, os, signal, sys, time, urllib.request
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print("start", os.getpid(), os.environ["LITESTREAM_REPLICA_BUCKET"], "-", flush=True)
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+request = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+    headers={"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
+seen = None
+while True:
+    with opener.open(request, timeout=5) as response:
+        key = json.loads(response.read())["AccessKeyId"]
+    if key != seen:
+        print("key", key, flush=True)
+        seen = key
+    time.sleep(0.05)
+"#;
+    let mut watched = Watched::start(
+        &project,
+        &[
+            "exec",
+            "--watch",
+            "--serve-credentials",
+            "--pass",
+            "PATH",
+            "--",
+            "python3",
+            "-c",
+            probe,
+        ],
+    );
+    let (first, bucket, _) = watched.started();
+    assert_eq!(bucket, "bkt");
+    assert_eq!(
+        watched.line(Duration::from_secs(10)),
+        "key AKIAEXAMPLEWATCHED01"
+    );
+
+    edit(&project, "sed -i 's/WATCHED01/WATCHED02/' \"$1\"");
+    // The same command, without a restart, fetches the new key.
+    assert_eq!(
+        watched.line(Duration::from_secs(10)),
+        "key AKIAEXAMPLEWATCHED02"
+    );
+    watched.wait_said("watch: the endpoint serves keys from the changed credentials");
+    watched.wait_said("nothing the command gets did: it keeps running");
+
+    // The bucket is the command's own variable: that restarts it.
+    edit(
+        &project,
+        "sed -i 's/replica_bucket: bkt/replica_bucket: other/' \"$1\"",
+    );
+    watched.wait_said("restarting the command (LITESTREAM_REPLICA_BUCKET changed;");
+    let (second, bucket, _) = watched.started();
+    assert_ne!(first, second);
+    assert_eq!(bucket, "other");
+    assert_eq!(
+        watched.line(Duration::from_secs(10)),
+        "key AKIAEXAMPLEWATCHED02"
+    );
+    assert_eq!(watched.stop(), 0);
 }
