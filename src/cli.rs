@@ -4,7 +4,6 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
 
@@ -278,7 +277,7 @@ pub(crate) struct VerifyArgs {
     pub databases: Vec<PathBuf>,
 
     /// How long to wait for the sentinel in the replica, per database: seconds or a duration (30s, 2m) [default: ten of Litestream's monitor and sync intervals, at least 10s]
-    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     pub timeout: Option<std::time::Duration>,
 
     /// One JSON object instead of one line per database
@@ -402,24 +401,13 @@ pub(crate) struct DiffArgs {
     pub path: Option<PathBuf>,
 }
 
-/// `--timeout`: a Go duration, or a number of seconds.
-pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
-    text.parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-        .or_else(|| crate::litestream::go_duration(text))
-        .ok_or_else(|| "expected seconds or a duration such as 30s, 2m, 1m30s".to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use std::ffi::OsString;
 
     use clap::Parser as _;
 
-    use std::time::Duration;
-
-    use super::{Cli, Command, parse_timeout};
+    use super::{Cli, Command};
 
     /// `-e` and the words left for the command.
     fn parse(args: &[&str]) -> (Option<String>, Vec<OsString>) {
@@ -453,27 +441,5 @@ mod tests {
             parse(&["lsenv", "exec", "--environment", "prod", "--", "env", "-e"]),
             (prod, words(&["env", "-e"]))
         );
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(
-            crate::litestream::go_duration("100ms"),
-            Some(Duration::from_millis(100))
-        );
-        assert_eq!(
-            crate::litestream::go_duration("1m30s"),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(
-            crate::litestream::go_duration("1.5s"),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(crate::litestream::go_duration("0"), Some(Duration::ZERO));
-        assert_eq!(crate::litestream::go_duration("10"), None);
-        assert_eq!(crate::litestream::go_duration("s"), None);
-        assert_eq!(crate::litestream::go_duration(""), None);
-        assert_eq!(parse_timeout("30"), Ok(Duration::from_secs(30)));
-        assert!(parse_timeout("soon").is_err());
     }
 }

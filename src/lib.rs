@@ -16,6 +16,7 @@ pub mod config;
 mod credserver;
 mod database_yml;
 mod deathsig;
+mod duration;
 pub mod env;
 pub mod error;
 mod filesecret;

@@ -7,7 +7,6 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use crate::config::Config;
 use crate::env::Env;
@@ -370,39 +369,6 @@ pub(crate) fn read_config(path: &Path) -> Result<Option<String>> {
         }));
     }
     Ok(Some(text))
-}
-
-/// A Go duration (`time.ParseDuration`, which Litestream uses): `100ms`, `1s`, `1m30s`, `1.5h`.
-pub(crate) fn go_duration(text: &str) -> Option<Duration> {
-    const UNITS: [(&str, f64); 8] = [
-        ("ns", 1e-9),
-        ("us", 1e-6),
-        ("µs", 1e-6),
-        ("μs", 1e-6),
-        ("ms", 1e-3),
-        ("s", 1.0),
-        ("m", 60.0),
-        ("h", 3600.0),
-    ];
-    if text == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut rest = text;
-    let mut seconds = 0.0;
-    while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .filter(|&end| end > 0)?;
-        let number: f64 = rest[..number_end].parse().ok()?;
-        rest = &rest[number_end..];
-        let (unit, scale) = UNITS
-            .iter()
-            .filter(|(unit, _)| rest.starts_with(unit))
-            .max_by_key(|(unit, _)| unit.len())?;
-        seconds += number * scale;
-        rest = &rest[unit.len()..];
-    }
-    (seconds.is_finite() && !text.is_empty()).then(|| Duration::from_secs_f64(seconds))
 }
 
 /// `$VAR`s of the Litestream config that neither the resolution nor the pass-list provides.

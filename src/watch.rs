@@ -415,7 +415,7 @@ fn shutdown_budget(text: &str) -> Option<Duration> {
                     if top {
                         match (parent.key.as_deref(), scalar) {
                             (Some("shutdown-sync-timeout"), Some(text)) => {
-                                timeout = litestream::go_duration(text)?;
+                                timeout = crate::duration::go_duration(text)?;
                             }
                             (Some("dbs"), None) => dbs = starts == Some(false),
                             _ => {}

@@ -482,7 +482,7 @@ fn databases(text: &str, file: &Path) -> Result<Vec<Database>> {
             .map(|value| {
                 value
                     .and_then(Yaml::text)
-                    .map_or(Some(DEFAULT_INTERVAL), litestream::go_duration)
+                    .map_or(Some(DEFAULT_INTERVAL), crate::duration::go_duration)
                     .ok_or_else(|| invalid(ConfigProblem::BadInterval { path: shown(path) }))
             })
             .try_fold(Duration::ZERO, |longest, interval| {

@@ -13,7 +13,6 @@
 //! ([`Served::update`]): the endpoint then serves keys made from those, with no restart.
 
 mod server;
-mod settings;
 mod sts;
 
 use std::path::Path;
@@ -23,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-pub(crate) use settings::Settings;
+pub(crate) use crate::config::serve::Settings;
 
 use crate::env::Env;
 use crate::error::{ConfigProblem, Error, Failure, Hint, Location, Result, Status, ValueProblem};

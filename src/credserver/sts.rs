@@ -10,7 +10,7 @@ use serde::Deserialize;
 use zeroize::{Zeroize as _, Zeroizing};
 
 use super::Credentials;
-use super::settings::Settings;
+use crate::config::serve::Settings;
 use crate::secret::Secret;
 
 /// An STS answer is a few kilobytes; more is not STS.

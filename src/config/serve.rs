@@ -72,7 +72,7 @@ impl Settings {
             let duration = |value: Value| {
                 match value {
                     Value::Integer(secs) => u64::try_from(secs).ok().map(Duration::from_secs),
-                    Value::String(text) => crate::cli::parse_timeout(&text).ok(),
+                    Value::String(text) => crate::duration::parse(&text).ok(),
                     _ => None,
                 }
                 .ok_or_else(|| wrong("seconds or a duration such as 15m, 1h"))

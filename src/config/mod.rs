@@ -19,6 +19,8 @@
 //! The file is parsed by hand from a `toml::Table` so that every error names the key without
 //! quoting its value.
 
+pub(crate) mod serve;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -63,7 +65,7 @@ pub struct Config {
     /// (`crate::litestream::program`).
     pub litestream_bin: Option<OsString>,
     /// `[serve]`: the settings of `--serve-credentials`, and that the project runs with it.
-    pub serve: Option<crate::credserver::Settings>,
+    pub serve: Option<serve::Settings>,
 }
 
 #[derive(Debug, Clone)]
