@@ -467,6 +467,38 @@ def clean_environment():
     os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 
+def enter_sandbox(need_lsenv=True):
+    """What every driver does first: `lo` up, a check that this is a private network namespace,
+    the real litestream found (before the scrub: it reads LITESTREAM_BIN), the environment
+    scrubbed, and LSENV_BIN checked. Returns litestream's path."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=5)
+    if not only_loopback():
+        raise Failure("not in a private network namespace; run under `unshare -n --`")
+    litestream = real_litestream()
+    clean_environment()
+    if need_lsenv and not os.access(os.environ.get("LSENV_BIN") or "", os.X_OK):
+        raise Failure("LSENV_BIN is not set to an executable lsenv")
+    return litestream
+
+
+def start_moto(tmp, script=__file__, env=None):
+    """`script --moto-server` (this file's: moto with authentication on) on a free loopback port,
+    its log in tmp/moto.log; (process, endpoint) once it answers."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    with open(tmp / "moto.log", "wb") as moto_log:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), "--moto-server", "-H", "127.0.0.1", "-p", str(port)],
+            stdin=subprocess.DEVNULL, stdout=moto_log, stderr=subprocess.STDOUT, env=env,
+            preexec_fn=die_with_parent)
+    try:
+        wait_for("moto to answer", lambda: moto_answers(endpoint), 20, proc)
+    except BaseException:
+        kill_all([proc])
+        raise
+    return proc, endpoint
+
+
 def report(summary, e):
     """Records why the run failed, in its summary and on stderr."""
     if isinstance(e, Failure):
@@ -507,26 +539,12 @@ def main():
     runner = None
     tmp = Path(tempfile.mkdtemp(prefix="lsenv-e2e-"))
     try:
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=5)
-        if not only_loopback():
-            raise Failure("not in a private network namespace; run under `unshare -n --`")
-        litestream = real_litestream()  # before the scrub: it reads LITESTREAM_BIN
-        clean_environment()
-        if not args.direct and not os.environ.get("LSENV_BIN"):
-            raise Failure("LSENV_BIN is not set (or pass --direct for the control run)")
+        litestream = enter_sandbox(need_lsenv=not args.direct)
         summary["litestream"] = subprocess.run(
             [litestream, "version"], capture_output=True, text=True, timeout=5).stdout.strip()
 
-        port = free_port()
-        endpoint = f"http://127.0.0.1:{port}"
-        moto_log = open(tmp / "moto.log", "wb")
-        moto = subprocess.Popen(
-            [sys.executable, __file__, "--moto-server", "-H", "127.0.0.1", "-p", str(port)],
-            stdin=subprocess.DEVNULL, stdout=moto_log, stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent)
-        moto_log.close()
         t = time.monotonic()
-        wait_for("moto to answer", lambda: moto_answers(endpoint), 20, moto)
+        moto, endpoint = start_moto(tmp)
         summary["moto_start_s"] = round(time.monotonic() - t, 2)
         key_id, secret, s3 = setup_moto(endpoint)
         summary["auth_refuses"] = ["SignatureDoesNotMatch", "InvalidAccessKeyId"]

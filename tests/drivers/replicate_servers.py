@@ -44,8 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from replicate import (  # noqa: E402  (the S3 driver's helpers, shared)
-    Failure, clean_environment, die_with_parent, free_port, kill_all, log, only_loopback,
-    real_litestream, report, stop, wait_for, write_credentials,
+    Failure, die_with_parent, enter_sandbox, free_port, kill_all, log, report, start_moto, stop,
+    wait_for, write_credentials,
 )
 
 LITESTREAM_YML = """\
@@ -343,18 +343,10 @@ def run_s3_session(tmp, litestream, summary, servers):
     only with their session token. Keys in litestream.yml would carry no token, so it names none:
     the AWS SDK reads AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (copied by litestream from
     LITESTREAM_*) and AWS_SESSION_TOKEN, which [env] maps from the credentials."""
-    from replicate import BUCKET, REGION, aws_client, http, moto_answers
+    from replicate import BUCKET, REGION, aws_client, http
 
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log_file = open(tmp / "moto.log", "wb")
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "replicate.py"),
-                             "--moto-server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                            preexec_fn=die_with_parent)
-    log_file.close()
+    proc, endpoint = start_moto(tmp)
     servers.append(proc)
-    wait_for("moto to answer", lambda: moto_answers(endpoint), 20, proc)
     iam = aws_client("iam", endpoint, "setup", "setup")
     role = iam.create_role(RoleName="lsenv-e2e", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [
@@ -449,6 +441,24 @@ class NatsClient:
             if line == b"PING":
                 self.sock.sendall(b"PONG\r\n")
 
+    def object_store(self, bucket):
+        """A JetStream object store named `bucket`; a function listing what reached it."""
+        # What `nats object add` creates: the object store is a stream with these subjects.
+        created = self.request(f"$JS.API.STREAM.CREATE.OBJ_{bucket}", {
+            "name": f"OBJ_{bucket}", "subjects": [f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
+            "storage": "file", "num_replicas": 1, "discard": "new", "allow_rollup_hdrs": True,
+            "allow_direct": True, "retention": "limits", "max_msgs": -1, "max_bytes": -1,
+            "max_age": 0, "max_msgs_per_subject": -1, "max_msg_size": -1})
+        if "error" in created:
+            raise Failure(f"nats: cannot create the object store: {created['error']}")
+
+        def written():
+            # One metadata subject per object.
+            info = self.request(f"$JS.API.STREAM.INFO.OBJ_{bucket}",
+                                {"subjects_filter": f"$O.{bucket}.M.>"})
+            return sorted((info.get("state") or {}).get("subjects") or {})
+        return written
+
 
 def run_nats(tmp, litestream, summary, servers):
     port = free_port()
@@ -468,30 +478,13 @@ authorization {{ users = [ {{ user: backup, password: {json.dumps(password)} }} 
     nats = NatsClient(port, "backup", password)
     log(f"nats-server up on 127.0.0.1:{port} with JetStream and a user")
 
-    def object_store(bucket):
-        # What `nats object add` creates: the object store is a stream with these subjects.
-        created = nats.request(f"$JS.API.STREAM.CREATE.OBJ_{bucket}", {
-            "name": f"OBJ_{bucket}", "subjects": [f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
-            "storage": "file", "num_replicas": 1, "discard": "new", "allow_rollup_hdrs": True,
-            "allow_direct": True, "retention": "limits", "max_msgs": -1, "max_bytes": -1,
-            "max_age": 0, "max_msgs_per_subject": -1, "max_msg_size": -1})
-        if "error" in created:
-            raise Failure(f"nats: cannot create the object store: {created['error']}")
-
-        def written():
-            # One metadata subject per object.
-            info = nats.request(f"$JS.API.STREAM.INFO.OBJ_{bucket}",
-                                {"subjects_filter": f"$O.{bucket}.M.>"})
-            return sorted((info.get("state") or {}).get("subjects") or {})
-        return written
-
     def project(name, secret):
         # Litestream's NATS client ignores `path`: a bucket per case.
         bucket = name.replace("_", "-")
         creds = {"nats_url": f"nats://127.0.0.1:{port}/{bucket}", "nats_username": "backup",
                  "nats_password": secret}
         return Project(tmp, name, creds, NATS_REPLICA.format(path=name), "",
-                       litestream), object_store(bucket)
+                       litestream), nats.object_store(bucket)
 
     summary["cases"] = {}
     good, written = project("good", password)
@@ -578,19 +571,7 @@ tls {{
 
     def project(name, key, cert):
         bucket = name.replace("_", "-")
-        created = nats.request(f"$JS.API.STREAM.CREATE.OBJ_{bucket}", {
-            "name": f"OBJ_{bucket}", "subjects": [f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
-            "storage": "file", "num_replicas": 1, "discard": "new", "allow_rollup_hdrs": True,
-            "allow_direct": True, "retention": "limits", "max_msgs": -1, "max_bytes": -1,
-            "max_age": 0, "max_msgs_per_subject": -1, "max_msg_size": -1})
-        if "error" in created:
-            raise Failure(f"nats: cannot create the object store: {created['error']}")
-
-        def written():
-            info = nats.request(f"$JS.API.STREAM.INFO.OBJ_{bucket}",
-                                {"subjects_filter": f"$O.{bucket}.M.>"})
-            return sorted((info.get("state") or {}).get("subjects") or {})
-
+        written = nats.object_store(bucket)
         creds = {"nats_url": f"nats://127.0.0.1:{port}/{bucket}", "nats_client_key": key}
         replica = NATS_TLS_REPLICA.format(ca=json.dumps(str(tmp / "ca.crt")),
                                           cert=json.dumps(str(cert)), path=name)
@@ -811,13 +792,7 @@ def main():
     servers = []
     tmp = Path(tempfile.mkdtemp(prefix=f"lsenv-e2e-{args.server}-"))
     try:
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=5)
-        if not only_loopback():
-            raise Failure("not in a private network namespace; run under `unshare -n --`")
-        litestream = real_litestream()
-        clean_environment()
-        if not os.environ.get("LSENV_BIN"):
-            raise Failure("LSENV_BIN is not set")
+        litestream = enter_sandbox()
         run = {"sftp": run_sftp, "webdav": run_webdav, "s3-session": run_s3_session,
                "nats": run_nats, "nats-tls": run_nats_tls, "abs": run_abs, "gs": run_gs}
         run[args.server](tmp, litestream, summary, servers)

@@ -187,29 +187,14 @@ def main():
     relay = None
     tmp = Path(tempfile.mkdtemp(prefix="lsenv-serve-"))
     try:
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=5)
-        if not r.only_loopback():
-            raise r.Failure("not in a private network namespace; run under `unshare -n --`")
-        litestream = r.real_litestream()
-        r.clean_environment()
-        lsenv = Path(os.environ.get("LSENV_BIN") or "").resolve()
-        if not os.access(lsenv, os.X_OK):
-            raise r.Failure("LSENV_BIN is not set to an executable lsenv")
-
-        port = r.free_port()
-        endpoint = f"http://127.0.0.1:{port}"
+        litestream = r.enter_sandbox()
+        lsenv = Path(os.environ["LSENV_BIN"]).resolve()
         signer_log = tmp / "signers.log"
-        moto_log = open(tmp / "moto.log", "wb")
-        moto = subprocess.Popen(
-            [sys.executable, __file__, "--moto-server", "-H", "127.0.0.1", "-p", str(port)],
-            stdin=subprocess.DEVNULL, stdout=moto_log, stderr=subprocess.STDOUT,
-            env={**os.environ, SIGNERS_VAR: str(signer_log)}, preexec_fn=r.die_with_parent)
-        moto_log.close()
+        moto, endpoint = r.start_moto(tmp, __file__, {**os.environ, SIGNERS_VAR: str(signer_log)})
         procs.append(moto)
-        r.wait_for("moto to answer", lambda: r.moto_answers(endpoint), 20, moto)
         key_id, secret, role_arn = setup_moto(endpoint)
         signer_log.write_text("")  # from here on, only what lsenv and litestream sign
-        relay = Relay(port)
+        relay = Relay(int(endpoint.rsplit(":", 1)[1]))
         threading.Thread(target=relay.serve_forever, daemon=True).start()
         sts = f"http://127.0.0.1:{relay.server_address[1]}"
         r.log(f"moto up on {endpoint}, auth on; STS through {sts}")
@@ -265,7 +250,6 @@ def main():
         try:
             lit = r.wait_for("litestream under lsenv", running_litestream, 15, proc)
             insert(50)
-            s3 = None
             first = r.wait_for("litestream to sign S3 requests",
                                lambda: signers(signer_log, "s3"), 20, proc)
         except r.Failure as e:
@@ -310,7 +294,7 @@ def main():
         def refreshed():
             got = fetch(url, token)[1]
             return got if got and got["AccessKeyId"] != first_key else None
-        newer = r.wait_for("refreshed keys", refreshed, DURATION_S, proc)
+        r.wait_for("refreshed keys", refreshed, DURATION_S, proc)
         seen_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if seen_at >= first_expiry:
             raise r.Failure(f"new keys only at {seen_at}, the first expired at {first_expiry}")

@@ -161,21 +161,8 @@ def main():
     moto = watch = None
     tmp = Path(tempfile.mkdtemp(prefix="lsenv-e2e-watch-"))
     try:
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=5)
-        if not e2e.only_loopback():
-            raise e2e.Failure("not in a private network namespace; run under `unshare -n --`")
-        litestream = e2e.real_litestream()
-        e2e.clean_environment()
-        if not os.environ.get("LSENV_BIN"):
-            raise e2e.Failure("LSENV_BIN is not set")
-        port = e2e.free_port()
-        endpoint = f"http://127.0.0.1:{port}"
-        with open(tmp / "moto.log", "wb") as moto_log:
-            moto = subprocess.Popen(
-                [sys.executable, e2e.__file__, "--moto-server", "-H", "127.0.0.1", "-p", str(port)],
-                stdin=subprocess.DEVNULL, stdout=moto_log, stderr=subprocess.STDOUT,
-                preexec_fn=e2e.die_with_parent)
-        e2e.wait_for("moto to answer", lambda: e2e.moto_answers(endpoint), 20, moto)
+        litestream = e2e.enter_sandbox()
+        moto, endpoint = e2e.start_moto(tmp)
         key_id, secret, _ = e2e.setup_moto(endpoint)
         creds = {"replica_bucket": e2e.BUCKET, "replica_key_id": key_id,
                  "replica_endpoint": endpoint, "replica_region": e2e.REGION,

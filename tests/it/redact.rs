@@ -9,7 +9,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::case::Case;
-use crate::support::{CANARY, Project, Terminal, send_signal};
+use crate::support::{CANARY, Project, Terminal, lsenv_at_terminal, send_signal};
 
 /// The key id is long enough to be redacted; the bucket name is not.
 fn project() -> Project {
@@ -130,10 +130,17 @@ pub(crate) fn assert_group_gone(group: u32) {
 #[test]
 fn signals_reach_the_command_and_nothing_is_left_behind() {
     let project = project();
-    let mut lsenv = spawn_redacted(
-        &project,
-        "trap 'echo got-usr1' USR1; echo $$; while :; do sleep 0.05; done",
-    );
+    assert_signals_forwarded(spawn_redacted(&project, SIGNAL_PROBE));
+}
+
+/// A command for [`assert_signals_forwarded`]: it says its PID, then `got-usr1` on each USR1.
+pub(crate) const SIGNAL_PROBE: &str =
+    "trap 'echo got-usr1' USR1; echo $$; while :; do sleep 0.05; done";
+
+/// `lsenv`, supervising [`SIGNAL_PROBE`] with its stdout piped: USR1 sent to lsenv reaches the
+/// command, a process of its own; TERM ends it (143), and its group (the shell and its `sleep`)
+/// is gone, not orphaned.
+pub(crate) fn assert_signals_forwarded(mut lsenv: Child) {
     let mut lines = BufReader::new(lsenv.stdout.take().unwrap()).lines();
     let command: u32 = lines.next().unwrap().unwrap().parse().unwrap();
     assert_ne!(command, lsenv.id(), "the command is a process of its own");
@@ -141,7 +148,6 @@ fn signals_reach_the_command_and_nothing_is_left_behind() {
     assert_eq!(lines.next().unwrap().unwrap(), "got-usr1");
     send_signal(lsenv.id(), "TERM");
     assert_eq!(lsenv.wait().unwrap().code(), Some(143));
-    // Its group (the shell and its `sleep`) is gone, not orphaned.
     assert_group_gone(command);
 }
 
@@ -232,13 +238,10 @@ fn at_a_terminal_with_piped_output_the_command_reads_what_is_typed() {
         [ -t 0 ] || [ -t 1 ] || echo no-tty
         printf 'name? '; read -r name; echo "got:$name $LITESTREAM_SECRET_ACCESS_KEY"
     "#;
-    let script = format!(
-        "cd {root} && env -i PATH=\"$PATH\" {lsenv} exec --redact -- sh -c {child} | cat; echo LSENV-EXIT=$?; sleep 60",
-        root = shell_words::quote(&project.root().to_string_lossy()),
-        lsenv = shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
-        child = shell_words::quote(child),
+    let terminal = Terminal::start(
+        &project,
+        &lsenv_at_terminal(&project, "exec --redact", child, " | cat"),
     );
-    let terminal = Terminal::start(&project, &script);
     // capture-pane drops trailing spaces.
     terminal.wait_for("name?");
     terminal.keys(&["hello", "BSpace", "p", "Enter"]);

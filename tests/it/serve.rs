@@ -10,8 +10,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::case::Case;
-use crate::redact::assert_group_gone;
-use crate::support::{CANARY, Project, Terminal, run_driver, said, send_signal};
+use crate::redact::{SIGNAL_PROBE, assert_signals_forwarded};
+use crate::support::{CANARY, Project, Terminal, lsenv_at_terminal, run_driver, said, send_signal};
 
 const KEY_ID: &str = "AKIAEXAMPLESTORED001";
 const TOKEN_CANARY: &str = "token-canary-52d1";
@@ -190,22 +190,21 @@ print("secret:", json.loads(u.build_opener(u.ProxyHandler({})).open(req).read())
 #[test]
 fn signals_reach_the_command_and_nothing_is_left_behind() {
     let project = project();
-    let mut lsenv = project
+    let lsenv = project
         .process()
-        .args(["exec", "--serve-credentials", "--", "sh", "-c"])
-        .arg("trap 'echo got-usr1' USR1; echo $$; while :; do sleep 0.05; done")
+        .args([
+            "exec",
+            "--serve-credentials",
+            "--",
+            "sh",
+            "-c",
+            SIGNAL_PROBE,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(lsenv.stdout.take().unwrap()).lines();
-    let command: u32 = lines.next().unwrap().unwrap().parse().unwrap();
-    assert_ne!(command, lsenv.id(), "the command is a process of its own");
-    send_signal(lsenv.id(), "USR1");
-    assert_eq!(lines.next().unwrap().unwrap(), "got-usr1");
-    send_signal(lsenv.id(), "TERM");
-    assert_eq!(lsenv.wait().unwrap().code(), Some(143));
-    assert_group_gone(command);
+    assert_signals_forwarded(lsenv);
 }
 
 /// At a terminal, without `--redact`: the command writes to the terminal itself, is not stopped
@@ -221,13 +220,10 @@ fn at_a_terminal_the_command_writes_to_it_and_gets_ctrl_c() {
         echo waiting
         while :; do sleep 0.05; done
     ";
-    let script = format!(
-        "cd {root} && env -i PATH=\"$PATH\" {lsenv} exec --serve-credentials -- sh -c {child}; echo LSENV-EXIT=$?; sleep 60",
-        root = shell_words::quote(&project.root().to_string_lossy()),
-        lsenv = shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
-        child = shell_words::quote(child),
+    let terminal = Terminal::start(
+        &project,
+        &lsenv_at_terminal(&project, "exec --serve-credentials", child, ""),
     );
-    let terminal = Terminal::start(&project, &script);
     terminal.wait_for("waiting");
     terminal.keys(&["C-c"]);
     terminal.wait_for("LSENV-EXIT=3");

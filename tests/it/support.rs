@@ -171,6 +171,17 @@ pub(crate) fn env_of(output: &Output) -> BTreeMap<String, String> {
 
 /// Runs the case with `args` followed by `env -0`, and returns the child's environment.
 #[track_caller]
+/// The shell line a [`Terminal`] runs: `lsenv ARGS -- sh -c CHILD` (then `pipe`, such as
+/// `| cat`) in the project with only `PATH`, then `LSENV-EXIT=<status>`, and the pane kept open.
+pub(crate) fn lsenv_at_terminal(project: &Project, args: &str, child: &str, pipe: &str) -> String {
+    format!(
+        "cd {root} && env -i PATH=\"$PATH\" {lsenv} {args} -- sh -c {child}{pipe}; echo LSENV-EXIT=$?; sleep 60",
+        root = shell_words::quote(&project.root().to_string_lossy()),
+        lsenv = shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
+        child = shell_words::quote(child),
+    )
+}
+
 pub(crate) fn child_env(case: Case, args: &[&str]) -> BTreeMap<String, String> {
     env_of(&case.args(args).args(["env", "-0"]).reveals().run())
 }

@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use crate::case::Case;
-use crate::support::{CANARY, Project, Terminal, run_driver, send_signal};
+use crate::support::{CANARY, Project, Terminal, lsenv_at_terminal, run_driver, send_signal};
 
 /// The command under watch: prints `start PID BUCKET SECRET-LENGTH` and, on SIGTERM, `stopped`.
 /// (The trap is set first: a SIGTERM right after `start` must find it.)
@@ -513,13 +513,10 @@ fn at_a_terminal_the_command_reads_what_is_typed_and_ctrl_c_reaches_it() {
         echo waiting
         while [ -z "$count" ]; do sleep 0.05; done; sleep 0.5; exit 3
     "#;
-    let script = format!(
-        "cd {root} && env -i PATH=\"$PATH\" {lsenv} exec --watch -- sh -c {child}; echo LSENV-EXIT=$?; sleep 60",
-        root = shell_words::quote(&project.root().to_string_lossy()),
-        lsenv = shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
-        child = shell_words::quote(child),
+    let terminal = Terminal::start(
+        &project,
+        &lsenv_at_terminal(&project, "exec --watch", child, ""),
     );
-    let terminal = Terminal::start(&project, &script);
     terminal.wait_for("name?");
     terminal.keys(&["hello", "BSpace", "p", "Enter"]);
     terminal.wait_for("waiting");
