@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -85,21 +85,24 @@ pub(crate) fn record<'a>(
     .unwrap_or_else(|_| project.to_path_buf());
     let time = utc(SystemTime::now());
     let (user, host) = (user(env), host());
+    let project = project.to_string_lossy();
     let mut lines = Vec::new();
-    for decryption in pending {
-        let line = json!({
-            "time": time,
-            "user": user,
-            "host": host,
-            "command": command,
-            "project": project.to_string_lossy(),
-            "file": decryption.file.to_string_lossy(),
-            "sha256": decryption.sha256,
-            "key_source": decryption.key_source,
-            "variables": variables,
-        });
-        lines.extend_from_slice(line.to_string().as_bytes());
-        lines.push(b'\n');
+    for decryption in &pending {
+        let line = Line {
+            time: &time,
+            user: &user,
+            host: &host,
+            command,
+            project: &project,
+            file: &decryption.file.to_string_lossy(),
+            sha256: &decryption.sha256,
+            key_source: &decryption.key_source,
+            variables: &variables,
+        };
+        // Written straight into the buffer: a `json!` value would copy every name first.
+        if serde_json::to_writer(&mut lines, &line).is_ok() {
+            lines.push(b'\n');
+        }
     }
     if let Err(err) = append(&settings.file, &lines, settings.max_bytes) {
         crate::terminal::say(&format!(
@@ -107,6 +110,20 @@ pub(crate) fn record<'a>(
             settings.file.display()
         ));
     }
+}
+
+/// One line of the log, as `lsenv audit` reads it back.
+#[derive(Serialize)]
+struct Line<'a> {
+    time: &'a str,
+    user: &'a str,
+    host: &'a str,
+    command: &'a str,
+    project: &'a str,
+    file: &'a str,
+    sha256: &'a str,
+    key_source: &'a str,
+    variables: &'a [&'a str],
 }
 
 /// What the user's own config says about the log.

@@ -419,7 +419,7 @@ fn section_variables(
             child,
             &key,
             join(path, &key),
-            &upper(PREFIX, canonical),
+            upper(PREFIX, canonical),
             source,
             file,
             &mut layer,
@@ -433,7 +433,7 @@ fn flatten(
     node: Node,
     key: &str,
     key_path: String,
-    name: &str,
+    name: String,
     source: &dyn Fn(String) -> Source,
     file: &Path,
     layer: &mut Layer,
@@ -446,7 +446,7 @@ fn flatten(
     match node {
         Node::Null => Ok(()),
         Node::Scalar(value) => {
-            layer.push(name.to_owned(), value, source(key_path));
+            layer.push(name, value, source(key_path));
             Ok(())
         }
         Node::Map(entries) => entries.into_iter().try_for_each(|(key, child)| {
@@ -454,7 +454,7 @@ fn flatten(
                 child,
                 &key,
                 join(&key_path, &key),
-                &upper(name, &format!("__{key}")),
+                upper(&name, &format!("__{key}")),
                 source,
                 file,
                 layer,
@@ -492,10 +492,9 @@ impl Layer {
         let entries = &self.entries;
         let mut order: Vec<usize> = (0..entries.len()).collect();
         if !entries.is_sorted_by(|(_, (a, _)), (_, (b, _))| a < b) {
-            order.sort_unstable_by(|&a, &b| {
-                let ((a_at, (a, _)), (b_at, (b, _))) = (&entries[a], &entries[b]);
-                a.cmp(b).then(a_at.cmp(b_at))
-            });
+            // Stable, so two keys naming one variable stay in written order; and a stable sort
+            // merges runs already in order (keys mostly written alphabetically) in one pass.
+            order.sort_by(|&a, &b| entries[a].1.0.cmp(&entries[b].1.0));
         }
         let clash = order
             .windows(2)

@@ -378,12 +378,9 @@ impl<'a> Reader<'a> {
                 let tagging = tagging(tag.as_deref());
                 let merge = text == MERGE_KEY && !matches!(tagging, Tagging::Text);
                 let symbol = (style == ScalarStyle::Plain && matches!(tagging, Tagging::Plain))
-                    .then(|| ruby::symbol(&text))
+                    .then(|| ruby::symbol(&text).map(str::to_owned))
                     .flatten();
-                Ok((
-                    symbol.map_or_else(|| text.to_string(), str::to_owned),
-                    merge,
-                ))
+                Ok((symbol.unwrap_or_else(|| text.into_owned()), merge))
             }
             Event::Alias(id) => match self.alias(id, span)?.0 {
                 Node::Scalar(text) => {
