@@ -180,17 +180,15 @@ pub(crate) fn exec(
         return err;
     }
     core_dumps.restore();
-    // Each piece ends in the one NUL byte it holds (values with others are refused).
-    let mut start = 0;
-    let envp: Vec<&CStr> = image
-        .ends
-        .iter()
-        .filter_map(|&end| {
-            let piece = &image.environment[start..end];
-            start = end;
-            CStr::from_bytes_with_nul(piece).ok()
-        })
-        .collect();
+    // Each piece ends in the one NUL byte it holds (values with others are refused): cut where
+    // the next NUL is.
+    let mut rest = image.environment.as_slice();
+    let envp: Vec<&CStr> = std::iter::from_fn(|| {
+        let piece = CStr::from_bytes_until_nul(rest).ok()?;
+        rest = &rest[piece.count_bytes() + 1..];
+        Some(piece)
+    })
+    .collect();
     let Err(errno) = nix::unistd::execve(&image.path, &image.argv, &envp);
     cannot_execute(image.program, &errno.into())
 }
@@ -206,13 +204,12 @@ pub(crate) fn reset_sigpipe() -> Result<()> {
 
 /// What `execve` takes: the program found on lsenv's own `PATH`, argv, and the environment as
 /// `NAME=value` strings, each ending in a NUL byte, in one buffer (one allocation, not one per
-/// variable; wiped if `execve` fails), with where each string ends.
+/// variable; wiped if `execve` fails).
 struct Image {
     program: PathBuf,
     path: CString,
     argv: Vec<CString>,
     environment: Zeroizing<Vec<u8>>,
-    ends: Vec<usize>,
 }
 
 impl Image {
@@ -246,20 +243,17 @@ impl Image {
             }))
             .sum();
         let mut environment = Zeroizing::new(Vec::with_capacity(size));
-        let mut ends = Vec::with_capacity(passed.len() + resolution.len());
         merge_child_env(resolution, passed, files, |name, value| {
             environment.extend_from_slice(name.as_bytes());
             environment.push(b'=');
             environment.extend_from_slice(value);
             environment.push(0);
-            ends.push(environment.len());
         })?;
         Ok(Self {
             program,
             path,
             argv,
             environment,
-            ends,
         })
     }
 }

@@ -433,7 +433,7 @@ fn section_variables(
             .iter()
             .find(|(alias, _)| *alias == key)
             .map(|(_, canonical)| *canonical);
-        let (key_path, name) = key_names(key, canonical, path, PREFIX, file)?;
+        let (key_path, name) = key_names(&key, canonical, path, PREFIX, file)?;
         flatten(child, key_path, name, source, file, &mut layer)?;
     }
     Ok(layer)
@@ -458,7 +458,7 @@ fn flatten(
         Node::Map(entries) => {
             let prefix = name + "__";
             entries.into_iter().try_for_each(|(key, child)| {
-                let (key_path, name) = key_names(key, None, &key_path, &prefix, file)?;
+                let (key_path, name) = key_names(&key, None, &key_path, &prefix, file)?;
                 flatten(child, key_path, name, source, file, layer)
             })
         }
@@ -470,16 +470,15 @@ fn flatten(
 }
 
 /// The key path of `key` below `parent` and the name of its variable: `prefix` and `key` (or
-/// the key it is an alias of) in capitals. The key's own text becomes the name, so that most
-/// names need no allocation of their own.
+/// the key it is an alias of) in capitals.
 fn key_names(
-    key: String,
+    key: &str,
     canonical: Option<&str>,
     parent: &str,
     prefix: &str,
     file: &Path,
 ) -> Result<(String, String)> {
-    let key_path = join(parent, &key);
+    let key_path = join(parent, key);
     // The key itself: a `.` inside it would end up in the variable's name.
     if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(Error::config(
@@ -487,11 +486,11 @@ fn key_names(
             ConfigProblem::KeyNotNamePart,
         ));
     }
-    let mut name = canonical.map_or(key, str::to_owned);
-    name.make_ascii_uppercase();
-    // Exactly: the allocator can then often grow the key's block where it is.
-    name.reserve_exact(prefix.len());
-    name.insert_str(0, prefix);
+    let canonical = canonical.unwrap_or(key);
+    let mut name = String::with_capacity(prefix.len() + canonical.len());
+    name.push_str(prefix);
+    name.push_str(canonical);
+    name[prefix.len()..].make_ascii_uppercase();
     Ok((key_path, name))
 }
 
