@@ -561,9 +561,10 @@ fn join(path: &str, key: &str) -> String {
 mod tests {
     use std::path::{Path, PathBuf};
 
-    use super::{Resolution, Source, resolve};
+    use super::{Resolution, Source, Variable, resolve};
     use crate::config::{Config, Mapping, table_to_node};
     use crate::env::Env;
+    use crate::secret::Secret;
     use crate::tree::Node;
     use crate::yaml;
 
@@ -724,6 +725,53 @@ mod tests {
         allowed.mappings[0].name = "NODE_OPTIONS".into();
         allowed.allow.push("NODE_OPTIONS".into());
         assert!(run(&allowed, "gcp:\n  service_account: x\n", &[]).is_ok());
+    }
+
+    #[test]
+    fn keys_written_in_any_order_are_seen_in_name_order() {
+        let yaml = "litestream:\n  mid: m\n  beta: b\n  nested:\n    z: z\n    a: a\n  alpha: c\n";
+        let sorted = [
+            "LITESTREAM_ALPHA",
+            "LITESTREAM_BETA",
+            "LITESTREAM_MID",
+            "LITESTREAM_NESTED__A",
+            "LITESTREAM_NESTED__Z",
+        ];
+        // A lone layer, and the same merged with the TOML and the environment.
+        let lone = run(&config(""), yaml, &[]).unwrap();
+        assert_eq!(lone.names().collect::<Vec<_>>(), sorted);
+        assert_eq!(lone.len(), sorted.len());
+        for name in sorted {
+            assert!(lone.contains(name), "{name}");
+        }
+        assert_eq!(value(&lone, "LITESTREAM_NESTED__A").as_deref(), Some("a"));
+        let merged = run(
+            &config("zeta = \"t\"\nalpha = \"t\""),
+            yaml,
+            &[("LITESTREAM_AAA", "e")],
+        )
+        .unwrap();
+        let mut all = vec!["LITESTREAM_AAA"];
+        all.extend(sorted);
+        all.push("LITESTREAM_ZETA");
+        assert_eq!(merged.names().collect::<Vec<_>>(), all);
+        assert_eq!(value(&merged, "LITESTREAM_ALPHA").as_deref(), Some("c"));
+        assert_eq!(merged.get("LITESTREAM_ALPHA").unwrap().overridden.len(), 1);
+        assert!(merged.get("LITESTREAM_B").is_none());
+
+        // Collected in any order, the later of two with one name is kept.
+        let variable = |text: &str| {
+            Variable::new(
+                Secret::copy_from(text.as_bytes()),
+                Source::Environment { name: "X".into() },
+            )
+        };
+        let collected: Resolution = [("B", "first"), ("A", "a"), ("B", "last")]
+            .into_iter()
+            .map(|(name, text)| (name.to_owned(), variable(text)))
+            .collect();
+        assert_eq!(collected.names().collect::<Vec<_>>(), ["A", "B"]);
+        assert_eq!(value(&collected, "B").as_deref(), Some("last"));
     }
 
     #[test]
