@@ -21,7 +21,7 @@ use crate::error::{ConfigProblem, Error, ExecProblem, Location, Result, ValuePro
 use crate::filesecret::FileSecrets;
 use crate::names;
 use crate::os::NoCoreDumps;
-use crate::resolve::Resolution;
+use crate::resolve::{Resolution, Variable};
 
 /// `execvp`'s search path when `PATH` is not set.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
@@ -55,6 +55,16 @@ pub(crate) fn child_env<'a>(
     pass: &[String],
     files: &'a FileSecrets,
 ) -> Result<Vec<(&'a str, &'a [u8])>> {
+    let mut vars = Vec::with_capacity(resolution.len());
+    merge_child_env(resolution, passed(env, pass)?, files, |name, value| {
+        vars.push((name, value));
+    })?;
+    Ok(vars)
+}
+
+/// The variables of `env` the pass-list lets through, in name order; one holding a NUL byte is
+/// refused.
+fn passed<'a>(env: &'a Env, pass: &[String]) -> Result<Vec<(&'a str, &'a [u8])>> {
     let passed: Vec<_> = env
         .iter_named()
         .filter(|(name, _)| !names::is_key_variable(name))
@@ -70,22 +80,37 @@ pub(crate) fn child_env<'a>(
             },
         ));
     }
+    Ok(passed)
+}
+
+/// Calls `each` with [`child_env`]'s variables in order, without collecting them: `exec` copies
+/// them straight into the environment it hands to `execve`.
+fn merge_child_env<'a>(
+    resolution: &'a Resolution,
+    passed: Vec<(&'a str, &'a [u8])>,
+    files: &'a FileSecrets,
+    mut each: impl FnMut(&'a str, &'a [u8]),
+) -> Result<()> {
     let mut passed = passed.into_iter().peekable();
-    let mut vars = Vec::with_capacity(resolution.len());
     // Both are sorted by name: merge them, the resolved variable winning a tie.
     for (name, variable) in resolution.iter() {
-        while let Some(earlier) = passed.next_if(|(passed, _)| *passed < name) {
-            vars.push(earlier);
+        while let Some((earlier, value)) = passed.next_if(|(passed, _)| *passed < name) {
+            each(earlier, value);
         }
         passed.next_if(|(passed, _)| *passed == name);
-        let value = match files.path(name) {
+        let value = match file_path(name, variable, files) {
             Some(path) => path.as_bytes(),
             None => variable.env_value(name)?,
         };
-        vars.push((name, value));
+        each(name, value);
     }
-    vars.extend(passed);
-    Ok(vars)
+    passed.for_each(|(name, value)| each(name, value));
+    Ok(())
+}
+
+/// The path the command gets for variable `name`, if it is a file secret.
+fn file_path<'a>(name: &str, variable: &Variable, files: &'a FileSecrets) -> Option<&'a str> {
+    variable.file.then(|| files.path(name)).flatten()
 }
 
 /// Programs that look other commands up on `PATH`: started without one, they search only their
@@ -155,12 +180,15 @@ pub(crate) fn exec(
         return err;
     }
     core_dumps.restore();
-    // Each piece ends in the one NUL byte it holds (values with others are refused).
-    let envp: Vec<&CStr> = image
-        .environment
-        .split_inclusive(|&byte| byte == 0)
-        .filter_map(|entry| CStr::from_bytes_with_nul(entry).ok())
-        .collect();
+    // Each piece ends in the one NUL byte it holds (values with others are refused): cut where
+    // the next NUL is.
+    let mut rest = image.environment.as_slice();
+    let envp: Vec<&CStr> = std::iter::from_fn(|| {
+        let piece = CStr::from_bytes_until_nul(rest).ok()?;
+        rest = &rest[piece.count_bytes() + 1..];
+        Some(piece)
+    })
+    .collect();
     let Err(errno) = nix::unistd::execve(&image.path, &image.argv, &envp);
     cannot_execute(image.program, &errno.into())
 }
@@ -203,18 +231,24 @@ impl Image {
             .chain(&plan.args)
             .map(|arg| c_string(arg.as_bytes()))
             .collect::<Result<_>>()?;
-        let vars = child_env(resolution, env, &plan.pass, files)?;
-        let size = vars
+        let passed = passed(env, &plan.pass)?;
+        // At least what is needed (a passed variable the resolution overrides is counted too),
+        // so that the buffer never grows: a move would leave an unwiped copy behind.
+        let size = passed
             .iter()
             .map(|(name, value)| name.len() + value.len() + 2)
+            .chain(resolution.iter().map(|(name, variable)| {
+                let value = file_path(name, variable, files).map_or(variable.value.len(), str::len);
+                name.len() + value + 2
+            }))
             .sum();
         let mut environment = Zeroizing::new(Vec::with_capacity(size));
-        for (name, value) in vars {
+        merge_child_env(resolution, passed, files, |name, value| {
             environment.extend_from_slice(name.as_bytes());
             environment.push(b'=');
             environment.extend_from_slice(value);
             environment.push(0);
-        }
+        })?;
         Ok(Self {
             program,
             path,

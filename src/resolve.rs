@@ -107,26 +107,43 @@ impl Variable {
     }
 }
 
-/// The resolved variables, sorted by name, each name once.
+/// The resolved variables: each name once, seen in name order.
 #[derive(Debug, Default)]
 pub struct Resolution {
-    variables: Vec<(String, Variable)>,
+    /// In any order (a layer's as its keys are written): moving thousands of entries into name
+    /// order would cost more than reading them through `order`.
+    variables: Vec<Entry>,
+    /// Indices into `variables`, sorted by name.
+    order: Vec<usize>,
 }
 
 impl Resolution {
-    /// The layers merged: each is sorted by name and sets a name at most once, lowest layer
-    /// first. One pass over all of them; where several set a name, the highest wins and the
-    /// others are remembered as overridden, lowest first. A lone layer is the result as it is.
-    fn merge(mut layers: Vec<Vec<Entry>>) -> Self {
+    /// Variables already sorted by name, each name once.
+    fn sorted(variables: Vec<Entry>) -> Self {
+        let order = (0..variables.len()).collect();
+        Self { variables, order }
+    }
+
+    /// The layers merged: each sets a name at most once, lowest layer first. One pass over all
+    /// of them; where several set a name, the highest wins and the others are remembered as
+    /// overridden, lowest first. A lone layer is the result as it is.
+    fn merge(mut layers: Vec<Resolution>) -> Self {
         layers.retain(|layer| !layer.is_empty());
         if layers.len() <= 1 {
-            let variables = layers.pop().unwrap_or_default();
-            return Self { variables };
+            return layers.pop().unwrap_or_default();
         }
-        let mut variables = Vec::with_capacity(layers.iter().map(Vec::len).sum());
+        let mut variables = Vec::with_capacity(layers.iter().map(Resolution::len).sum());
+        // Each layer's entries, moved out in name order.
         let mut heads: Vec<_> = layers
             .into_iter()
-            .map(|layer| layer.into_iter().peekable())
+            .map(|layer| {
+                let mut slots: Vec<_> = layer.variables.into_iter().map(Some).collect();
+                layer
+                    .order
+                    .into_iter()
+                    .filter_map(move |at| slots[at].take())
+                    .peekable()
+            })
             .collect();
         loop {
             // The lowest layer holding the smallest name not merged yet.
@@ -138,7 +155,7 @@ impl Resolution {
                 .map(|(at, _)| at);
             let Some((lowest, mut entry)) = lowest.and_then(|at| Some((at, heads[at].next()?)))
             else {
-                return Self { variables };
+                return Self::sorted(variables);
             };
             let mut overridden = Vec::new();
             for head in &mut heads[lowest + 1..] {
@@ -153,9 +170,10 @@ impl Resolution {
 
     /// The variables in name order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Variable)> {
-        self.variables
-            .iter()
-            .map(|(name, variable)| (name.as_str(), variable))
+        self.order.iter().map(|&at| {
+            let (name, variable) = &self.variables[at];
+            (name.as_str(), variable)
+        })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -163,10 +181,10 @@ impl Resolution {
     }
 
     pub fn get(&self, name: &str) -> Option<&Variable> {
-        self.variables
-            .binary_search_by(|(held, _)| held.as_str().cmp(name))
+        self.order
+            .binary_search_by(|&at| self.variables[at].0.as_str().cmp(name))
             .ok()
-            .map(|at| &self.variables[at].1)
+            .map(|at| &self.variables[self.order[at]].1)
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -174,23 +192,23 @@ impl Resolution {
     }
 
     pub fn len(&self) -> usize {
-        self.variables.len()
+        self.order.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.variables.is_empty()
+        self.order.is_empty()
     }
 }
 
 impl FromIterator<(String, Variable)> for Resolution {
     /// Variables in any order; of two with one name, the later one is kept.
     fn from_iter<I: IntoIterator<Item = (String, Variable)>>(iter: I) -> Self {
-        let mut variables: Vec<_> = iter.into_iter().collect();
-        variables.reverse();
+        let variables: Vec<Entry> = iter.into_iter().collect();
+        let mut order: Vec<usize> = (0..variables.len()).rev().collect();
         // Stable, so of two equal names the one given last comes first and is kept.
-        variables.sort_by(|(a, _), (b, _)| a.cmp(b));
-        variables.dedup_by(|duplicate, kept| duplicate.0 == kept.0);
-        Self { variables }
+        order.sort_by(|&a, &b| variables[a].0.cmp(&variables[b].0));
+        order.dedup_by(|duplicate, kept| variables[*duplicate].0 == variables[*kept].0);
+        Self { variables, order }
     }
 }
 
@@ -276,7 +294,7 @@ pub fn resolve(
     if let Some((document, file)) = credentials {
         layers.push(credentials_variables(config, document, file)?);
     }
-    layers.push(environment_variables(config, env));
+    layers.push(Resolution::sorted(environment_variables(config, env)));
     Ok(Resolution::merge(layers))
 }
 
@@ -307,7 +325,7 @@ fn check_mappings(config: &Config) -> Result<()> {
 /// The credentials layer: the configured section plus the `[env]` mappings.
 /// The section is moved out of `document`; the `[env]` values are copied, as one may lie inside
 /// the section.
-fn credentials_variables(config: &Config, document: &mut Node, file: &Path) -> Result<Vec<Entry>> {
+fn credentials_variables(config: &Config, document: &mut Node, file: &Path) -> Result<Resolution> {
     let shared: Arc<Path> = file.into();
     let source = |key: String| Source::Credentials {
         file: Arc::clone(&shared),
@@ -367,7 +385,7 @@ fn credentials_variables(config: &Config, document: &mut Node, file: &Path) -> R
             source(mapping.key_path.clone()),
         );
         if mapping.file
-            && let Some((_, (_, variable))) = layer.entries.last_mut()
+            && let Some((_, variable)) = layer.entries.last_mut()
         {
             variable.file = true;
         }
@@ -414,93 +432,100 @@ fn section_variables(
         let canonical = ALIASES
             .iter()
             .find(|(alias, _)| *alias == key)
-            .map_or(key.as_str(), |(_, canonical)| canonical);
-        flatten(
-            child,
-            &key,
-            join(path, &key),
-            upper(PREFIX, canonical),
-            source,
-            file,
-            &mut layer,
-        )?;
+            .map(|(_, canonical)| *canonical);
+        let (key_path, name) = key_names(&key, canonical, path, PREFIX, file)?;
+        flatten(child, key_path, name, source, file, &mut layer)?;
     }
     Ok(layer)
 }
 
-/// Adds the variables of `node`, found at `key` (its own name) and `key_path` (from the top).
+/// Adds the variables of `node`, found at `key_path`, named `name` (the variables below it
+/// `name__…`).
 fn flatten(
     node: Node,
-    key: &str,
     key_path: String,
     name: String,
     source: &dyn Fn(String) -> Source,
     file: &Path,
     layer: &mut Layer,
 ) -> Result<()> {
-    let location = || Location::file(file).key(key_path.as_str());
-    // The key itself: a `.` inside it would end up in the variable's name.
-    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(Error::config(location(), ConfigProblem::KeyNotNamePart));
-    }
     match node {
         Node::Null => Ok(()),
         Node::Scalar(value) => {
             layer.push(name, value, source(key_path));
             Ok(())
         }
-        Node::Map(entries) => entries.into_iter().try_for_each(|(key, child)| {
-            flatten(
-                child,
-                &key,
-                join(&key_path, &key),
-                upper(&name, &format!("__{key}")),
-                source,
-                file,
-                layer,
-            )
-        }),
+        Node::Map(entries) => {
+            let prefix = name + "__";
+            entries.into_iter().try_for_each(|(key, child)| {
+                let (key_path, name) = key_names(&key, None, &key_path, &prefix, file)?;
+                flatten(child, key_path, name, source, file, layer)
+            })
+        }
         Node::List | Node::Tagged => Err(Error::config(
-            location(),
+            Location::file(file).key(key_path),
             ConfigProblem::NotAVariable { kind: node.kind() },
         )),
     }
 }
 
+/// The key path of `key` below `parent` and the name of its variable: `prefix` and `key` (or
+/// the key it is an alias of) in capitals.
+fn key_names(
+    key: &str,
+    canonical: Option<&str>,
+    parent: &str,
+    prefix: &str,
+    file: &Path,
+) -> Result<(String, String)> {
+    let key_path = join(parent, key);
+    // The key itself: a `.` inside it would end up in the variable's name.
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Error::config(
+            Location::file(file).key(key_path),
+            ConfigProblem::KeyNotNamePart,
+        ));
+    }
+    let canonical = canonical.unwrap_or(key);
+    let mut name = String::with_capacity(prefix.len() + canonical.len());
+    name.push_str(prefix);
+    name.push_str(canonical);
+    name[prefix.len()..].make_ascii_uppercase();
+    Ok((key_path, name))
+}
+
 /// A variable one layer sets, by name; nothing overridden yet.
 type Entry = (String, Variable);
 
-/// The variables one layer sets, each with its place in the order the keys are written.
+/// The variables one layer sets, in the order the keys are written.
 #[derive(Default)]
 struct Layer {
-    entries: Vec<(usize, Entry)>,
+    entries: Vec<Entry>,
 }
 
 impl Layer {
     fn push(&mut self, name: String, value: Secret, source: Source) {
-        let entry = (name, Variable::new(value, source));
-        self.entries.push((self.entries.len(), entry));
+        self.entries.push((name, Variable::new(value, source)));
     }
 
-    /// The entries sorted by name. Two keys of one layer that name the same variable (an alias
+    /// The entries in name order. Two keys of one layer that name the same variable (an alias
     /// and its canonical key, `Foo` and `foo`, `a__b` and `a: {b: …}`) are an error naming both
     /// in the order they are written. Sorting instead of hashing each name as it comes: a layer
-    /// may set thousands, and they are often in order already.
-    /// The order is found on indices, then the entries are moved once: sorting the entries
-    /// themselves would move each (a name, a value and its source) many times.
-    fn finish(self, file: &Path) -> Result<Vec<Entry>> {
-        let entries = &self.entries;
+    /// may set thousands, and they are often in order already. Only indices are sorted: the
+    /// entries (a name, a value and its source) stay where they are.
+    fn finish(self, file: &Path) -> Result<Resolution> {
+        let entries = self.entries;
         let mut order: Vec<usize> = (0..entries.len()).collect();
-        if !entries.is_sorted_by(|(_, (a, _)), (_, (b, _))| a < b) {
+        if !entries.is_sorted_by(|(a, _), (b, _)| a < b) {
             // Stable, so two keys naming one variable stay in written order; and a stable sort
             // merges runs already in order (keys mostly written alphabetically) in one pass.
-            order.sort_by(|&a, &b| entries[a].1.0.cmp(&entries[b].1.0));
+            order.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
         }
         let clash = order
             .windows(2)
-            .find(|pair| entries[pair[0]].1.0 == entries[pair[1]].1.0);
+            .find(|pair| entries[pair[0]].0 == entries[pair[1]].0);
         if let Some(&[first, second]) = clash {
-            let ((_, (_, first)), (_, (name, second))) = (&entries[first], &entries[second]);
+            let ((_, first), (name, second)) = (&entries[first], &entries[second]);
             let key_of = |source: &Source| match source {
                 Source::Toml { key, .. } | Source::Credentials { key, .. } => key.clone(),
                 Source::Environment { name } => name.clone(),
@@ -514,20 +539,10 @@ impl Layer {
                 },
             ));
         }
-        // Each entry swapped straight to its place, in the vector it is in.
-        let mut place = vec![0; order.len()];
-        for (to, &from) in order.iter().enumerate() {
-            place[from] = to;
-        }
-        let mut entries = self.entries;
-        for at in 0..entries.len() {
-            while place[at] != at {
-                let to = place[at];
-                entries.swap(at, to);
-                place.swap(at, to);
-            }
-        }
-        Ok(entries.into_iter().map(|(_, entry)| entry).collect())
+        Ok(Resolution {
+            variables: entries,
+            order,
+        })
     }
 }
 
@@ -542,21 +557,14 @@ fn join(path: &str, key: &str) -> String {
     joined
 }
 
-fn upper(prefix: &str, key: &str) -> String {
-    let mut name = String::with_capacity(prefix.len() + key.len());
-    name.push_str(prefix);
-    name.push_str(key);
-    name[prefix.len()..].make_ascii_uppercase();
-    name
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
 
-    use super::{Resolution, Source, resolve};
+    use super::{Resolution, Source, Variable, resolve};
     use crate::config::{Config, Mapping, table_to_node};
     use crate::env::Env;
+    use crate::secret::Secret;
     use crate::tree::Node;
     use crate::yaml;
 
@@ -717,6 +725,53 @@ mod tests {
         allowed.mappings[0].name = "NODE_OPTIONS".into();
         allowed.allow.push("NODE_OPTIONS".into());
         assert!(run(&allowed, "gcp:\n  service_account: x\n", &[]).is_ok());
+    }
+
+    #[test]
+    fn keys_written_in_any_order_are_seen_in_name_order() {
+        let yaml = "litestream:\n  mid: m\n  beta: b\n  nested:\n    z: z\n    a: a\n  alpha: c\n";
+        let sorted = [
+            "LITESTREAM_ALPHA",
+            "LITESTREAM_BETA",
+            "LITESTREAM_MID",
+            "LITESTREAM_NESTED__A",
+            "LITESTREAM_NESTED__Z",
+        ];
+        // A lone layer, and the same merged with the TOML and the environment.
+        let lone = run(&config(""), yaml, &[]).unwrap();
+        assert_eq!(lone.names().collect::<Vec<_>>(), sorted);
+        assert_eq!(lone.len(), sorted.len());
+        for name in sorted {
+            assert!(lone.contains(name), "{name}");
+        }
+        assert_eq!(value(&lone, "LITESTREAM_NESTED__A").as_deref(), Some("a"));
+        let merged = run(
+            &config("zeta = \"t\"\nalpha = \"t\""),
+            yaml,
+            &[("LITESTREAM_AAA", "e")],
+        )
+        .unwrap();
+        let mut all = vec!["LITESTREAM_AAA"];
+        all.extend(sorted);
+        all.push("LITESTREAM_ZETA");
+        assert_eq!(merged.names().collect::<Vec<_>>(), all);
+        assert_eq!(value(&merged, "LITESTREAM_ALPHA").as_deref(), Some("c"));
+        assert_eq!(merged.get("LITESTREAM_ALPHA").unwrap().overridden.len(), 1);
+        assert!(merged.get("LITESTREAM_B").is_none());
+
+        // Collected in any order, the later of two with one name is kept.
+        let variable = |text: &str| {
+            Variable::new(
+                Secret::copy_from(text.as_bytes()),
+                Source::Environment { name: "X".into() },
+            )
+        };
+        let collected: Resolution = [("B", "first"), ("A", "a"), ("B", "last")]
+            .into_iter()
+            .map(|(name, text)| (name.to_owned(), variable(text)))
+            .collect();
+        assert_eq!(collected.names().collect::<Vec<_>>(), ["A", "B"]);
+        assert_eq!(value(&collected, "B").as_deref(), Some("last"));
     }
 
     #[test]
