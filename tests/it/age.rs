@@ -468,7 +468,7 @@ fn a_passphrase_file_opens_at_a_terminal() {
         shell_words::quote(&project.root().to_string_lossy()),
         shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
     );
-    let terminal = crate::support::Terminal::start(&project, &script);
+    let terminal = crate::support::Terminal::start(&script);
     terminal.wait_for("lsenv: passphrase for config/credentials.yml.age:");
     terminal.keys(&["correct horse", "Enter"]);
     terminal.wait_for("LSENV-EXIT=0");

@@ -468,7 +468,7 @@ fn a_plugin_question_is_answered_at_a_terminal() {
             quote(&plugin.file),
             quote(Path::new(assert_cmd::cargo::cargo_bin!("lsenv"))),
         );
-        let terminal = Terminal::start(&project, &script);
+        let terminal = Terminal::start(&script);
         terminal.wait_for(prompt);
         terminal.keys(&[answer, "Enter"]);
         terminal.wait_for("LSENV-EXIT=");

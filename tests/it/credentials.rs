@@ -745,7 +745,7 @@ fn edit_in_terminal(case: &EditCase, editor: &str) -> (Terminal, tempfile::TempD
         editor = shell_words::quote(editor),
         lsenv = shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
     );
-    (Terminal::start(&case.project, &script), home)
+    (Terminal::start(&script), home)
 }
 
 /// A real terminal editor (Debian's vi) under tmux: type an edit, save, and Rails reads it.

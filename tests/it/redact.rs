@@ -198,7 +198,7 @@ fn at_a_terminal_the_command_gets_a_pty() {
         lsenv = shell_words::quote(&assert_cmd::cargo::cargo_bin!("lsenv").to_string_lossy()),
         child = shell_words::quote(child),
     );
-    let terminal = Terminal::start(&project, &script);
+    let terminal = Terminal::start(&script);
     terminal.wait_for("resize-me");
     let screen = terminal.screen();
     assert!(screen.contains("on-a-tty\n30 100\n"), "{screen}");
@@ -238,10 +238,12 @@ fn at_a_terminal_with_piped_output_the_command_reads_what_is_typed() {
         [ -t 0 ] || [ -t 1 ] || echo no-tty
         printf 'name? '; read -r name; echo "got:$name $LITESTREAM_SECRET_ACCESS_KEY"
     "#;
-    let terminal = Terminal::start(
+    let terminal = Terminal::start(&lsenv_at_terminal(
         &project,
-        &lsenv_at_terminal(&project, "exec --redact", child, " | cat"),
-    );
+        "exec --redact",
+        child,
+        " | cat",
+    ));
     // capture-pane drops trailing spaces.
     terminal.wait_for("name?");
     terminal.keys(&["hello", "BSpace", "p", "Enter"]);

@@ -220,10 +220,12 @@ fn at_a_terminal_the_command_writes_to_it_and_gets_ctrl_c() {
         echo waiting
         while :; do sleep 0.05; done
     ";
-    let terminal = Terminal::start(
+    let terminal = Terminal::start(&lsenv_at_terminal(
         &project,
-        &lsenv_at_terminal(&project, "exec --serve-credentials", child, ""),
-    );
+        "exec --serve-credentials",
+        child,
+        "",
+    ));
     terminal.wait_for("waiting");
     terminal.keys(&["C-c"]);
     terminal.wait_for("LSENV-EXIT=3");

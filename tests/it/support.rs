@@ -261,38 +261,39 @@ pub(crate) fn litestream() -> PathBuf {
 }
 
 /// A real terminal of 100×30: tmux runs a shell `script` in a detached session, where keys can be
-/// typed and the screen read. The session ends when this is dropped.
+/// typed and the screen read. Each terminal has a tmux server of its own, on a socket in a
+/// directory of its own: tests run at the same time, and a client that reaches a shared server
+/// just as another test's last session ends it fails with "server exited unexpectedly". The
+/// server ends and its directory goes when this is dropped.
 pub(crate) struct Terminal {
-    name: String,
+    socket: PathBuf,
+    _socket_dir: tempfile::TempDir,
 }
 
 impl Terminal {
-    /// `project` names the session, so that tests running at the same time never share one.
-    pub(crate) fn start(project: &Project, script: &str) -> Self {
-        // tmux reads `.` and `:` in a target as window and pane separators.
-        let unique = project
-            .root()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .replace(['.', ':'], "_");
-        let name = format!("lsenv-test-{}-{unique}", std::process::id());
-        let status = std::process::Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "100",
-                "-y",
-                "30",
-                script,
-            ])
-            .status()
+    pub(crate) fn start(script: &str) -> Self {
+        let socket_dir = tempfile::tempdir().unwrap();
+        let terminal = Self {
+            socket: socket_dir.path().join("tmux"),
+            _socket_dir: socket_dir,
+        };
+        let output = terminal
+            .tmux(&["new-session", "-d", "-x", "100", "-y", "30", script])
+            .output()
             .expect("tmux must be installed (apt-get install tmux)");
-        assert!(status.success());
-        Self { name }
+        assert!(
+            output.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        terminal
+    }
+
+    /// `tmux ARGS` on this terminal's own server.
+    fn tmux(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new("tmux");
+        command.arg("-S").arg(&self.socket).args(args);
+        command
     }
 
     /// The text on the screen.
@@ -306,8 +307,8 @@ impl Terminal {
     }
 
     fn capture(&self, flags: &[&str]) -> String {
-        let output = std::process::Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.name])
+        let output = self
+            .tmux(&["capture-pane", "-p"])
             .args(flags)
             .output()
             .unwrap();
@@ -322,19 +323,20 @@ impl Terminal {
 
     /// tmux `send-keys`: text, or key names such as `Enter`, `BSpace`, `C-c`.
     pub(crate) fn keys(&self, keys: &[&str]) {
-        let status = std::process::Command::new("tmux")
-            .args(["send-keys", "-t", &self.name])
-            .args(keys)
-            .status()
-            .unwrap();
+        let status = self.tmux(&["send-keys"]).args(keys).status().unwrap();
         assert!(status.success());
     }
 
     /// tmux `resize-window`: the terminal gets a new size, as when a user drags its window.
     pub(crate) fn resize(&self, columns: u16, rows: u16) {
-        let status = std::process::Command::new("tmux")
-            .args(["resize-window", "-t", &self.name])
-            .args(["-x", &columns.to_string(), "-y", &rows.to_string()])
+        let status = self
+            .tmux(&[
+                "resize-window",
+                "-x",
+                &columns.to_string(),
+                "-y",
+                &rows.to_string(),
+            ])
             .status()
             .unwrap();
         assert!(status.success());
@@ -343,9 +345,7 @@ impl Terminal {
 
 impl Drop for Terminal {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .status();
+        let _ = self.tmux(&["kill-server"]).status();
     }
 }
 

@@ -513,10 +513,7 @@ fn at_a_terminal_the_command_reads_what_is_typed_and_ctrl_c_reaches_it() {
         echo waiting
         while [ -z "$count" ]; do sleep 0.05; done; sleep 0.5; exit 3
     "#;
-    let terminal = Terminal::start(
-        &project,
-        &lsenv_at_terminal(&project, "exec --watch", child, ""),
-    );
+    let terminal = Terminal::start(&lsenv_at_terminal(&project, "exec --watch", child, ""));
     terminal.wait_for("name?");
     terminal.keys(&["hello", "BSpace", "p", "Enter"]);
     terminal.wait_for("waiting");
