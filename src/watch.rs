@@ -24,11 +24,11 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use rustix::process::Signal;
 use saphyr_parser::{Event, Parser};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
@@ -74,8 +74,25 @@ pub(crate) type Deliver<'a> = dyn FnMut(&Resolution, &Resolution) -> Vec<String>
 /// Builds the command for a resolution, with its file secrets, which stay open while it runs.
 pub(crate) type Build<'a> = dyn Fn(&Resolution) -> Result<(Command, PathBuf, FileSecrets)> + 'a;
 
+/// The files of a project being watched, from before its first resolution on: a change made
+/// while lsenv resolves or starts the command is one the supervisor sees.
+pub(crate) struct Watch {
+    watcher: Watcher,
+    changed: Receiver<Vec<PathBuf>>,
+}
+
+impl Watch {
+    pub(crate) fn begin(project: &Project, env: &Env) -> Result<Self> {
+        let (sender, changed) = mpsc::channel();
+        let watcher = Watcher::start(sender)?;
+        watcher.watch(&watched_files(project, env));
+        Ok(Self { watcher, changed })
+    }
+}
+
 /// Plain `--watch`: the command as `exec` builds it, restarted on any difference.
 pub(crate) fn run(
+    watch: Watch,
     project: &Project,
     command: &CommandPlan,
     name: &str,
@@ -87,6 +104,7 @@ pub(crate) fn run(
     let mut deliver =
         |old: &Resolution, new: &Resolution| differences(old, new).map(str::to_owned).collect();
     supervise(
+        watch,
         project,
         command,
         name,
@@ -116,6 +134,7 @@ struct Restart {
 /// The supervisor's loop, for any way of building the command and of taking a new resolution.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn supervise(
+    watch: Watch,
     project: &Project,
     command: &CommandPlan,
     name: &str,
@@ -127,10 +146,8 @@ pub(crate) fn supervise(
 ) -> Result<Status> {
     // Before the spawn, so that a signal arriving early waits to be forwarded.
     let mut signals = Signals::new(FORWARDED).map_err(|err| Error::io("signals", "watch", err))?;
-    let (sender, changed) = mpsc::channel();
-    let watcher = Watcher::start(sender)?;
+    let Watch { watcher, changed } = watch;
     let mut project = reload(project, project.config.clone());
-    watcher.watch(&watched_files(&project, env));
     let mut current = start(build, command, resolution, core_dumps)?;
     let mut restart: Option<Restart> = None;
     // A stopping signal was forwarded: the command's exit is lsenv's.
@@ -526,17 +543,14 @@ fn debounce(fd: &OwnedFd, watches: &Mutex<Watches>, changes: &Sender<Vec<PathBuf
         }
         let mut reader = inotify::Reader::new(fd, &mut buffer);
         while let Ok(event) = reader.next() {
-            let Some(name) = event.file_name() else {
-                continue;
-            };
-            let name = OsStr::from_bytes(name.to_bytes());
             let Ok(watches) = watches.lock() else {
                 return;
             };
-            if let Some((_, _, file)) = watches
-                .iter()
-                .find(|(wd, held, _)| *wd == event.wd() && held == name)
-            {
+            let lost = event.events().contains(ReadFlags::QUEUE_OVERFLOW);
+            let name = event
+                .file_name()
+                .map(|name| OsStr::from_bytes(name.to_bytes()));
+            for file in touched_by(&watches, lost, event.wd(), name) {
                 if !touched.contains(file) {
                     touched.push(file.clone());
                 }
@@ -552,12 +566,28 @@ fn debounce(fd: &OwnedFd, watches: &Mutex<Watches>, changes: &Sender<Vec<PathBuf
     }
 }
 
+/// The watched files an event touches: the one its directory and name stand for, or, when
+/// the kernel's queue overflowed and events were `lost`, every one (any may have changed).
+fn touched_by<'a>(
+    watches: &'a Watches,
+    lost: bool,
+    wd: i32,
+    name: Option<&'a OsStr>,
+) -> impl Iterator<Item = &'a PathBuf> {
+    watches
+        .iter()
+        .filter(move |(held, held_name, _)| {
+            lost || (*held == wd && Some(held_name.as_os_str()) == name)
+        })
+        .map(|(_, _, file)| file)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
     use std::time::Duration;
 
-    use super::{differences, litestream_config, shutdown_budget};
+    use super::{Watches, differences, litestream_config, shutdown_budget, touched_by};
     use crate::launch::CommandPlan;
     use crate::resolve::{Resolution, Source, Variable};
     use crate::secret::Secret;
@@ -621,5 +651,35 @@ mod tests {
         assert_eq!(shutdown_budget(nested), Some(Duration::from_secs(30)));
         assert_eq!(shutdown_budget("shutdown-sync-timeout: $T\n"), None);
         assert_eq!(shutdown_budget("dbs: [\n"), None);
+    }
+
+    #[test]
+    fn an_event_touches_its_file_and_an_overflow_every_file() {
+        let watches: Watches = vec![
+            (1, "lsenv.toml".into(), PathBuf::from("config/lsenv.toml")),
+            (
+                1,
+                "credentials.yml.enc".into(),
+                PathBuf::from("config/credentials.yml.enc"),
+            ),
+            (2, "master.key".into(), PathBuf::from("/keys/master.key")),
+        ];
+        let touched = |lost, wd, name: Option<&str>| -> Vec<PathBuf> {
+            touched_by(&watches, lost, wd, name.map(std::ffi::OsStr::new))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            touched(false, 1, Some("lsenv.toml")),
+            [Path::new("config/lsenv.toml")]
+        );
+        assert_eq!(
+            touched(false, 2, Some("master.key")),
+            [Path::new("/keys/master.key")]
+        );
+        assert!(touched(false, 2, Some("lsenv.toml")).is_empty());
+        assert!(touched(false, 1, Some("other")).is_empty());
+        assert!(touched(false, 1, None).is_empty());
+        assert_eq!(touched(true, -1, None).len(), 3);
     }
 }

@@ -24,14 +24,30 @@ pub(crate) fn run(
     core_dumps: &NoCoreDumps,
 ) -> Result<Status> {
     project.say_if_none();
+    let watching = command
+        .watch
+        .then(|| watch::Watch::begin(project, env))
+        .transpose()?;
     let resolved = resolve::resolve_project(project, env, false)?;
     if let Some(config) = &command.preflight {
         preflight::check(config, project, env, &resolved.resolution)?;
     }
     // Before the process is replaced.
     audit::record(env, name, &project.root, resolved.resolution.names());
-    if command.watch && command.serve {
-        return crate::credserver::watched(
+    if let Some(watch) = watching {
+        if command.serve {
+            return crate::credserver::watched(
+                watch,
+                project,
+                command,
+                name,
+                env,
+                core_dumps,
+                resolved.resolution,
+            );
+        }
+        return watch::run(
+            watch,
             project,
             command,
             name,
@@ -39,9 +55,6 @@ pub(crate) fn run(
             core_dumps,
             resolved.resolution,
         );
-    }
-    if command.watch {
-        return watch::run(project, command, name, env, core_dumps, resolved.resolution);
     }
     if command.serve {
         return crate::credserver::run(project, command, &resolved.resolution, env, core_dumps);

@@ -479,6 +479,7 @@ pub(crate) fn run(
 /// from the new resolution; the command is restarted only when something it gets itself
 /// changed, never for the served keys.
 pub(crate) fn watched(
+    watch: crate::watch::Watch,
     project: &crate::project::Project,
     plan: &CommandPlan,
     name: &str,
@@ -508,6 +509,7 @@ pub(crate) fn watched(
             .collect()
     };
     crate::watch::supervise(
+        watch,
         project,
         plan,
         name,

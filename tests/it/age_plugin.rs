@@ -48,7 +48,7 @@ fn plugin_dir() -> &'static Path {
 }
 
 /// `PATH` with the test plugin's directory first.
-fn path_with_plugin() -> std::ffi::OsString {
+pub(crate) fn path_with_plugin() -> std::ffi::OsString {
     std::env::join_paths(
         std::iter::once(plugin_dir().to_path_buf())
             .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
@@ -57,14 +57,14 @@ fn path_with_plugin() -> std::ffi::OsString {
 }
 
 /// An identity: its file and its recipient.
-struct Key {
-    file: PathBuf,
+pub(crate) struct Key {
+    pub(crate) file: PathBuf,
     recipient: String,
 }
 
 impl Key {
     /// A new identity of the test plugin, made by the plugin (`--generate`).
-    fn plugin(dir: &Path, name: &str) -> Self {
+    pub(crate) fn plugin(dir: &Path, name: &str) -> Self {
         let output = ok(Command::new(plugin_dir().join(PLUGIN)).arg("--generate"));
         let text = String::from_utf8(output.stdout).unwrap();
         let recipient = text
@@ -127,7 +127,7 @@ fn ok(command: &mut Command) -> Output {
 
 /// The credentials file, encrypted by the Debian `age` CLI (armored) to `recipients`, which
 /// finds the plugin of a plugin recipient on its `PATH`.
-fn age_encrypt(project: &Project, recipients: &[&Key]) {
+pub(crate) fn age_encrypt(project: &Project, recipients: &[&Key]) {
     std::fs::create_dir_all(project.path("config")).unwrap();
     let mut command = Command::new("age");
     command.arg("-a").arg("-o").arg(project.path(ENC));

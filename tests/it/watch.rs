@@ -12,6 +12,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+use crate::age_plugin::{Key, age_encrypt, path_with_plugin};
 use crate::case::Case;
 use crate::support::{CANARY, Project, Terminal, lsenv_at_terminal, run_driver, send_signal};
 
@@ -393,6 +394,35 @@ fn age_identities_are_watched() {
     let (again, _, length) = watched.started();
     assert_ne!(pid, again);
     assert_eq!(length, "12");
+    assert_eq!(watched.stop(), 0);
+}
+
+/// The files are watched from before the first resolution: a change made while lsenv reads them
+/// (here by the age plugin that opens the credentials, rewriting `config/lsenv.toml`) restarts
+/// the command with it.
+#[test]
+fn a_change_made_while_lsenv_reads_is_seen() {
+    let keys = tempfile::tempdir().unwrap();
+    let plugin = Key::plugin(keys.path(), "plugin");
+    let project = Project::new();
+    age_encrypt(&project, &[&plugin]);
+    let settings = |region: &str| format!("[litestream]\nregion = \"{region}\"\n");
+    project.file("config/lsenv.toml", settings("before"));
+    let mut command = project.process();
+    command
+        .env("PATH", path_with_plugin())
+        .env("LSENV_AGE_IDENTITY_FILE", &plugin.file)
+        .env("LSENVTEST_WRITE", project.path("config/lsenv.toml"))
+        .env("LSENVTEST_WRITE_TEXT", settings("after"))
+        .args(["exec", "--watch", "--", "sh", "-c"])
+        .arg(r#"trap 'echo stopped; exit 0' TERM; echo "start $LITESTREAM_REGION"; while :; do sleep 0.05; done"#);
+    let mut watched = Watched::spawn(command);
+    assert_eq!(watched.line(Duration::from_secs(10)), "start before");
+    watched.wait_said(
+        "watch: config/lsenv.toml changed: restarting the command (LITESTREAM_REGION changed;",
+    );
+    assert_eq!(watched.line(Duration::from_secs(5)), "stopped");
+    assert_eq!(watched.line(Duration::from_secs(10)), "start after");
     assert_eq!(watched.stop(), 0);
 }
 

@@ -11,6 +11,8 @@
 //! * `fail`: every wrap and unwrap fails with an error.
 //!
 //! `LSENVTEST_LOG`, when set, names a file to which each run appends its arguments.
+//! `LSENVTEST_WRITE`, when set, names a file that each unwrap replaces with
+//! `LSENVTEST_WRITE_TEXT` unless it holds that text already: a change made while lsenv reads.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write as _};
@@ -198,6 +200,12 @@ impl IdentityPluginV1 for Unwrap {
                 .collect();
             if ours.is_empty() {
                 continue;
+            }
+            if let Ok(path) = std::env::var("LSENVTEST_WRITE") {
+                let text = std::env::var("LSENVTEST_WRITE_TEXT").unwrap_or_default();
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                    std::fs::write(&path, text)?;
+                }
             }
             if let Some(message) = Self::ask(&mut callbacks)? {
                 keys.insert(
