@@ -16,6 +16,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -38,10 +39,27 @@ struct Decryption {
 /// files at most, one run at a time.
 static PENDING: Mutex<Vec<Decryption>> = Mutex::new(Vec::new());
 
-/// The hex SHA-256 of a file's encrypted bytes, as the log names them.
-pub(crate) fn sha256(encrypted: &[u8]) -> String {
+/// Whether this run logs its decryptions, set by [`prepare`] before anything decrypts: the store
+/// takes a file's digest (0.3 ms a megabyte) only then. Until it is set (a test, a fuzz
+/// target), every decryption is noted.
+static LOGGING: AtomicU8 = AtomicU8::new(UNKNOWN);
+const UNKNOWN: u8 = 0;
+const OFF: u8 = 1;
+const ON: u8 = 2;
+
+/// Reads whether decryptions are logged from the user's settings, without a word: a problem
+/// with them is said by [`record`], when something decrypted.
+pub(crate) fn prepare(env: &Env) {
+    let on = Settings::read(env).is_some_and(|(settings, _)| settings.enabled);
+    LOGGING.store(if on { ON } else { OFF }, Ordering::Relaxed);
+}
+
+/// The hex SHA-256 of a file's encrypted bytes, as the log names them; `None` when this run
+/// writes no log.
+pub(crate) fn sha256(encrypted: &[u8]) -> Option<String> {
     use sha2::Digest as _;
-    format!("{:x}", sha2::Sha256::digest(encrypted))
+    (LOGGING.load(Ordering::Relaxed) != OFF)
+        .then(|| format!("{:x}", sha2::Sha256::digest(encrypted)))
 }
 
 /// Called by the store after `file` (whose encrypted bytes have the digest `sha256`, from
@@ -140,6 +158,20 @@ impl Settings {
     /// place for a log. A user config that cannot be read or understood is a warning, and the log
     /// stays on where it is by default.
     pub(crate) fn load(env: &Env) -> Option<Self> {
+        let (settings, problem) = Self::read(env)?;
+        if let Some(problem) = problem {
+            crate::terminal::say(&format!(
+                "warning: {}: {problem}; the audit log stays on, at {}",
+                settings.config.display(),
+                settings.file.display()
+            ));
+        }
+        Some(settings)
+    }
+
+    /// [`Self::load`], with the problem of a user config that cannot be read or understood
+    /// returned, not said.
+    fn read(env: &Env) -> Option<(Self, Option<String>)> {
         let var = |name| env.get_non_empty(name).map(|v| os_path(v.expose()));
         let home = var("HOME");
         let config = var("XDG_CONFIG_HOME")
@@ -154,17 +186,10 @@ impl Settings {
             max_bytes: DEFAULT_MAX_BYTES,
             config,
         };
-        match defaults.read_user_config(home.as_deref()) {
-            Ok(settings) => Some(settings),
-            Err(problem) => {
-                crate::terminal::say(&format!(
-                    "warning: {}: {problem}; the audit log stays on, at {}",
-                    defaults.config.display(),
-                    defaults.file.display()
-                ));
-                Some(defaults)
-            }
-        }
+        Some(match defaults.read_user_config(home.as_deref()) {
+            Ok(settings) => (settings, None),
+            Err(problem) => (defaults, Some(problem)),
+        })
     }
 
     /// These settings with the `[audit]` table of the user's config applied.

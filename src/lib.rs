@@ -86,6 +86,7 @@ where
     };
     // Before any key is read or anything decrypted.
     let core_dumps = os::NoCoreDumps::engage()?;
+    audit::prepare(env);
     let name = action.name();
     let result = act(&project, action, &name, env, &core_dumps);
     // Whatever decrypted, whether the command then succeeded or not (`exec`, `env` and

@@ -267,6 +267,7 @@ fn resolve_again(
     files: &[PathBuf],
 ) -> Option<(Project, Resolution)> {
     let attempt = || -> Result<(Project, Resolution)> {
+        audit::prepare(env);
         let config = Config::load(project.config.path.clone(), project.environment.as_deref())?;
         let project = reload(project, config);
         let resolved = resolve::resolve_project(&project, env, false)?;

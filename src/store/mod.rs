@@ -114,8 +114,11 @@ impl Keys {
     }
 
     /// Notes for the audit log that `path`, whose encrypted bytes have the digest `sha256`, was
-    /// decrypted with these keys.
-    fn logged(&self, path: &Path, sha256: String) {
+    /// decrypted with these keys (no digest: this run writes no log).
+    fn logged(&self, path: &Path, sha256: Option<String>) {
+        let Some(sha256) = sha256 else {
+            return;
+        };
         let source = match self {
             Keys::Rails(key) => key.source().to_owned(),
             Keys::Age { sources, .. } => sources.clone(),
