@@ -16,7 +16,6 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -39,27 +38,35 @@ struct Decryption {
 /// files at most, one run at a time.
 static PENDING: Mutex<Vec<Decryption>> = Mutex::new(Vec::new());
 
-/// Whether this run logs its decryptions, set by [`prepare`] before anything decrypts: the store
-/// takes a file's digest (0.8 ms for a 1 MB file) only then. Until it is set (a test, a fuzz
-/// target), every decryption is noted.
-static LOGGING: AtomicU8 = AtomicU8::new(UNKNOWN);
-const UNKNOWN: u8 = 0;
-const OFF: u8 = 1;
-const ON: u8 = 2;
+/// The user's settings as [`prepare`] read them before anything decrypted: `None` without a
+/// user directory; with them, the problem of a config that could not be used, said only if
+/// something decrypts.
+type Prepared = Option<(Settings, Option<String>)>;
 
-/// Reads whether decryptions are logged from the user's settings, without a word: a problem
-/// with them is said by [`record`], when something decrypted.
+/// Set by [`prepare`], taken by [`record`]: the store takes a file's digest (0.8 ms for a 1 MB
+/// file) only when a log will be written. Not prepared (a test, a fuzz target): every
+/// decryption is noted and [`record`] reads the settings itself.
+static PREPARED: Mutex<Option<Prepared>> = Mutex::new(None);
+
+/// Reads the user's audit settings for the decryptions that follow, without a word.
 pub(crate) fn prepare(env: &Env) {
-    let on = Settings::read(env).is_some_and(|(settings, _)| settings.enabled);
-    LOGGING.store(if on { ON } else { OFF }, Ordering::Relaxed);
+    if let Ok(mut prepared) = PREPARED.lock() {
+        *prepared = Some(Settings::read(env));
+    }
 }
 
 /// The hex SHA-256 of a file's encrypted bytes, as the log names them; `None` when this run
 /// writes no log.
 pub(crate) fn sha256(encrypted: &[u8]) -> Option<String> {
     use sha2::Digest as _;
-    (LOGGING.load(Ordering::Relaxed) != OFF)
-        .then(|| format!("{:x}", sha2::Sha256::digest(encrypted)))
+    let logging = PREPARED.lock().map_or(true, |prepared| {
+        prepared.as_ref().is_none_or(|settings| {
+            settings
+                .as_ref()
+                .is_some_and(|(settings, _)| settings.enabled)
+        })
+    });
+    logging.then(|| format!("{:x}", sha2::Sha256::digest(encrypted)))
 }
 
 /// Called by the store after `file` (whose encrypted bytes have the digest `sha256`, from
@@ -91,9 +98,19 @@ pub(crate) fn record<'a>(
     if pending.is_empty() {
         return;
     }
-    let Some(settings) = Settings::load(env).filter(|settings| settings.enabled) else {
+    let prepared = PREPARED
+        .lock()
+        .ok()
+        .and_then(|mut prepared| prepared.take());
+    let Some((settings, problem)) = prepared.unwrap_or_else(|| Settings::read(env)) else {
         return;
     };
+    if let Some(problem) = problem {
+        settings.warn(&problem);
+    }
+    if !settings.enabled {
+        return;
+    }
     let variables: Vec<&str> = variables.collect();
     let project = fs::canonicalize(if project.as_os_str().is_empty() {
         Path::new(".")
@@ -160,13 +177,18 @@ impl Settings {
     pub(crate) fn load(env: &Env) -> Option<Self> {
         let (settings, problem) = Self::read(env)?;
         if let Some(problem) = problem {
-            crate::terminal::say(&format!(
-                "warning: {}: {problem}; the audit log stays on, at {}",
-                settings.config.display(),
-                settings.file.display()
-            ));
+            settings.warn(&problem);
         }
         Some(settings)
+    }
+
+    /// Says that the user's config could not be used (`problem`) and these defaults are.
+    fn warn(&self, problem: &str) {
+        crate::terminal::say(&format!(
+            "warning: {}: {problem}; the audit log stays on, at {}",
+            self.config.display(),
+            self.file.display()
+        ));
     }
 
     /// [`Self::load`], with the problem of a user config that cannot be read or understood

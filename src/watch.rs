@@ -74,48 +74,6 @@ pub(crate) type Deliver<'a> = dyn FnMut(&Resolution, &Resolution) -> Vec<String>
 /// Builds the command for a resolution, with its file secrets, which stay open while it runs.
 pub(crate) type Build<'a> = dyn Fn(&Resolution) -> Result<(Command, PathBuf, FileSecrets)> + 'a;
 
-/// The files of a project being watched, from before its first resolution on: a change made
-/// while lsenv resolves or starts the command is one the supervisor sees.
-pub(crate) struct Watch {
-    watcher: Watcher,
-    changed: Receiver<Vec<PathBuf>>,
-}
-
-impl Watch {
-    pub(crate) fn begin(project: &Project, env: &Env) -> Result<Self> {
-        let (sender, changed) = mpsc::channel();
-        let watcher = Watcher::start(sender)?;
-        watcher.watch(&watched_files(project, env));
-        Ok(Self { watcher, changed })
-    }
-}
-
-/// Plain `--watch`: the command as `exec` builds it, restarted on any difference.
-pub(crate) fn run(
-    watch: Watch,
-    project: &Project,
-    command: &CommandPlan,
-    name: &str,
-    env: &Env,
-    core_dumps: &NoCoreDumps,
-    resolution: Resolution,
-) -> Result<Status> {
-    let build = |resolution: &Resolution| launch::command(command, resolution, env);
-    let mut deliver =
-        |old: &Resolution, new: &Resolution| differences(old, new).map(str::to_owned).collect();
-    supervise(
-        watch,
-        project,
-        command,
-        name,
-        env,
-        core_dumps,
-        resolution,
-        &build,
-        &mut deliver,
-    )
-}
-
 /// One run of the command: the resolution it got, and its file secrets.
 struct Generation {
     command: Watched,
@@ -131,105 +89,148 @@ struct Restart {
     killed: bool,
 }
 
-/// The supervisor's loop, for any way of building the command and of taking a new resolution.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn supervise(
-    watch: Watch,
-    project: &Project,
-    command: &CommandPlan,
-    name: &str,
-    env: &Env,
-    core_dumps: &NoCoreDumps,
-    resolution: Resolution,
-    build: &Build<'_>,
-    deliver: &mut Deliver<'_>,
-) -> Result<Status> {
-    // Before the spawn, so that a signal arriving early waits to be forwarded.
-    let mut signals = Signals::new(FORWARDED).map_err(|err| Error::io("signals", "watch", err))?;
-    let Watch { watcher, changed } = watch;
-    let mut project = reload(project, project.config.clone());
-    let mut current = start(build, command, resolution, core_dumps)?;
-    let mut restart: Option<Restart> = None;
-    // A stopping signal was forwarded: the command's exit is lsenv's.
-    let mut leaving = false;
-    let mut watching = true;
-    loop {
-        match changed.recv_timeout(TICK) {
-            Ok(files) if !leaving => {
-                if let Some((reloaded, new)) = resolve_again(&project, command, name, env, &files) {
-                    project = reloaded;
-                    watcher.watch(&watched_files(&project, env));
-                    let running = restart
-                        .as_ref()
-                        .map_or(&current.resolution, |restart| &restart.next);
-                    let names = deliver(running, &new);
-                    let files = shown(&files);
-                    match (&mut restart, names.is_empty()) {
-                        (Some(restart), _) => {
-                            restart.next = new;
-                            say(&format!(
-                                "watch: {files} changed again while the command restarts; it starts with the newest"
-                            ));
-                        }
-                        (None, true) => {
-                            current.resolution = new;
-                            say(&format!(
-                                "watch: {files} changed, nothing the command gets did: it keeps running"
-                            ));
-                        }
-                        (None, false) => {
-                            let grace = grace(command);
-                            say(&format!(
-                                "watch: {files} changed: restarting the command ({} changed; SIGTERM, SIGKILL after {}s)",
-                                names.join(", "),
-                                grace.as_secs()
-                            ));
-                            current.command.child.signal(Signal::TERM);
-                            restart = Some(Restart {
-                                next: new,
-                                deadline: Instant::now() + grace,
-                                grace,
-                                killed: false,
-                            });
+/// A `--watch` run: the project's files, watched from before its first resolution (a change
+/// made while lsenv resolves or starts the command is one the supervisor sees), and what the
+/// command runs for.
+pub(crate) struct Watch<'a> {
+    pub(crate) project: &'a Project,
+    pub(crate) command: &'a CommandPlan,
+    pub(crate) env: &'a Env,
+    /// The command as the audit log names it.
+    name: &'a str,
+    core_dumps: &'a NoCoreDumps,
+    watcher: Watcher,
+    changed: Receiver<Vec<PathBuf>>,
+}
+
+impl<'a> Watch<'a> {
+    pub(crate) fn begin(
+        project: &'a Project,
+        command: &'a CommandPlan,
+        name: &'a str,
+        env: &'a Env,
+        core_dumps: &'a NoCoreDumps,
+    ) -> Result<Self> {
+        let (sender, changed) = mpsc::channel();
+        let watcher = Watcher::start(sender)?;
+        watcher.watch(&watched_files(project, env));
+        Ok(Self {
+            project,
+            command,
+            env,
+            name,
+            core_dumps,
+            watcher,
+            changed,
+        })
+    }
+
+    /// Plain `--watch`: the command as `exec` builds it, restarted on any difference.
+    pub(crate) fn run(self, resolution: Resolution) -> Result<Status> {
+        let (command, env) = (self.command, self.env);
+        let build = |resolution: &Resolution| launch::command(command, resolution, env);
+        let mut deliver =
+            |old: &Resolution, new: &Resolution| differences(old, new).map(str::to_owned).collect();
+        self.supervise(resolution, &build, &mut deliver)
+    }
+
+    /// The supervisor's loop, for any way of building the command and of taking a new
+    /// resolution.
+    pub(crate) fn supervise(
+        self,
+        resolution: Resolution,
+        build: &Build<'_>,
+        deliver: &mut Deliver<'_>,
+    ) -> Result<Status> {
+        // Before the spawn, so that a signal arriving early waits to be forwarded.
+        let mut signals =
+            Signals::new(FORWARDED).map_err(|err| Error::io("signals", "watch", err))?;
+        let mut project = reload(self.project, self.project.config.clone());
+        let mut current = start(build, self.command, resolution, self.core_dumps)?;
+        let mut restart: Option<Restart> = None;
+        // A stopping signal was forwarded: the command's exit is lsenv's.
+        let mut leaving = false;
+        let mut watching = true;
+        loop {
+            match self.changed.recv_timeout(TICK) {
+                Ok(files) if !leaving => {
+                    if let Some((reloaded, new)) =
+                        resolve_again(&project, self.command, self.name, self.env, &files)
+                    {
+                        project = reloaded;
+                        self.watcher.watch(&watched_files(&project, self.env));
+                        let running = restart
+                            .as_ref()
+                            .map_or(&current.resolution, |restart| &restart.next);
+                        let names = deliver(running, &new);
+                        let files = shown(&files);
+                        match (&mut restart, names.is_empty()) {
+                            (Some(restart), _) => {
+                                restart.next = new;
+                                say(&format!(
+                                    "watch: {files} changed again while the command restarts; it starts with the newest"
+                                ));
+                            }
+                            (None, true) => {
+                                current.resolution = new;
+                                say(&format!(
+                                    "watch: {files} changed, nothing the command gets did: it keeps running"
+                                ));
+                            }
+                            (None, false) => {
+                                let grace = grace(self.command);
+                                say(&format!(
+                                    "watch: {files} changed: restarting the command ({} changed; SIGTERM, SIGKILL after {}s)",
+                                    names.join(", "),
+                                    grace.as_secs()
+                                ));
+                                current.command.child.signal(Signal::TERM);
+                                restart = Some(Restart {
+                                    next: new,
+                                    deadline: Instant::now() + grace,
+                                    grace,
+                                    killed: false,
+                                });
+                            }
                         }
                     }
                 }
-            }
-            // After a stopping signal, changes no longer matter.
-            Ok(_) | Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                if watching {
-                    say("watch: the file watch stopped; the command keeps running unwatched");
-                    watching = false;
+                // After a stopping signal, changes no longer matter.
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    if watching {
+                        say("watch: the file watch stopped; the command keeps running unwatched");
+                        watching = false;
+                    }
+                    std::thread::sleep(TICK);
                 }
-                std::thread::sleep(TICK);
             }
-        }
-        for number in signals.pending() {
-            if let Some(signal) = Signal::from_named_raw(number) {
-                current.command.child.signal(signal);
-            }
-            leaving |= STOPPING.contains(&number);
-        }
-        if let Some(status) = current.command.child.try_wait()? {
-            let ended = current;
-            ended.command.finish();
-            match restart.take() {
-                Some(restart) if !leaving => {
-                    current = start(build, command, restart.next, core_dumps)?;
+            for number in signals.pending() {
+                if let Some(signal) = Signal::from_named_raw(number) {
+                    current.command.child.signal(signal);
                 }
-                _ => return Ok(supervise::finished(status, command, &ended.resolution)),
+                leaving |= STOPPING.contains(&number);
             }
-        }
-        if let Some(restart) = restart.as_mut().filter(|restart| !restart.killed)
-            && Instant::now() >= restart.deadline
-        {
-            say(&format!(
-                "watch: the command did not stop within {}s of SIGTERM: SIGKILL",
-                restart.grace.as_secs()
-            ));
-            current.command.child.signal(Signal::KILL);
-            restart.killed = true;
+            if let Some(status) = current.command.child.try_wait()? {
+                let ended = current;
+                ended.command.finish();
+                match restart.take() {
+                    Some(restart) if !leaving => {
+                        current = start(build, self.command, restart.next, self.core_dumps)?;
+                    }
+                    _ => return Ok(supervise::finished(status, self.command, &ended.resolution)),
+                }
+            }
+            if let Some(restart) = restart.as_mut().filter(|restart| !restart.killed)
+                && Instant::now() >= restart.deadline
+            {
+                say(&format!(
+                    "watch: the command did not stop within {}s of SIGTERM: SIGKILL",
+                    restart.grace.as_secs()
+                ));
+                current.command.child.signal(Signal::KILL);
+                restart.killed = true;
+            }
         }
     }
 }

@@ -26,7 +26,7 @@ pub(crate) fn run(
     project.say_if_none();
     let watching = command
         .watch
-        .then(|| watch::Watch::begin(project, env))
+        .then(|| watch::Watch::begin(project, command, name, env, core_dumps))
         .transpose()?;
     let resolved = resolve::resolve_project(project, env, false)?;
     if let Some(config) = &command.preflight {
@@ -35,26 +35,11 @@ pub(crate) fn run(
     // Before the process is replaced.
     audit::record(env, name, &project.root, resolved.resolution.names());
     if let Some(watch) = watching {
-        if command.serve {
-            return crate::credserver::watched(
-                watch,
-                project,
-                command,
-                name,
-                env,
-                core_dumps,
-                resolved.resolution,
-            );
-        }
-        return watch::run(
-            watch,
-            project,
-            command,
-            name,
-            env,
-            core_dumps,
-            resolved.resolution,
-        );
+        return if command.serve {
+            crate::credserver::watched(watch, resolved.resolution)
+        } else {
+            watch.run(resolved.resolution)
+        };
     }
     if command.serve {
         return crate::credserver::run(project, command, &resolved.resolution, env, core_dumps);

@@ -478,15 +478,8 @@ pub(crate) fn run(
 /// `--serve-credentials --watch`: as [`run`], and after a change the endpoint serves keys made
 /// from the new resolution; the command is restarted only when something it gets itself
 /// changed, never for the served keys.
-pub(crate) fn watched(
-    watch: crate::watch::Watch,
-    project: &crate::project::Project,
-    plan: &CommandPlan,
-    name: &str,
-    env: &Env,
-    core_dumps: &NoCoreDumps,
-    resolution: Resolution,
-) -> Result<Status> {
+pub(crate) fn watched(watch: crate::watch::Watch<'_>, resolution: Resolution) -> Result<Status> {
+    let (project, plan, env) = (watch.project, watch.command, watch.env);
     let settings = project.config.serve.clone().unwrap_or_default();
     let source = Source::from_resolution(&resolution, &settings, &project.config.path)?;
     let (served, _refresher) = Served::start(source, settings.refresh_margin)?;
@@ -508,17 +501,7 @@ pub(crate) fn watched(
             .map(str::to_owned)
             .collect()
     };
-    crate::watch::supervise(
-        watch,
-        project,
-        plan,
-        name,
-        env,
-        core_dumps,
-        resolution,
-        &build,
-        &mut deliver,
-    )
+    watch.supervise(resolution, &build, &mut deliver)
 }
 
 /// The command for `resolution` without the served variables (from the credentials or lsenv's

@@ -64,7 +64,7 @@ pub(crate) struct Key {
 
 impl Key {
     /// A new identity of the test plugin, made by the plugin (`--generate`).
-    pub(crate) fn plugin(dir: &Path, name: &str) -> Self {
+    fn plugin(dir: &Path, name: &str) -> Self {
         let output = ok(Command::new(plugin_dir().join(PLUGIN)).arg("--generate"));
         let text = String::from_utf8(output.stdout).unwrap();
         let recipient = text
@@ -127,7 +127,7 @@ fn ok(command: &mut Command) -> Output {
 
 /// The credentials file, encrypted by the Debian `age` CLI (armored) to `recipients`, which
 /// finds the plugin of a plugin recipient on its `PATH`.
-pub(crate) fn age_encrypt(project: &Project, recipients: &[&Key]) {
+fn age_encrypt(project: &Project, recipients: &[&Key]) {
     std::fs::create_dir_all(project.path("config")).unwrap();
     let mut command = Command::new("age");
     command.arg("-a").arg("-o").arg(project.path(ENC));
@@ -144,6 +144,16 @@ pub(crate) fn age_encrypt(project: &Project, recipients: &[&Key]) {
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), YAML.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "age -r: {}", said(&output));
+}
+
+/// A project whose credentials the Debian `age` encrypted for a new plugin identity alone; the
+/// directory holding the identity lives as long as the first of the three.
+pub(crate) fn plugin_project() -> (tempfile::TempDir, Key, Project) {
+    let keys = tempfile::tempdir().unwrap();
+    let plugin = Key::plugin(keys.path(), "plugin");
+    let project = Project::new();
+    age_encrypt(&project, &[&plugin]);
+    (keys, plugin, project)
 }
 
 fn expected(bucket: &str) -> std::collections::BTreeMap<String, String> {
@@ -168,10 +178,7 @@ fn editor(project: &Project, bucket: &str) -> PathBuf {
 
 #[test]
 fn a_file_age_made_for_a_plugin_recipient_is_read_with_its_identity_from_every_source() {
-    let keys = tempfile::tempdir().unwrap();
-    let key = Key::plugin(keys.path(), "plugin");
-    let project = Project::new();
-    age_encrypt(&project, &[&key]);
+    let (keys, key, project) = plugin_project();
     let expected = expected("plugin-bucket");
     assert_eq!(
         child_env(
@@ -416,10 +423,7 @@ fn a_missing_or_failing_plugin_is_named_and_changes_nothing() {
 /// hang: `timeout` would end it with 124), exit 4, saying what was asked.
 #[test]
 fn a_plugin_question_without_a_terminal_is_refused_at_once() {
-    let keys = tempfile::tempdir().unwrap();
-    let plugin = Key::plugin(keys.path(), "plugin");
-    let project = Project::new();
-    age_encrypt(&project, &[&plugin]);
+    let (_keys, plugin, project) = plugin_project();
     let before = project.snapshot();
     for (mode, asked) in [
         ("confirm", "a confirmation"),
@@ -452,10 +456,7 @@ fn a_plugin_question_without_a_terminal_is_refused_at_once() {
 /// answered, and the file opens.
 #[test]
 fn a_plugin_question_is_answered_at_a_terminal() {
-    let keys = tempfile::tempdir().unwrap();
-    let plugin = Key::plugin(keys.path(), "plugin");
-    let project = Project::new();
-    age_encrypt(&project, &[&plugin]);
+    let (_keys, plugin, project) = plugin_project();
     let quote = |path: &Path| shell_words::quote(&path.to_string_lossy()).into_owned();
     for (mode, prompt, answer) in [
         ("pin", "age-plugin-lsenvtest: lsenvtest PIN:", "4321"),

@@ -12,7 +12,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use crate::age_plugin::{Key, age_encrypt, path_with_plugin};
+use crate::age_plugin::{path_with_plugin, plugin_project};
 use crate::case::Case;
 use crate::support::{CANARY, Project, Terminal, lsenv_at_terminal, run_driver, send_signal};
 
@@ -402,10 +402,7 @@ fn age_identities_are_watched() {
 /// the command with it.
 #[test]
 fn a_change_made_while_lsenv_reads_is_seen() {
-    let keys = tempfile::tempdir().unwrap();
-    let plugin = Key::plugin(keys.path(), "plugin");
-    let project = Project::new();
-    age_encrypt(&project, &[&plugin]);
+    let (_keys, plugin, project) = plugin_project();
     let settings = |region: &str| format!("[litestream]\nregion = \"{region}\"\n");
     project.file("config/lsenv.toml", settings("before"));
     let mut command = project.process();
