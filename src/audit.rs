@@ -394,8 +394,35 @@ pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{days_from_civil, parse_time, utc};
+    use super::{PREPARED, days_from_civil, parse_time, prepare, sha256, utc};
+    use crate::env::Env;
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn a_digest_is_taken_only_when_a_log_will_be_written() {
+        let home = tempfile::tempdir().unwrap();
+        let with_home: Env = [("HOME", home.path().as_os_str())].into_iter().collect();
+        assert!(
+            sha256(b"x").is_some(),
+            "not prepared: every decryption is noted"
+        );
+        prepare(&with_home);
+        assert_eq!(
+            sha256(b"x").as_deref(),
+            Some("2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881")
+        );
+        prepare(&Env::from_iter::<[(&str, &str); 0]>([]));
+        assert_eq!(sha256(b"x"), None, "no user directory: no log");
+        std::fs::create_dir_all(home.path().join(".config/lsenv")).unwrap();
+        std::fs::write(
+            home.path().join(".config/lsenv/config.toml"),
+            "[audit]\nenabled = false\n",
+        )
+        .unwrap();
+        prepare(&with_home);
+        assert_eq!(sha256(b"x"), None, "turned off: no log");
+        *PREPARED.lock().unwrap() = None;
+    }
 
     #[test]
     fn times_round_trip() {
